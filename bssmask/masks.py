@@ -1,0 +1,285 @@
+"""Time-frequency mask kinds: one definition per kind for oracle, target, head and loss.
+
+Every kind is computed from the complex STFTs of the true sources and of the
+mixture, as torch complex tensors:
+
+- ``sources``: complex ``[..., n_src, F, T]``
+- ``mixture``: complex ``[..., F, T]`` (usually the sum or mean of the sources)
+
+and returns a mask of shape ``[..., n_src, F, T]``: real for ``ibm``, ``irm``,
+``wiener``, ``iam`` and ``psm``, complex for ``cirm``. Applying a mask is the
+product ``mask * mixture`` for real and complex kinds alike.
+
+Asteroid stores complex spectra as real tensors with the real parts then the
+imaginary parts along the frequency dim (``[..., 2F, T]``). :func:`to_asteroid`,
+:func:`from_asteroid`, :meth:`MaskKind.oracle_tf` and :func:`apply_tf` convert
+and work in that format: real masks are ``[B, n_src, F, T]``, complex masks
+``[B, n_src, 2F, T]``.
+
+Divisions are guarded. Where the denominator of a bin is zero (or below
+:func:`zero_floor`), the rule is:
+
+- ``irm``, ``wiener``: every source gets ``1 / n_src`` (the masks still sum to
+  one); a silent source gets 0 wherever another source has energy.
+- ``iam``, ``psm``, ``cirm``: the mask is 0 where the mixture bin is zero (the
+  masked output is zero there whatever the mask).
+- ``ibm``: a source gets 1 only where it is strictly louder than every other
+  source, so at all-zero bins and exact ties no source gets 1.
+
+Example:
+    >>> import torch
+    >>> from bssmask import masks
+    >>> S = torch.randn(2, 3, 5, dtype=torch.complex64)   # 2 sources, F=3, T=5
+    >>> Y = S.sum(0)
+    >>> kind = masks.get("cirm")
+    >>> torch.allclose(kind.apply(kind.oracle(S, Y), Y), S, atol=1e-5)
+    True
+"""
+
+from __future__ import annotations
+
+import torch
+from asteroid_filterbanks import transforms
+
+__all__ = [
+    "KINDS",
+    "MaskKind",
+    "IdealBinaryMask",
+    "RatioMask",
+    "IdealAmplitudeMask",
+    "PhaseSensitiveMask",
+    "ComplexRatioMask",
+    "get",
+    "zero_floor",
+    "safe_ratio",
+    "to_asteroid",
+    "from_asteroid",
+    "apply_tf",
+]
+
+
+def zero_floor(dtype: torch.dtype) -> float:
+    """Magnitude under which a time-frequency bin counts as zero.
+
+    ``sqrt(tiny)`` of the real dtype (about 1e-19 for float32, 1e-154 for
+    float64): far below any audible bin, and large enough that dividing a
+    finite value by it cannot overflow to ``inf``.
+    """
+    real = torch.empty((), dtype=dtype).real.dtype if dtype.is_complex else dtype
+    return torch.finfo(real).tiny ** 0.5
+
+
+def safe_ratio(num: torch.Tensor, den: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+    """``num / den`` with ``fill`` where ``|den|`` is below :func:`zero_floor`.
+
+    ``num`` and ``den`` broadcast; either may be complex. The guarded branch
+    never sees the small denominator, so no NaN or inf reaches gradients.
+    """
+    ok = den.abs() > zero_floor(den.dtype)
+    safe_den = torch.where(ok, den, torch.ones_like(den))
+    out = num / safe_den
+    return torch.where(ok, out, torch.full_like(out, fill))
+
+
+def to_asteroid(mask: torch.Tensor) -> torch.Tensor:
+    """Mask in Asteroid's format: real masks unchanged, complex ``[..., F, T]`` to ``[..., 2F, T]``."""
+    return transforms.from_torch_complex(mask, dim=-2) if mask.is_complex() else mask
+
+
+def from_asteroid(tf_rep: torch.Tensor) -> torch.Tensor:
+    """Asteroid complex ``[..., 2F, T]`` to a torch complex ``[..., F, T]``."""
+    return transforms.to_torch_complex(tf_rep, dim=-2)
+
+
+def apply_tf(mask: torch.Tensor, mix_tf: torch.Tensor) -> torch.Tensor:
+    """Apply a mask in Asteroid's format to an Asteroid mixture representation.
+
+    Args:
+        mask: real ``[B, n_src, F, T]`` or complex (Asteroid) ``[B, n_src, 2F, T]``.
+        mix_tf: Asteroid complex mixture ``[B, 2F, T]``.
+
+    Returns:
+        Asteroid complex estimates ``[B, n_src, 2F, T]``.
+    """
+    mix = mix_tf.unsqueeze(-3)
+    if mask.shape[-2] == mix_tf.shape[-2]:
+        return transforms.apply_complex_mask(mix, mask, dim=-2)
+    if 2 * mask.shape[-2] == mix_tf.shape[-2]:
+        return transforms.apply_real_mask(mix, mask, dim=-2)
+    raise ValueError(
+        f"mask has {mask.shape[-2]} frequency rows; expected F={mix_tf.shape[-2] // 2} "
+        f"(real) or 2F={mix_tf.shape[-2]} (complex)"
+    )
+
+
+class MaskKind:
+    """A mask kind: its oracle definition, value range and application.
+
+    Attributes:
+        name: registry name.
+        is_complex: whether masks are complex (Asteroid ``2F`` rows) or real (``F`` rows).
+        bounds: ``(low, high)`` of real masks, or of the magnitude of complex
+            masks; ``None`` for an unbounded side.
+    """
+
+    name: str = ""
+    is_complex: bool = False
+    bounds: tuple[float | None, float | None] = (None, None)
+
+    def oracle(self, sources: torch.Tensor, mixture: torch.Tensor) -> torch.Tensor:
+        """Oracle mask ``[..., n_src, F, T]`` from complex ``sources [..., n_src, F, T]`` and ``mixture [..., F, T]``."""
+        raise NotImplementedError
+
+    def apply(self, mask: torch.Tensor, mixture: torch.Tensor) -> torch.Tensor:
+        """Masked mixture: complex ``[..., n_src, F, T]``."""
+        return mask * mixture.unsqueeze(-3)
+
+    def oracle_tf(self, sources_tf: torch.Tensor, mix_tf: torch.Tensor) -> torch.Tensor:
+        """Oracle mask in Asteroid's format from Asteroid spectra.
+
+        Args:
+            sources_tf: ``[B, n_src, 2F, T]``.
+            mix_tf: ``[B, 2F, T]``.
+
+        Returns:
+            ``[B, n_src, F, T]`` (real kinds) or ``[B, n_src, 2F, T]`` (complex kinds).
+        """
+        return to_asteroid(self.oracle(from_asteroid(sources_tf), from_asteroid(mix_tf)))
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({opts})"
+
+
+def _check_sources(sources: torch.Tensor, mixture: torch.Tensor) -> None:
+    if sources.dim() < 3 or sources.shape[-3] < 2:
+        raise ValueError(f"sources must be [..., n_src>=2, F, T], got shape {tuple(sources.shape)}")
+    if sources.shape[-2:] != mixture.shape[-2:]:
+        raise ValueError(
+            f"sources {tuple(sources.shape)} and mixture {tuple(mixture.shape)} differ in [F, T]"
+        )
+
+
+class IdealBinaryMask(MaskKind):
+    """IBM: ``1[|S_i| > max_{j != i} |S_j|]``, or ``1[|S_i| > |Y - S_i|]`` with ``against="rest"``.
+
+    Values in {0, 1}. With ``against="max"`` (default) the masks of a bin
+    sum to at most one; ties and all-zero bins give 0 to every source.
+    """
+
+    name = "ibm"
+    bounds = (0.0, 1.0)
+
+    def __init__(self, against: str = "max"):
+        if against not in ("max", "rest"):
+            raise ValueError(f"against must be 'max' or 'rest', got {against!r}")
+        self.against = against
+
+    def oracle(self, sources, mixture):
+        _check_sources(sources, mixture)
+        mag = sources.abs()
+        if self.against == "rest":
+            other = (mixture.unsqueeze(-3) - sources).abs()
+        else:
+            top2 = mag.topk(2, dim=-3).values
+            first, second = top2.narrow(-3, 0, 1), top2.narrow(-3, 1, 1)
+            other = torch.where(mag >= first, second, first)
+        return (mag > other).to(mag.dtype)
+
+
+class RatioMask(MaskKind):
+    """Ratio mask ``|S_i|^p / sum_j |S_j|^p``: IRM (``p=1``) or Wiener-like (``p=2``).
+
+    ``sqrt=True`` takes the square root (the "square-root Wiener" variant).
+    Values in [0, 1]; without ``sqrt`` the masks of a bin sum to one. Bins
+    where every source is zero get ``1 / n_src``.
+    """
+
+    bounds = (0.0, 1.0)
+
+    def __init__(self, power: float = 1.0, sqrt: bool = False, name: str = "irm"):
+        self.power = power
+        self.sqrt = sqrt
+        self.name = name
+
+    def oracle(self, sources, mixture):
+        _check_sources(sources, mixture)
+        energy = sources.abs() ** self.power
+        mask = safe_ratio(energy, energy.sum(-3, keepdim=True), fill=1.0 / sources.shape[-3])
+        return mask.sqrt() if self.sqrt else mask
+
+
+class IdealAmplitudeMask(MaskKind):
+    """IAM (FFT-mask): ``|S_i| / |Y|`` truncated to ``[0, max]`` (default 1)."""
+
+    name = "iam"
+
+    def __init__(self, max: float = 1.0):
+        if not max > 0:
+            raise ValueError(f"iam max must be > 0, got {max}")
+        self.max = float(max)
+        self.bounds = (0.0, self.max)
+
+    def oracle(self, sources, mixture):
+        _check_sources(sources, mixture)
+        return safe_ratio(sources.abs(), mixture.abs().unsqueeze(-3)).clamp(0.0, self.max)
+
+
+class PhaseSensitiveMask(MaskKind):
+    """PSM: ``|S_i| / |Y| cos(angle S_i - angle Y) = Re(S_i / Y)``, truncated to ``[min, max]``.
+
+    Default ``[0, 1]``; ``min=-k, max=k`` gives the signed variant.
+    """
+
+    name = "psm"
+
+    def __init__(self, min: float = 0.0, max: float = 1.0):
+        if not min < max:
+            raise ValueError(f"psm needs min < max, got [{min}, {max}]")
+        self.min, self.max = float(min), float(max)
+        self.bounds = (self.min, self.max)
+
+    def oracle(self, sources, mixture):
+        _check_sources(sources, mixture)
+        return safe_ratio(sources, mixture.unsqueeze(-3)).real.clamp(self.min, self.max)
+
+
+class ComplexRatioMask(MaskKind):
+    """cIRM: ``S_i / Y`` (complex, unbounded). Applied to ``Y`` it returns ``S_i`` exactly."""
+
+    name = "cirm"
+    is_complex = True
+
+    def oracle(self, sources, mixture):
+        _check_sources(sources, mixture)
+        return safe_ratio(sources, mixture.unsqueeze(-3))
+
+
+_REGISTRY = {
+    "ibm": IdealBinaryMask,
+    "irm": lambda **kw: RatioMask(power=1.0, name="irm", **kw),
+    "wiener": lambda **kw: RatioMask(power=2.0, name="wiener", **kw),
+    "iam": IdealAmplitudeMask,
+    "psm": PhaseSensitiveMask,
+    "cirm": ComplexRatioMask,
+}
+
+#: Names of the registered mask kinds.
+KINDS: tuple[str, ...] = tuple(_REGISTRY)
+
+
+def get(name: str | MaskKind, **options) -> MaskKind:
+    """Mask kind by name (``bssmask.masks.KINDS``), built with its options.
+
+    Args:
+        name: a name from :data:`KINDS`, or a :class:`MaskKind` (returned as is).
+        **options: the kind's constructor options (e.g. ``max=2`` for ``iam``).
+    """
+    if isinstance(name, MaskKind):
+        return name
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown mask kind {name!r}; choose from {', '.join(KINDS)}")
+    try:
+        return _REGISTRY[name](**options)
+    except TypeError as err:
+        raise ValueError(f"bad options for mask kind {name!r}: {err}") from None
