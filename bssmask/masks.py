@@ -49,6 +49,8 @@ __all__ = [
     "IdealAmplitudeMask",
     "PhaseSensitiveMask",
     "ComplexRatioMask",
+    "compress_cirm",
+    "decompress_cirm",
     "get",
     "zero_floor",
     "safe_ratio",
@@ -105,7 +107,7 @@ def apply_tf(mask: torch.Tensor, mix_tf: torch.Tensor) -> torch.Tensor:
     if mask.shape[-2] == mix_tf.shape[-2]:
         return transforms.apply_complex_mask(mix, mask, dim=-2)
     if 2 * mask.shape[-2] == mix_tf.shape[-2]:
-        return transforms.apply_real_mask(mix, mask, dim=-2)
+        return transforms.apply_mag_mask(mix, mask, dim=-2)
     raise ValueError(
         f"mask has {mask.shape[-2]} frequency rows; expected F={mix_tf.shape[-2] // 2} "
         f"(real) or 2F={mix_tf.shape[-2]} (complex)"
@@ -253,6 +255,45 @@ class ComplexRatioMask(MaskKind):
     def oracle(self, sources, mixture):
         _check_sources(sources, mixture)
         return safe_ratio(sources, mixture.unsqueeze(-3))
+
+
+def _check_compression(K: float, C: float) -> None:
+    if not (K > 0 and C > 0):
+        raise ValueError(f"cIRM compression needs K > 0 and C > 0, got K={K}, C={C}")
+
+
+def compress_cirm(mask: torch.Tensor, K: float = 10.0, C: float = 0.1) -> torch.Tensor:
+    """Williamson et al. (2016) compression of a cIRM, part by part, into ``(-K, K)``.
+
+    Each real and imaginary part ``x`` becomes
+    ``K (1 - e^{-C x}) / (1 + e^{-C x}) = K tanh(C x / 2)`` (the tanh form
+    cannot overflow).
+
+    Args:
+        mask: torch complex ``[..., F, T]`` (both parts compressed), or a real
+            tensor compressed elementwise, e.g. Asteroid's ``[..., 2F, T]``.
+        K: bound of the compressed values.
+        C: steepness.
+    """
+    _check_compression(K, C)
+    if mask.is_complex():
+        return torch.complex(compress_cirm(mask.real, K, C), compress_cirm(mask.imag, K, C))
+    return K * torch.tanh(0.5 * C * mask)
+
+
+def decompress_cirm(compressed: torch.Tensor, K: float = 10.0, C: float = 0.1) -> torch.Tensor:
+    """Exact inverse of :func:`compress_cirm`: ``x = -(1/C) ln((K - y) / (K + y)) = (2/C) atanh(y / K)``.
+
+    ``y / K`` is first clamped to ``+-(1 - eps)`` of the dtype, so values at
+    or beyond the bound decompress to a finite value (about ``+-166`` for
+    float32 with the defaults) with finite gradients. Same input formats as
+    :func:`compress_cirm`.
+    """
+    _check_compression(K, C)
+    if compressed.is_complex():
+        return torch.complex(decompress_cirm(compressed.real, K, C), decompress_cirm(compressed.imag, K, C))
+    limit = 1.0 - torch.finfo(compressed.dtype).eps
+    return (2.0 / C) * torch.atanh((compressed / K).clamp(-limit, limit))
 
 
 _REGISTRY = {

@@ -96,6 +96,8 @@ def downsample(x: torch.Tensor, factor: int, method: str = "keep", space: str = 
     """
     n_freq = x.shape[-2]
     check_factor(n_freq, factor)
+    if method not in DOWN_METHODS:
+        raise ValueError(f"unknown downsampling method {method!r}; choose from {', '.join(DOWN_METHODS)}")
     if method != "keep":
         _check_method_space(method, space)
     if factor == 1:

@@ -1,0 +1,221 @@
+"""The oracle mask ablation: what frequency down/upsampling costs each mask.
+
+For a mixture ``Y`` of sources ``S_i`` (STFT with Asteroid's ``torch_stft``
+filterbank), each mask kind is scored
+
+- at full resolution (``upsampled="none"``): ``M = oracle(S, Y)``, estimate ``M * Y``;
+- with the mask upsampled (``"mask"``): the oracle of the downsampled
+  spectrograms, ``M_low = oracle(down(S), down(Y))`` (what a model working at
+  ``F / factor`` bins would be trained to predict), upsampled and applied to
+  the full-resolution mixture: ``up(M_low) * Y``;
+- with the masked spectrogram upsampled (``"spectrogram"``): ``up(M_low * down(Y))``.
+
+Estimates are turned back into waveforms and scored against the sources at
+their original level (SDR/SIR/SAR, SI-SDR, L1; means over sources and, for
+several mixtures, over mixtures). Real masks are interpolated as real values,
+so their ``mask`` rows have no space (``None``).
+
+Example:
+    >>> from bssmask.data import DEFAULT_SOURCES
+    >>> from bssmask.audio import load_sources
+    >>> sources, rate, _ = load_sources(DEFAULT_SOURCES)
+    >>> rows = score_mixture(sources[:, :16000], AblationConfig(masks=("cirm",), methods=("nearest",), spaces=("cartesian",)))
+    >>> [(r["upsampled"], round(r["sdr"]) > 90) for r in rows][0]
+    ('none', True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import torch
+
+from . import masks, resample
+from .metrics import METRICS, separation_metrics
+from .stft import make_stft, synthesize
+
+MIX_MODES = ("sum", "mean")
+UPSAMPLED = ("mask", "spectrogram")
+ROW_KEYS = ("mask", "upsampled", "mode", "space")
+
+
+@dataclass(frozen=True)
+class AblationConfig:
+    """Every option of the ablation grid.
+
+    Attributes:
+        masks: mask kinds (names of :data:`bssmask.masks.KINDS`).
+        upsampled: what is upsampled: ``"mask"``, ``"spectrogram"`` or both.
+        methods: upsampling methods (:data:`bssmask.resample.UP_METHODS`).
+        spaces: spaces for complex values (:data:`bssmask.resample.SPACES`).
+        factor: frequency downsampling factor; must divide ``n_fft // 2 + 1``.
+        down_method: downsampling method (:data:`bssmask.resample.DOWN_METHODS`).
+        n_fft, hop: STFT size and hop (1022 / 256 give 512 bins).
+        mix: ``"sum"`` (mixture = sum of sources, the default) or ``"mean"``
+            (sum / n_src, which lowers each source by 1 / n_src in the mixture).
+        device: torch device for the STFT and masks (scores run on the CPU).
+    """
+
+    masks: tuple[str, ...] = ("ibm", "cirm")
+    upsampled: tuple[str, ...] = UPSAMPLED
+    methods: tuple[str, ...] = resample.UP_METHODS
+    spaces: tuple[str, ...] = ("cartesian", "polar", "phasor")
+    factor: int = 2
+    down_method: str = "keep"
+    n_fft: int = 1022
+    hop: int = 256
+    mix: str = "sum"
+    device: str = "cpu"
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first bad option."""
+        for name in self.masks:
+            masks.get(name)
+        _check_choices("upsampled", self.upsampled, UPSAMPLED)
+        _check_choices("methods", self.methods, resample.UP_METHODS)
+        _check_choices("spaces", self.spaces, resample.SPACES)
+        _check_choices("down-method", (self.down_method,), resample.DOWN_METHODS)
+        _check_choices("mix", (self.mix,), MIX_MODES)
+        if not self.masks:
+            raise ValueError("masks: give at least one mask kind")
+        make_stft(self.n_fft, self.hop)
+        try:
+            resample.check_factor(self.n_fft // 2 + 1, self.factor)
+        except ValueError as err:
+            raise ValueError(f"factor: {err} (n_fft={self.n_fft})") from None
+
+
+def _check_choices(option: str, values, allowed) -> None:
+    bad = [v for v in values if v not in allowed]
+    if bad or not values:
+        raise ValueError(f"{option}: {', '.join(bad) or 'nothing given'} not in {', '.join(allowed)}")
+
+
+def grid(config: AblationConfig) -> list[dict]:
+    """The rows of the ablation, without scores: ``mask, upsampled, mode, space``."""
+    rows = []
+    for name in config.masks:
+        rows.append(dict(mask=name, upsampled="none", mode=None, space=None))
+        for upsampled in config.upsampled:
+            real_mask = upsampled == "mask" and not masks.get(name).is_complex
+            for mode in config.methods:
+                for space in (None,) if real_mask else config.spaces:
+                    rows.append(dict(mask=name, upsampled=upsampled, mode=mode, space=space))
+    return rows
+
+
+def _estimate(row: dict, config: AblationConfig, S: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+    """Complex estimate ``[n_src, F, T']`` of one grid row from ``S [n_src, F, T']`` and ``Y [F, T']``."""
+    kind = masks.get(row["mask"])
+    if row["upsampled"] == "none":
+        return kind.apply(kind.oracle(S, Y), Y)
+    space = row["space"] or "cartesian"
+    S_low = resample.downsample(S, config.factor, config.down_method, space)
+    Y_low = resample.downsample(Y, config.factor, config.down_method, space)
+    mask_low = kind.oracle(S_low, Y_low)
+    n_freq = Y.shape[-2]
+    if row["upsampled"] == "mask":
+        return kind.apply(resample.upsample(mask_low, n_freq, row["mode"], space), Y)
+    return resample.upsample(kind.apply(mask_low, Y_low), n_freq, row["mode"], space)
+
+
+def score_mixture(sources: torch.Tensor, config: AblationConfig) -> list[dict]:
+    """Score every grid row on one mixture.
+
+    Args:
+        sources: ``[n_src, T]`` waveforms at their original level.
+        config: the grid.
+
+    Returns:
+        One dict per :func:`grid` row with the metrics of :data:`bssmask.metrics.METRICS`
+        added (means over sources; NaN where undefined for every source).
+    """
+    encoder, decoder = (m.to(config.device) for m in make_stft(config.n_fft, config.hop))
+    sources = sources.to(config.device)
+    mixture = sources.sum(0) if config.mix == "sum" else sources.mean(0)
+    with torch.no_grad():
+        spectra = masks.from_asteroid(encoder(torch.cat([sources, mixture[None]])[None]))[0]
+        S, Y = spectra[:-1], spectra[-1]  # [n_src, F, T'], [F, T']
+        rows = grid(config)
+        est_tf = torch.stack([masks.to_asteroid(_estimate(row, config, S, Y)) for row in rows])
+        est = synthesize(decoder, est_tf, sources.shape[-1])  # [G, n_src, T]
+    scores = separation_metrics(sources.cpu().expand_as(est), est.cpu())
+    for i, row in enumerate(rows):
+        for metric in METRICS:
+            row[metric] = _nanmean(scores[metric][i].tolist())
+    return rows
+
+
+def _nanmean(values) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return sum(finite) / len(finite) if finite else math.nan
+
+
+def mean_rows(per_mixture: list[list[dict]]) -> list[dict]:
+    """Average the rows of several mixtures, leaving undefined (NaN) values out."""
+    means = []
+    for group in zip(*per_mixture):
+        row = {k: group[0][k] for k in ROW_KEYS}
+        for metric in METRICS:
+            row[metric] = _nanmean([r[metric] for r in group])
+        means.append(row)
+    return means
+
+
+def sort_rows(rows: list[dict]) -> list[dict]:
+    """Rows by SDR, best first; undefined SDR last."""
+    return sorted(rows, key=lambda r: (math.isnan(r["sdr"]), -r["sdr"] if not math.isnan(r["sdr"]) else 0))
+
+
+def config_dict(config: AblationConfig, **extra) -> dict:
+    """The config as plain JSON values, with ``extra`` entries (sample rate, sources ...)."""
+    out = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
+    out["n_freq"] = config.n_fft // 2 + 1
+    out.update(extra)
+    return out
+
+
+COLUMNS = {
+    "mask": None, "upsampled": None, "mode": None, "space": None,
+    "sdr": ".2f", "si_sdr": ".2f", "sir": ".2f", "sar": ".2f", "l1": ".2e",
+}
+
+
+def write_results(out_dir, rows: list[dict], meta: dict, per_mixture: dict[str, list[dict]]) -> str:
+    """Write ``ablation.{csv,md,json,png}`` (and ``ablation_per_mixture.csv`` for several mixtures).
+
+    Args:
+        out_dir: output folder (created).
+        rows: mean rows, any order (written sorted by SDR).
+        meta: the config dict stored under ``"config"`` in the JSON.
+        per_mixture: rows of each mixture by mixture id.
+
+    Returns:
+        The Markdown table.
+    """
+    from pathlib import Path
+
+    from . import tables
+
+    out_dir = Path(out_dir)
+    rows = sort_rows(rows)
+    n_mix = len(per_mixture)
+    preamble = (
+        f"Oracle mask ablation: factor {meta['factor']} ({meta['down_method']} down), "
+        f"n_fft {meta['n_fft']}, hop {meta['hop']}, mix = {meta['mix']} of the sources, "
+        f"{n_mix} mixture{'s' if n_mix > 1 else ''}"
+        f"{' (means over mixtures)' if n_mix > 1 else ''}. Sorted by SDR (dB).\n"
+        "upsampled none = full-resolution oracle; space - = real mask interpolated as is; "
+        "n/a = undefined (silent reference).\n\n"
+    )
+    if n_mix > 1:
+        flat = [dict(mixture_id=mid, **r) for mid, mrows in per_mixture.items() for r in mrows]
+        tables.write_text(out_dir / "ablation_per_mixture.csv", tables.to_csv(flat, ["mixture_id", *COLUMNS]))
+    tables.bar_plot(
+        rows, ["mask", "upsampled", "mode", "space"], "sdr", out_dir / "ablation.png",
+        title=f"Oracle SDR after frequency down/upsampling by {meta['factor']}", color_key="mask",
+    )
+    paths = tables.write_table(out_dir, "ablation", rows, COLUMNS, meta, preamble)
+    return paths["md"].read_text()

@@ -1,0 +1,40 @@
+"""Atomic file writes: a file is either complete or absent, never half-written.
+
+Each writer writes a temporary file in the destination folder and renames it
+over the destination (``os.replace``, atomic on POSIX), so an interrupted run
+leaves at most a ``.tmp`` file that no reader takes for a result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path):
+    """Yield a temporary path next to ``path``; on success rename it to ``path``.
+
+    Example:
+        >>> import numpy as np, soundfile as sf
+        >>> with atomic_path("/tmp/bssmask-example.wav") as tmp:
+        ...     sf.write(tmp, np.zeros(8), 8000, format="WAV")
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text)

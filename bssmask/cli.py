@@ -1,0 +1,113 @@
+"""The ``bssmask`` command: ``bssmask ablate``, ``bssmask separate``.
+
+Every user error (bad file, bad option) ends with one line on stderr,
+``bssmask <command>: error: <what, naming the file or option>``, exit code 2,
+and no output written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import ablation, resample
+from .audio import AudioError, load_sources
+from .data import DEFAULT_SOURCES
+from .data.mixtures import MixtureListError, list_mixtures
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def add_ablate_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = ablation.AblationConfig()
+    src = parser.add_mutually_exclusive_group()
+    src.add_argument("--sources", nargs="+", metavar="WAV",
+                     help="two or more mono source files (default: the bundled speech pair)")
+    src.add_argument("--dataset", metavar="DIR_OR_CSV",
+                     help="LibriMix-style CSV or a folder with s1/, s2/ ... of same-named wav files")
+    parser.add_argument("--masks", type=_names, default=defaults.masks,
+                        help="comma-separated mask kinds (default: ibm,cirm)")
+    parser.add_argument("--upsampled", type=_names, default=defaults.upsampled,
+                        help="what is upsampled: mask,spectrogram (default: both)")
+    parser.add_argument("--methods", type=_names, default=defaults.methods,
+                        help="upsampling methods (default: nearest,bilinear,bicubic)")
+    parser.add_argument("--spaces", type=_names, default=defaults.spaces,
+                        help="spaces for complex values (default: cartesian,polar,phasor)")
+    parser.add_argument("--mix", default=defaults.mix,
+                        help="mixture = sum (default) or mean of the sources")
+    parser.add_argument("--n-fft", type=int, default=defaults.n_fft, help="STFT size (default 1022: 512 bins)")
+    parser.add_argument("--hop", type=int, default=defaults.hop, help="STFT hop (default 256)")
+    parser.add_argument("--factor", type=int, default=defaults.factor, help="frequency downsampling factor (default 2)")
+    parser.add_argument("--down-method", default=defaults.down_method,
+                        help=f"downsampling: {', '.join(resample.DOWN_METHODS)} (default keep: every k-th bin)")
+    parser.add_argument("--sample-rate", type=int, default=None,
+                        help="resample every file to this rate (default: files must share one rate)")
+    parser.add_argument("--max-mixtures", type=int, default=None, help="score only the first N mixtures of --dataset")
+    parser.add_argument("--out", default="results/ablation", help="output folder (default results/ablation)")
+    parser.add_argument("--device", default=defaults.device, help="torch device (default cpu)")
+
+
+def run_ablate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    config = ablation.AblationConfig(
+        masks=args.masks, upsampled=args.upsampled, methods=args.methods, spaces=args.spaces,
+        factor=args.factor, down_method=args.down_method, n_fft=args.n_fft, hop=args.hop,
+        mix=args.mix, device=args.device,
+    )
+    config.validate()
+    if args.sample_rate is not None and args.sample_rate <= 0:
+        raise ValueError(f"--sample-rate must be positive, got {args.sample_rate}")
+    if args.dataset:
+        mixtures = list_mixtures(args.dataset)
+        if args.max_mixtures is not None:
+            mixtures = mixtures[: max(args.max_mixtures, 1)]
+    else:
+        paths = [Path(p) for p in (args.sources or DEFAULT_SOURCES)]
+        mixtures = [("+".join(p.stem for p in paths), paths)]
+    per_mixture, rates, notes = {}, set(), []
+    for mixture_id, paths in tqdm(mixtures, desc="mixtures", disable=len(mixtures) == 1, file=sys.stderr):
+        sources, rate, file_notes = load_sources(paths, args.sample_rate)
+        rates.add(rate)
+        notes += file_notes
+        per_mixture[mixture_id] = ablation.score_mixture(sources, config)
+    if len(rates) > 1:
+        raise AudioError(f"{args.dataset}: mixtures have different sample rates {sorted(rates)}; pass --sample-rate")
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    rows = ablation.mean_rows(list(per_mixture.values()))
+    meta = ablation.config_dict(
+        config, sample_rate=rates.pop(), n_mixtures=len(per_mixture),
+        sources=None if args.dataset else [str(p) for p in mixtures[0][1]],
+        dataset=args.dataset, sample_rate_option=args.sample_rate,
+    )
+    table = ablation.write_results(args.out, rows, meta, per_mixture)
+    print(table, end="")
+    print(f"written: {Path(args.out) / 'ablation'}.{{csv,md,json,png}}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bssmask", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    ablate = sub.add_parser("ablate", help="oracle mask ablation of frequency down/upsampling")
+    add_ablate_arguments(ablate)
+    ablate.set_defaults(func=run_ablate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, OSError) as err:
+        print(f"bssmask {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

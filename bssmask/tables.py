@@ -1,0 +1,106 @@
+"""Result tables people compare: Markdown, CSV, strict JSON and a bar plot.
+
+Rows are flat dicts. Undefined metrics are float NaN in memory, empty cells in
+CSV, ``null`` in JSON and ``n/a`` in Markdown. Every file is written
+atomically (:mod:`bssmask.atomic`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+from .atomic import atomic_path, write_text
+
+
+def _is_undefined(value) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def jsonable(value):
+    """``value`` with non-finite floats replaced by ``None`` (recursively)."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return None if _is_undefined(value) else value
+
+
+def to_json(obj) -> str:
+    """Strict JSON (no NaN/Infinity tokens)."""
+    return json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n"
+
+
+def to_csv(rows: list[dict], columns: list[str]) -> str:
+    """CSV text with ``columns``; ``None`` and NaN become empty cells."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if row.get(k) is None or _is_undefined(row.get(k)) else row.get(k) for k in columns})
+    return buf.getvalue()
+
+
+def _cell(value, fmt: str | None) -> str:
+    if value is None:
+        return "-"
+    if _is_undefined(value):
+        return "n/a"
+    return format(value, fmt) if fmt and isinstance(value, (int, float)) else str(value)
+
+
+def to_markdown(rows: list[dict], columns: dict[str, str | None]) -> str:
+    """Markdown table; ``columns`` maps each key to a format spec (``".2f"``) or None."""
+    header = "| " + " | ".join(columns) + " |"
+    rule = "| " + " | ".join("---" for _ in columns) + " |"
+    body = ["| " + " | ".join(_cell(row.get(k), f) for k, f in columns.items()) + " |" for row in rows]
+    return "\n".join([header, rule, *body]) + "\n"
+
+
+def bar_plot(rows: list[dict], label_keys: list[str], metric: str, path: str | Path, title: str,
+             color_key: str | None = None) -> None:
+    """Horizontal bars of ``metric``, one per row in the given order, saved as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [" / ".join(str(r[k]) for k in label_keys if r.get(k) is not None) for r in rows]
+    values = [0.0 if r[metric] is None or _is_undefined(r[metric]) else r[metric] for r in rows]
+    groups = sorted({r.get(color_key) for r in rows}, key=str) if color_key else [None]
+    palette = plt.get_cmap("tab10")
+    colors = [palette(groups.index(r.get(color_key)) % 10) if color_key else palette(0) for r in rows]
+    fig, ax = plt.subplots(figsize=(8, 0.28 * len(rows) + 1.2))
+    ax.barh(range(len(rows)), values, color=colors)
+    ax.set_yticks(range(len(rows)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(0, color="black", linewidth=0.8)
+    for i, (v, r) in enumerate(zip(values, rows)):
+        text = "n/a" if _is_undefined(r[metric]) or r[metric] is None else f"{v:.2f}"
+        ax.text(v, i, f" {text}", va="center", fontsize=7)
+    ax.set_xlabel(f"{metric} (dB)" if "sdr" in metric or metric in ("sir", "sar") else metric)
+    ax.set_title(title, fontsize=10)
+    if color_key:
+        handles = [plt.Rectangle((0, 0), 1, 1, color=palette(i % 10)) for i in range(len(groups))]
+        ax.legend(handles, [str(g) for g in groups], fontsize=8, loc="lower right")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def write_table(out_dir: str | Path, stem: str, rows: list[dict], columns: dict[str, str | None],
+                meta: dict, markdown_preamble: str = "") -> dict[str, Path]:
+    """Write ``stem.csv``, ``stem.md`` and ``stem.json`` (``{"config": meta, "rows": rows}``).
+
+    Returns the written paths by suffix. The JSON is written last.
+    """
+    out_dir = Path(out_dir)
+    paths = {ext: out_dir / f"{stem}.{ext}" for ext in ("csv", "md", "json")}
+    write_text(paths["csv"], to_csv(rows, list(columns)))
+    write_text(paths["md"], markdown_preamble + to_markdown(rows, columns))
+    write_text(paths["json"], to_json({"config": meta, "rows": rows}))
+    return paths

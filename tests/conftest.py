@@ -1,0 +1,25 @@
+"""Shared fixtures: real speech from the bundled clips."""
+
+import pytest
+import torch
+
+from bssmask.audio import load_sources
+from bssmask.data import DEFAULT_SOURCES
+from bssmask.stft import make_stft
+
+
+@pytest.fixture(scope="session")
+def speech_pair():
+    """The bundled two-prompt speech pair, ``[2, T]`` float32 at 8 kHz (2 s)."""
+    sources, rate, _ = load_sources(DEFAULT_SOURCES)
+    assert rate == 8000
+    return sources[:, 8000:24000].contiguous()
+
+
+@pytest.fixture(scope="session")
+def speech_spectra(speech_pair):
+    """Complex STFTs of the pair: sources ``[2, F, T']`` and their sum ``[F, T']`` (n_fft 510, F=256)."""
+    encoder, _ = make_stft(510, 128)
+    tf = encoder(torch.cat([speech_pair, speech_pair.sum(0, keepdim=True)])[None])[0]
+    spec = torch.complex(tf[:, :256], tf[:, 256:])
+    return spec[:2], spec[2]
