@@ -121,16 +121,16 @@ def _estimate(row: dict, config: AblationConfig, S: torch.Tensor, Y: torch.Tenso
     return resample.upsample(kind.apply(mask_low, Y_low), n_freq, row["mode"], space)
 
 
-def score_mixture(sources: torch.Tensor, config: AblationConfig) -> list[dict]:
-    """Score every grid row on one mixture.
+def estimate_grid(sources: torch.Tensor, config: AblationConfig) -> tuple[list[dict], torch.Tensor]:
+    """Waveform estimates of every grid row on one mixture.
 
     Args:
         sources: ``[n_src, T]`` waveforms at their original level.
         config: the grid.
 
     Returns:
-        One dict per :func:`grid` row with the metrics of :data:`bssmask.metrics.METRICS`
-        added (means over sources; NaN where undefined for every source).
+        ``(rows, estimates)``: the :func:`grid` rows and their estimates
+        ``[len(rows), n_src, T]`` (on ``config.device``).
     """
     encoder, decoder = (m.to(config.device) for m in make_stft(config.n_fft, config.hop))
     sources = sources.to(config.device)
@@ -140,8 +140,18 @@ def score_mixture(sources: torch.Tensor, config: AblationConfig) -> list[dict]:
         S, Y = spectra[:-1], spectra[-1]  # [n_src, F, T'], [F, T']
         rows = grid(config)
         est_tf = torch.stack([masks.to_asteroid(_estimate(row, config, S, Y)) for row in rows])
-        est = synthesize(decoder, est_tf, sources.shape[-1])  # [G, n_src, T]
-    scores = separation_metrics(sources.cpu().expand_as(est), est.cpu())
+        return rows, synthesize(decoder, est_tf, sources.shape[-1])
+
+
+def score_mixture(sources: torch.Tensor, config: AblationConfig) -> list[dict]:
+    """Score every grid row on one mixture (``sources [n_src, T]`` at their original level).
+
+    Returns:
+        One dict per :func:`grid` row with the metrics of :data:`bssmask.metrics.METRICS`
+        added (means over sources; NaN where undefined for every source).
+    """
+    rows, est = estimate_grid(sources, config)
+    scores = separation_metrics(sources.cpu(), est.cpu())
     for i, row in enumerate(rows):
         for metric in METRICS:
             row[metric] = _nanmean(scores[metric][i].tolist())

@@ -76,3 +76,16 @@ def test_exact_and_silent_estimates_are_clamped(speech_pair):
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="share a shape"):
         metrics.bss_eval(torch.randn(2, 100), torch.randn(2, 90))
+
+
+def test_shared_reference_path_agrees_with_mir_eval(speech_pair):
+    ref = speech_pair[:, :12000].double()
+    est = torch.stack([torch.from_numpy(_mixed_estimates(speech_pair[:, :12000], leak, 0.02, k))
+                       for k, leak in enumerate((0.05, 0.3, 0.7))])
+    shared = metrics.separation_metrics(ref, est)  # ref [2, T] shared by est [3, 2, T]
+    for k in range(3):
+        sdr, sir, sar, _ = mir_eval.separation.bss_eval_sources(ref.numpy(), est[k].numpy(), compute_permutation=False)
+        np.testing.assert_allclose(shared["sdr"][k].numpy(), sdr, atol=0.01)
+        np.testing.assert_allclose(shared["sir"][k].numpy(), sir, atol=0.01)
+        np.testing.assert_allclose(shared["sar"][k].numpy(), sar, atol=0.01)
+        assert torch.allclose(shared["si_sdr"][k], metrics.si_sdr(ref, est[k]))
