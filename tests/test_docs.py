@@ -1,0 +1,14 @@
+"""The usage examples in the foundation modules' docstrings run as written."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["bssmask.masks", "bssmask.resample", "bssmask.stft", "bssmask.metrics", "bssmask.ablation", "bssmask.atomic"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
