@@ -73,14 +73,23 @@ def bar_plot(rows: list[dict], label_keys: list[str], metric: str, path: str | P
     groups = sorted({r.get(color_key) for r in rows}, key=str) if color_key else [None]
     palette = plt.get_cmap("tab10")
     colors = [palette(groups.index(r.get(color_key)) % 10) if color_key else palette(0) for r in rows]
+    # A lone outlier (an exact oracle at 130 dB, say) would flatten every other
+    # bar: cut the axis above the runner-up and label the clipped bars.
+    ordered = sorted(values, reverse=True)
+    xmax = None
+    if len(ordered) > 1 and ordered[1] > 0 and ordered[0] > 2 * ordered[1]:
+        xmax = 1.3 * ordered[1]
+    shown = [min(v, xmax) if xmax else v for v in values]
     fig, ax = plt.subplots(figsize=(8, 0.28 * len(rows) + 1.2))
-    ax.barh(range(len(rows)), values, color=colors)
+    ax.barh(range(len(rows)), shown, color=colors)
+    if xmax:
+        ax.set_xlim(right=xmax * 1.12)
     ax.set_yticks(range(len(rows)), labels, fontsize=8)
     ax.invert_yaxis()
     ax.axvline(0, color="black", linewidth=0.8)
-    for i, (v, r) in enumerate(zip(values, rows)):
+    for i, (v, x, r) in enumerate(zip(values, shown, rows)):
         text = "n/a" if _is_undefined(r[metric]) or r[metric] is None else f"{v:.2f}"
-        ax.text(v, i, f" {text}", va="center", fontsize=7)
+        ax.text(x, i, f" {text}{' (axis cut)' if x < v else ''}", va="center", fontsize=7)
     ax.set_xlabel(f"{metric} (dB)" if "sdr" in metric or metric in ("sir", "sar") else metric)
     ax.set_title(title, fontsize=10)
     if color_key:
