@@ -220,7 +220,10 @@ class IdealAmplitudeMask(MaskKind):
         if not max > 0:
             raise ValueError(f"iam max must be > 0, got {max}")
         self.max = float(max)
-        self.bounds = (0.0, self.max)
+
+    @property
+    def bounds(self):
+        return (0.0, self.max)
 
     def oracle(self, sources, mixture):
         _check_sources(sources, mixture)
@@ -239,7 +242,10 @@ class PhaseSensitiveMask(MaskKind):
         if not min < max:
             raise ValueError(f"psm needs min < max, got [{min}, {max}]")
         self.min, self.max = float(min), float(max)
-        self.bounds = (self.min, self.max)
+
+    @property
+    def bounds(self):
+        return (self.min, self.max)
 
     def oracle(self, sources, mixture):
         _check_sources(sources, mixture)

@@ -7,6 +7,11 @@ from bssmask.audio import load_sources
 from bssmask.data import DEFAULT_SOURCES
 from bssmask.stft import make_stft
 
+# One thread for the whole session: on this 2-core machine a second thread
+# only contends with other processes, and torch 2.9's MKL LU solve (used by
+# fast_bss_eval) fails after torch.set_num_threads(n > 1).
+torch.set_num_threads(1)
+
 
 @pytest.fixture(scope="session")
 def speech_pair():

@@ -5,7 +5,10 @@ import importlib
 
 import pytest
 
-MODULES = ["bssmask.masks", "bssmask.resample", "bssmask.stft", "bssmask.metrics", "bssmask.ablation", "bssmask.atomic"]
+MODULES = [
+    "bssmask.masks", "bssmask.resample", "bssmask.stft", "bssmask.metrics", "bssmask.ablation", "bssmask.atomic",
+    "bssmask.heads", "bssmask.models", "bssmask.losses", "bssmask.checkpoint",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

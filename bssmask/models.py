@@ -1,0 +1,342 @@
+"""Asteroid separators that predict a bssmask mask kind.
+
+- :class:`MaskSeparator`: an Asteroid ``BaseEncoderMaskerDecoder`` built from
+  an STFT (:func:`bssmask.stft.make_stft`), any Asteroid masker by name
+  (:data:`MASKERS`), a bssmask head (:mod:`bssmask.heads`) and optional
+  frequency downsampling with mask upsampling (:mod:`bssmask.resample`).
+- :func:`attach_head`: put a bssmask head on an existing Asteroid model
+  (``DCUNet``, ``DCCRNet``, or a TasNet-style model built on an STFT
+  filterbank), keeping its weights.
+
+Data flow of :class:`MaskSeparator` (``F = n_fft // 2 + 1``, ``F' = F / factor``)::
+
+    wav [B, T] -> encoder -> mix_tf [B, 2F, T']
+      -> downsample frequency by `factor` (down_method, space) -> [B, 2F', T']
+      -> masker (Asteroid, mask_act="linear") -> features [B, n_src, C, T']
+      -> head.predict -> z [B, n_src, F' or 2F', T']       (training form)
+      -> upsample frequency to F (method, space) -> z [B, n_src, F or 2F, T']
+      -> head.to_mask -> mask -> masks.apply_tf(mask, mix_tf) -> est_tf [B, n_src, 2F, T']
+      -> decoder -> est_wav [B, n_src, T]
+
+Example:
+    >>> import torch
+    >>> model = MaskSeparator(n_src=2, mask="cirm", masker="dprnn", sample_rate=8000)
+    >>> model(torch.randn(1, 8000)).shape
+    torch.Size([1, 2, 8000])
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+
+import torch
+from asteroid import complex_nn, masknn
+from asteroid.models import DCCRNet
+from asteroid.models.base_models import BaseEncoderMaskerDecoder, _unsqueeze_to_3d
+from asteroid.models.dcunet import BaseDCUNet
+from asteroid.utils.hub_utils import cached_download
+from asteroid.utils.torch_utils import pad_x_to_y
+from asteroid_filterbanks import STFTFB
+from torch import nn
+
+from . import checkpoint, heads, masks, resample
+from .stft import make_stft
+
+__all__ = ["MASKERS", "MaskSeparator", "HeadMasker", "attach_head"]
+
+#: Asteroid maskers by name, with the small defaults :class:`MaskSeparator` uses
+#: (``masker_kwargs`` override them; the others keep Asteroid's defaults).
+MASKERS: dict[str, tuple[type[nn.Module], dict]] = {
+    "dprnn": (masknn.DPRNN, {"bn_chan": 64, "hid_size": 64, "chunk_size": 32, "n_repeats": 2}),
+    "tdconvnet": (
+        masknn.TDConvNet,
+        {"n_blocks": 5, "n_repeats": 2, "bn_chan": 64, "hid_chan": 128, "skip_chan": 64},
+    ),
+    "blstm": (masknn.LSTMMasker, {"n_layers": 2, "hid_size": 128, "dropout": 0.0, "bidirectional": True}),
+    "lstm": (masknn.LSTMMasker, {"n_layers": 2, "hid_size": 128, "dropout": 0.0, "bidirectional": False}),
+    "dptransformer": (masknn.DPTransformer, {"ff_hid": 128, "chunk_size": 32, "n_repeats": 2}),
+}
+
+
+def _build_masker(
+    name: str, in_chan: int, n_src: int, out_chan: int, kwargs: dict
+) -> tuple[nn.Module, dict, int]:
+    """An Asteroid masker without mask nonlinearity, its effective kwargs and its output channels.
+
+    Maskers that take ``out_chan`` output ``out_chan`` channels per source,
+    the others ``in_chan``.
+    """
+    if name not in MASKERS:
+        raise ValueError(f"unknown masker {name!r}; choose from {', '.join(MASKERS)}")
+    if "mask_act" in kwargs:
+        raise ValueError("masker_kwargs may not set mask_act: the bssmask head is the mask nonlinearity")
+    cls, defaults = MASKERS[name]
+    kwargs = {**defaults, **kwargs}
+    if "out_chan" in kwargs:
+        raise ValueError("masker_kwargs may not set out_chan: the head's mask kind fixes it")
+    takes_out_chan = "out_chan" in inspect.signature(cls).parameters
+    extra = {"out_chan": out_chan} if takes_out_chan else {}
+    try:
+        masker = cls(in_chan, n_src, mask_act="linear", **kwargs, **extra)
+    except TypeError as err:
+        raise ValueError(f"bad masker_kwargs for {name!r}: {err}") from None
+    return masker, kwargs, out_chan if takes_out_chan else in_chan
+
+
+class MaskSeparator(BaseEncoderMaskerDecoder):
+    """STFT encoder, Asteroid masker, bssmask head, STFT decoder.
+
+    Args:
+        n_src: number of sources.
+        mask: mask kind, one of :data:`bssmask.masks.KINDS`.
+        masker: Asteroid masker name, one of :data:`MASKERS`.
+        sample_rate: sample rate of the model (Hz).
+        n_fft: FFT size; ``F = n_fft // 2 + 1`` (the default 254 gives
+            ``F = 128``, divisible by factors 2, 4, 8...).
+        hop: STFT hop size in samples.
+        mask_options: options of the head and of the mask kind
+            (:func:`bssmask.heads.get`), e.g. ``{"bound": "compressed"}``.
+        masker_kwargs: masker constructor options over :data:`MASKERS`'s defaults.
+        factor: frequency downsampling factor of the masker's input and the
+            head's output (1: full resolution). Must divide ``F``.
+        method: mask upsampling method, one of :data:`bssmask.resample.UP_METHODS`.
+        space: complex interpolation space, one of :data:`bssmask.resample.SPACES`.
+        down_method: input downsampling method, one of :data:`bssmask.resample.DOWN_METHODS`.
+
+    The masker sees the downsampled mixture STFT in Asteroid's format
+    (real then imaginary parts, ``2F'`` channels) and outputs per-source
+    features; maskers that take ``out_chan`` output exactly the head's rows,
+    so the head holds no projection.
+    """
+
+    def __init__(
+        self,
+        n_src: int = 2,
+        mask: str = "cirm",
+        masker: str = "dprnn",
+        sample_rate: float = 8000.0,
+        n_fft: int = 254,
+        hop: int = 64,
+        mask_options: dict | None = None,
+        masker_kwargs: dict | None = None,
+        factor: int = 1,
+        method: str = "nearest",
+        space: str = "cartesian",
+        down_method: str = "keep",
+    ):
+        encoder, decoder = make_stft(n_fft, hop, sample_rate)
+        n_freq = n_fft // 2 + 1
+        resample.check_factor(n_freq, factor)
+        for value, allowed, what in (
+            (method, resample.UP_METHODS, "method"),
+            (space, resample.SPACES, "space"),
+            (down_method, resample.DOWN_METHODS, "down_method"),
+        ):
+            if value not in allowed:
+                raise ValueError(f"unknown {what} {value!r}; choose from {', '.join(allowed)}")
+        low = n_freq // factor
+        rows = 2 * low if masks.get(mask).is_complex else low
+        masker_net, masker_kwargs, in_chan = _build_masker(
+            masker, 2 * low, n_src, rows, dict(masker_kwargs or {})
+        )
+        super().__init__(encoder, masker_net, decoder)
+        self.mask_options = dict(mask_options or {})
+        self.head = heads.get(mask, in_chan, low, n_src, **self.mask_options)
+        self.n_src, self.mask, self.masker_name = n_src, mask, masker
+        self.n_fft, self.hop, self.n_freq = n_fft, hop, n_freq
+        self.masker_kwargs = masker_kwargs
+        self.factor, self.method, self.space, self.down_method = factor, method, space, down_method
+
+    def predict_mask(self, mix_tf: torch.Tensor) -> torch.Tensor:
+        """Head output in its training form at full resolution.
+
+        Args:
+            mix_tf: Asteroid mixture STFT ``[B, 2F, T']``.
+
+        Returns:
+            ``[B, n_src, F, T']`` (real kinds) or ``[B, n_src, 2F, T']`` (complex).
+        """
+        features = mix_tf
+        if self.factor > 1:
+            low = resample.downsample(masks.from_asteroid(mix_tf), self.factor, self.down_method, self.space)
+            features = masks.to_asteroid(low)
+        z = self.head.predict(self.masker(features))
+        if self.factor == 1:
+            return z
+        if self.head.kind.is_complex:
+            full = resample.upsample(masks.from_asteroid(z), self.n_freq, self.method, self.space)
+            return masks.to_asteroid(full)
+        return resample.upsample(z, self.n_freq, self.method, self.space)
+
+    def forward_masker(self, tf_rep: torch.Tensor) -> torch.Tensor:
+        """Mask to apply, Asteroid format (Asteroid's hook, used by ``forward``)."""
+        return self.head.to_mask(self.predict_mask(tf_rep))
+
+    def apply_masks(self, tf_rep: torch.Tensor, est_masks: torch.Tensor) -> torch.Tensor:
+        """``masks.apply_tf``: real or complex masks on the mixture STFT, ``[B, n_src, 2F, T']``."""
+        return masks.apply_tf(est_masks, tf_rep)
+
+    def forward_masks(self, wav: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Forward pass keeping what losses need.
+
+        Args:
+            wav: mixture ``[B, T]`` or ``[B, 1, T]``.
+
+        Returns:
+            dict with ``mix_tf`` ``[B, 2F, T']``, ``mask`` (the head's training
+            form at full resolution, ``[B, n_src, F or 2F, T']``), ``est_tf``
+            ``[B, n_src, 2F, T']`` and ``est_wav`` ``[B, n_src, T]``.
+        """
+        wav = _unsqueeze_to_3d(wav)
+        mix_tf = self.forward_encoder(wav)
+        mask = self.predict_mask(mix_tf)
+        est_tf = self.apply_masks(mix_tf, self.head.to_mask(mask))
+        est_wav = pad_x_to_y(self.forward_decoder(est_tf), wav)
+        return {"mix_tf": mix_tf, "mask": mask, "est_tf": est_tf, "est_wav": est_wav}
+
+    def get_model_args(self) -> dict:
+        """Constructor arguments (with the masker's effective kwargs) for ``from_pretrained``."""
+        return {
+            "n_src": self.n_src,
+            "mask": self.mask,
+            "masker": self.masker_name,
+            "sample_rate": self.sample_rate,
+            "n_fft": self.n_fft,
+            "hop": self.hop,
+            "mask_options": dict(self.mask_options),
+            "masker_kwargs": dict(self.masker_kwargs),
+            "factor": self.factor,
+            "method": self.method,
+            "space": self.space,
+            "down_method": self.down_method,
+        }
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_conf_or_path, *args, **kwargs):
+        """Model from ``serialize()`` output: a dict, a file (loaded by
+        :func:`bssmask.checkpoint.load_safe`, never executing code) or an
+        http(s) URL (downloaded by Asteroid, then loaded the same way).
+
+        ``kwargs`` override the stored model arguments, as in Asteroid.
+        """
+        conf = pretrained_model_conf_or_path
+        if isinstance(conf, (str, os.PathLike)):
+            path = os.fspath(conf)
+            if path.startswith(("http://", "https://")):
+                path = cached_download(path)
+            conf = checkpoint.load_safe(path)
+        if not isinstance(conf, dict):
+            raise checkpoint.CheckpointError(
+                f"{pretrained_model_conf_or_path}: expected a serialized model dict, "
+                f"got {type(conf).__name__}"
+            )
+        return super().from_pretrained(conf, *args, **kwargs)
+
+
+class HeadMasker(nn.Module):
+    """An Asteroid masker stripped of its mask nonlinearity, followed by a bssmask head.
+
+    Takes the place of ``model.masker`` in :func:`attach_head`.
+
+    Args:
+        masker: the original masker (its nonlinearity already removed).
+        head: the bssmask head.
+        pre: applied to the masker's input (the model's encoder activation,
+            moved here so that masks apply to the raw STFT).
+        torch_complex: whether the model works on torch complex spectra
+            (DCUNet family): complex masks are returned as torch complex.
+    """
+
+    def __init__(
+        self, masker: nn.Module, head: heads.MaskHead, pre: nn.Module | None = None, torch_complex: bool = False
+    ):
+        super().__init__()
+        self.masker, self.head = masker, head
+        self.pre = pre if pre is not None else nn.Identity()
+        self.torch_complex = torch_complex
+
+    def forward(self, tf_rep: torch.Tensor) -> torch.Tensor:
+        """Mask from the model's spectrum; Asteroid format, or torch complex when ``torch_complex``."""
+        features = self.masker(self.pre(tf_rep))
+        mask = self.head(masks.to_asteroid(features))
+        return masks.from_asteroid(mask) if self.torch_complex and self.head.kind.is_complex else mask
+
+
+def _strip_nonlinearity(masker: nn.Module) -> None:
+    """Replace a masker's mask nonlinearity (``output_act`` or DCUNet's bound) by the identity, in place."""
+    targets = {id(m) for m in masker.modules() if isinstance(m, complex_nn.BoundComplexMask)}
+    if isinstance(getattr(masker, "output_act", None), nn.Module):
+        targets.add(id(masker.output_act))
+    if not targets:
+        raise TypeError(f"cannot find the mask nonlinearity of {type(masker).__name__}")
+    for parent in list(masker.modules()):
+        for name, child in parent.named_children():
+            if id(child) in targets:
+                setattr(parent, name, nn.Identity())
+
+
+def _apply_asteroid_mask(tf_rep: torch.Tensor, est_masks: torch.Tensor) -> torch.Tensor:
+    """``apply_masks`` of a model with a head: :func:`bssmask.masks.apply_tf` (argument order of Asteroid)."""
+    return masks.apply_tf(est_masks, tf_rep)
+
+
+def attach_head(model: BaseEncoderMaskerDecoder, mask: str, **options) -> BaseEncoderMaskerDecoder:
+    """Put a bssmask head on an Asteroid encoder-masker-decoder model, in place.
+
+    The masker keeps its (pretrained) weights and loses its own mask
+    nonlinearity; the head turns its raw output into a ``mask`` of the given
+    kind. Supported models:
+
+    - ``DCUNet`` / ``DCCRNet`` (``BaseDCUNet``): the masker's complex output
+      ``[B, n_src, F, T]`` becomes Asteroid features ``[B, n_src, 2F, T]``.
+      With ``mask="cirm", bound="tanh"`` (or ``"sigmoid"``) the model
+      computes what it computed before.
+    - models with an STFT filterbank encoder (``ConvTasNet``,
+      ``DPRNNTasNet``... built with ``fb_name="stft"``): the masker's output
+      ``[B, n_src, 2F, T]`` is the head's input, masks are applied as
+      real or complex masks (:func:`bssmask.masks.apply_tf`) to the raw STFT,
+      and the encoder activation, if any, moves to the masker's input.
+
+    Real kinds on a ``2F``-channel masker output get a fresh 1x1 projection
+    to ``F`` rows (see :mod:`bssmask.heads`); train it before use.
+
+    Args:
+        model: the Asteroid model; modified in place.
+        mask: mask kind, one of :data:`bssmask.masks.KINDS`.
+        **options: head and kind options (:func:`bssmask.heads.get`).
+
+    Returns:
+        The same model object, now with ``model.masker.head``.
+
+    Raises:
+        TypeError: for models that do not mask an STFT.
+
+    ``model.serialize()`` keeps the original model arguments; to reload,
+    build the original model, call ``attach_head`` with the same arguments,
+    then ``load_state_dict``.
+    """
+    if isinstance(model, MaskSeparator):
+        raise TypeError("MaskSeparator already has a bssmask head: build it with mask=... instead")
+    if isinstance(model, BaseDCUNet):
+        n_src = model.masknet_kwargs.get("n_src", 1)
+        # DCCRNet drops the Nyquist bin before its masker.
+        n_freq = model.stft_n_filters // 2 + (0 if isinstance(model, DCCRNet) else 1)
+        head = heads.get(mask, 2 * n_freq, n_freq, n_src, **options)
+        _strip_nonlinearity(model.masker)
+        model.masker = HeadMasker(model.masker, head, torch_complex=True)
+        return model
+    filterbank = getattr(getattr(model, "encoder", None), "filterbank", None)
+    if not isinstance(model, BaseEncoderMaskerDecoder) or not isinstance(filterbank, STFTFB):
+        raise TypeError(
+            f"attach_head needs DCUNet/DCCRNet or an encoder-masker-decoder model with an STFT "
+            f"filterbank (fb_name='stft'), got {type(model).__name__} with {type(filterbank).__name__}"
+        )
+    n_freq = filterbank.n_feats_out // 2
+    in_chan = getattr(model.masker, "out_chan", filterbank.n_feats_out)
+    head = heads.get(mask, in_chan, n_freq, model.masker.n_src, **options)
+    _strip_nonlinearity(model.masker)
+    model.masker = HeadMasker(model.masker, head, pre=model.enc_activation)
+    model.enc_activation = nn.Identity()
+    model.apply_masks = _apply_asteroid_mask
+    return model

@@ -1,0 +1,151 @@
+"""Losses: pairwise forms under PIT, zero at the oracle, and training every kind on real speech."""
+
+import itertools
+
+import pytest
+import torch
+from asteroid.losses import PITLossWrapper
+
+from bssmask import losses, masks
+from bssmask.models import MaskSeparator
+
+
+@pytest.fixture(scope="module")
+def batch(speech_pair):
+    """Two real 1 s mixtures of the bundled pair: sources [2, 2, 8000] and mixtures [2, 8000]."""
+    sources = torch.stack([speech_pair[:, :8000], speech_pair[:, 8000:]])
+    return sources, sources.sum(1)
+
+
+PAIRWISE = [
+    losses.pairwise_bce, losses.pairwise_mse, losses.pairwise_l1, losses.pairwise_complex_mse, losses.pairwise_msa
+]
+
+
+@pytest.mark.parametrize("fn", PAIRWISE, ids=lambda f: f.__name__)
+def test_pairwise_matrix_and_pit_for_three_sources(fn):
+    torch.manual_seed(0)
+    est, target = torch.rand(4, 3, 20, 7), (torch.rand(4, 3, 20, 7) > 0.5).float()
+    matrix = fn(est, target)
+    assert matrix.shape == (4, 3, 3)
+    torch.testing.assert_close(matrix[:, 1, 2], fn(est[:, [1]], target[:, [2]])[:, 0, 0])
+    pit = PITLossWrapper(fn, pit_from="pw_mtx")
+    order = [2, 0, 1]
+    torch.testing.assert_close(pit(est, target), pit(est[:, order], target))
+    best = torch.stack(
+        [matrix[:, range(3), list(perm)].mean(-1) for perm in itertools.permutations(range(3))]
+    ).min(0).values
+    torch.testing.assert_close(pit(est, target), best.mean())
+    assert pit(target, target) <= pit(est, target)
+
+
+def _oracle_outputs(model, sources, mix):
+    """What forward_masks would return if the head output its target exactly."""
+    mix_tf = model.encoder(mix[:, None])
+    target = model.head.target(model.encoder(sources), mix_tf)
+    est_tf = masks.apply_tf(model.head.to_mask(target), mix_tf)
+    est_wav = model.forward_decoder(est_tf)[..., : mix.shape[-1]]
+    return {"mix_tf": mix_tf, "mask": target, "est_tf": est_tf, "est_wav": est_wav}
+
+
+def test_signal_losses_vanish_at_the_exact_complex_mask(batch):
+    sources, mix = batch
+    model = MaskSeparator(mask="cirm", mask_options={"bound": None})
+    outputs = _oracle_outputs(model, sources, mix)
+    energy = losses.get("cspec")({**outputs, "est_tf": torch.zeros_like(outputs["est_tf"])}, sources, model)
+    for name in ("mask_cmse", "mask_mse", "mask_l1", "msa", "psa", "cspec"):
+        assert losses.get(name, model)(outputs, sources, model) < 1e-6 * energy.clamp_min(1.0), name
+    assert losses.get("sisdr")(outputs, sources, model) < -80  # dB
+    # Swapping the estimates changes nothing under PIT, everything without it.
+    swapped = {k: v.flip(1) if v.dim() == 4 or k == "est_wav" else v for k, v in outputs.items()}
+    assert losses.get("cspec")(swapped, sources, model) < 1e-6 * energy
+    assert losses.get("cspec", pit=False)(swapped, sources, model) > 0.1 * energy
+
+
+@pytest.mark.parametrize("kind", ["ibm", "irm", "wiener", "iam", "psm"])
+def test_mask_losses_vanish_at_the_target(kind, batch):
+    sources, mix = batch
+    model = MaskSeparator(mask=kind)
+    outputs = _oracle_outputs(model, sources, mix)
+    name = losses.default_for(kind) if kind == "ibm" else "mask_mse"
+    assert losses.get(name, model)(outputs, sources, model) < 1e-6
+
+
+def test_psa_is_erdogan_for_real_masks(batch):
+    sources, mix = batch
+    model = MaskSeparator(mask="psm")
+    mix_tf, src_tf = model.encoder(mix[:, None]), model.encoder(sources)
+    mask = torch.rand(2, 2, 128, mix_tf.shape[-1])
+    Y, S = masks.from_asteroid(mix_tf).unsqueeze(1), masks.from_asteroid(src_tf)
+    erdogan = (mask * Y.abs() - S.abs() * torch.cos(S.angle() - Y.angle())).square().mean((-2, -1))
+    est_tf = masks.apply_tf(mask, mix_tf)
+    psa = losses.pairwise_psa(est_tf, src_tf, mix_tf).diagonal(dim1=1, dim2=2)
+    torch.testing.assert_close(psa, erdogan, rtol=1e-4, atol=1e-6)
+
+
+def test_finite_gradients_at_saturation_and_silence():
+    est = torch.tensor([0.0, 1.0, 0.5, 1e-30]).reshape(1, 2, 2, 1).requires_grad_(True)
+    target = torch.tensor([1.0, 0.0, 1.0, 0.0]).reshape(1, 2, 2, 1)
+    loss = PITLossWrapper(losses.pairwise_bce, pit_from="pw_mtx")(est, target)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(est.grad).all()
+    silent = torch.zeros(1, 2, 8, 3, requires_grad=True)  # an all-zero estimate and mixture
+    for fn in (losses.pairwise_msa, losses.pairwise_complex_mse):
+        fn(silent, torch.randn(1, 2, 8, 3)).sum().backward()
+    losses.pairwise_psa(silent, torch.randn(1, 2, 8, 3), torch.zeros(1, 8, 3)).sum().backward()
+    assert torch.isfinite(silent.grad).all()
+
+
+def test_get_checks_the_kind_and_defaults():
+    assert set(losses.LOSSES) == {
+        "mask_bce", "mask_mse", "mask_l1", "mask_cmse", "msa", "psa", "cspec", "sisdr"
+    }
+    with pytest.raises(ValueError, match="trains ibm masks, not 'irm'"):
+        losses.get("mask_bce", "irm")
+    with pytest.raises(ValueError, match="trains cirm masks"):
+        losses.get("mask_cmse", MaskSeparator(mask="psm"))
+    with pytest.raises(ValueError, match="unknown loss"):
+        losses.get("mse")
+    expected = {
+        "ibm": "mask_bce", "irm": "mask_mse", "wiener": "mask_mse", "iam": "mask_mse", "psm": "psa", "cirm": "cspec"
+    }
+    assert {kind: losses.default_for(kind) for kind in masks.KINDS} == expected
+    assert losses.default_for(MaskSeparator(mask="cirm", mask_options={"bound": "compressed"})) == "mask_cmse"
+
+
+# Every kind, every loss: (kind, head options, loss).
+TRAINING = [
+    ("ibm", {}, "mask_bce"),
+    ("irm", {"activation": "softmax"}, "mask_mse"),
+    ("wiener", {}, "msa"),
+    ("iam", {}, "mask_l1"),
+    ("psm", {}, "psa"),
+    ("cirm", {"bound": "compressed"}, "mask_cmse"),
+    ("cirm", {"bound": "tanh"}, "cspec"),
+    ("cirm", {"bound": "sigmoid"}, "sisdr"),
+]
+
+
+@pytest.mark.parametrize("kind,options,loss_name", TRAINING, ids=[f"{k}-{l}" for k, _, l in TRAINING])
+def test_training_lowers_the_loss_on_real_speech(kind, options, loss_name, batch):
+    sources, mix = batch
+    torch.manual_seed(0)
+    model = MaskSeparator(n_src=2, mask=kind, masker="dprnn", mask_options=options)
+    criterion = losses.get(loss_name, model)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+
+    def evaluate():
+        with torch.no_grad():
+            return criterion(model.forward_masks(mix), sources, model).item()
+
+    before = evaluate()
+    for _ in range(60):
+        loss = criterion(model.forward_masks(mix), sources, model)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    after = evaluate()
+    if loss_name == "sisdr":  # negative SI-SDR in dB
+        assert after < before - 5, (before, after)
+    else:
+        assert after < 0.7 * before, (before, after)
