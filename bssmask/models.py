@@ -103,6 +103,9 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
         method: mask upsampling method, one of :data:`bssmask.resample.UP_METHODS`.
         space: complex interpolation space, one of :data:`bssmask.resample.SPACES`.
         down_method: input downsampling method, one of :data:`bssmask.resample.DOWN_METHODS`.
+        masker_out: feature rows per source the masker outputs (default: the
+            head's mask rows, ``F'`` or ``2F'``); set by :meth:`with_head` so
+            that a model whose head was swapped keeps its masker and reloads.
 
     The masker sees the downsampled mixture STFT in Asteroid's format
     (real then imaginary parts, ``2F'`` channels) and outputs per-source
@@ -124,6 +127,7 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
         method: str = "nearest",
         space: str = "cartesian",
         down_method: str = "keep",
+        masker_out: int | None = None,
     ):
         encoder, decoder = make_stft(n_fft, hop, sample_rate)
         n_freq = n_fft // 2 + 1
@@ -136,7 +140,7 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
             if value not in allowed:
                 raise ValueError(f"unknown {what} {value!r}; choose from {', '.join(allowed)}")
         low = n_freq // factor
-        rows = 2 * low if masks.get(mask).is_complex else low
+        rows = masker_out or (2 * low if masks.get(mask).is_complex else low)
         masker_net, masker_kwargs, in_chan = _build_masker(
             masker, 2 * low, n_src, rows, dict(masker_kwargs or {})
         )
@@ -147,6 +151,7 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
         self.n_fft, self.hop, self.n_freq = n_fft, hop, n_freq
         self.masker_kwargs = masker_kwargs
         self.factor, self.method, self.space, self.down_method = factor, method, space, down_method
+        self.masker_out = masker_out
 
     def predict_mask(self, mix_tf: torch.Tensor) -> torch.Tensor:
         """Head output in its training form at full resolution.
@@ -210,7 +215,28 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
             "method": self.method,
             "space": self.space,
             "down_method": self.down_method,
+            "masker_out": self.masker_out,
         }
+
+    def with_head(self, mask: str, **mask_options) -> "MaskSeparator":
+        """A copy of this model with a new head of kind ``mask``; encoder, masker and decoder weights kept.
+
+        The masker keeps its output rows; when the new kind needs other rows
+        (a real kind after a complex one, or the reverse) the new head starts
+        with a fresh 1x1 projection (:mod:`bssmask.heads`). The copy
+        serializes and reloads like any ``MaskSeparator``.
+
+        Example:
+            >>> model = MaskSeparator(mask="irm", masker="blstm")
+            >>> swapped = model.with_head("cirm", bound="tanh")
+            >>> all(torch.equal(a, b) for a, b in zip(swapped.masker.parameters(), model.masker.parameters()))
+            True
+        """
+        args = {**self.get_model_args(), "mask": mask, "mask_options": mask_options, "masker_out": self.head.in_chan}
+        new = type(self)(**args)
+        for part in ("encoder", "masker", "decoder"):
+            getattr(new, part).load_state_dict(getattr(self, part).state_dict())
+        return new
 
     @classmethod
     def from_pretrained(cls, pretrained_model_conf_or_path, *args, **kwargs):
