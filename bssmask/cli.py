@@ -14,7 +14,7 @@ from pathlib import Path
 from . import ablation, resample
 from .audio import AudioError, load_sources
 from .data import DEFAULT_SOURCES
-from .data.mixtures import MixtureListError, list_mixtures
+from .data.mixtures import list_mixtures
 
 
 def _names(text: str) -> tuple[str, ...]:

@@ -1,0 +1,152 @@
+"""Training throughput with 1 and 2 CPU processes, and CPU inference speed and memory, of the recipe's model.
+
+Usage: ``python benchmarks/train_throughput.py [--steps 40] [--conf recipes/asterisk2mix/conf.yml]``
+
+Prints one table:
+
+- training: mixtures per second (all processes together) of the default
+  model, loss and batch of the recipe's ``conf.yml`` on ``segment``-second
+  mixtures of real speech (the bundled clips), timed after warm-up steps,
+  with one process and with two DDP processes (gloo);
+- inference: real-time factor (compute time / audio duration) of separating
+  a 10 s mixture, and the peak resident memory of that process.
+
+Each measurement runs in its own process (``--measure``), so that the
+DDP launcher can re-run it and memory peaks do not mix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONF = ROOT / "recipes" / "asterisk2mix" / "conf.yml"
+
+
+class SpeechPairs(Dataset):
+    """Mixtures of random excerpts of the two bundled prompts: ``(mixture [T], sources [2, T])``."""
+
+    def __init__(self, seconds: float, rate: int, size: int = 10_000):
+        from bssmask.audio import load_sources
+        from bssmask.data import DEFAULT_SOURCES
+
+        self.sources, _, _ = load_sources(DEFAULT_SOURCES, rate)
+        self.length, self.size = int(seconds * rate), size
+
+    def __len__(self):
+        return self.size
+
+    def __getitem__(self, index):
+        gen = torch.Generator().manual_seed(index)
+        starts = torch.randint(0, self.sources.shape[-1] - self.length, (2,), generator=gen)
+        sources = torch.stack([self.sources[k, s : s + self.length] for k, s in enumerate(starts.tolist())])
+        return sources.sum(0), sources
+
+
+def measure_training(conf: dict, devices: int, steps: int, warmup: int = 5) -> dict | None:
+    import pytorch_lightning as pl
+    from asteroid.engine.optimizers import make_optimizer
+
+    from bssmask.system import SeparationSystem, build_loss, build_model, build_trainer
+
+    class Timer(pl.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            now = time.perf_counter()
+            if batch_idx == warmup - 1:
+                self.start = now
+            self.end, self.batches = now, batch_idx + 1 - warmup
+
+    pl.seed_everything(0, verbose=False)
+    model = build_model(conf)
+    data = SpeechPairs(conf["data"]["segment"], conf["data"]["sample_rate"])
+    batch = conf["training"]["batch_size"]
+    loader = DataLoader(data, batch_size=batch, shuffle=True, num_workers=conf["training"]["num_workers"],
+                        drop_last=True)
+    optimizer = make_optimizer(model.parameters(), optimizer=conf["optim"]["optimizer"], lr=conf["optim"]["lr"])
+    system = SeparationSystem(model, optimizer, build_loss(conf, model), loader, None, config=conf)
+    conf = {**conf, "trainer": {**conf["trainer"], "accelerator": "cpu", "devices": devices}}
+    timer = Timer()
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = build_trainer(conf, tmp, callbacks=[timer], logger=False, enable_checkpointing=False,
+                                enable_progress_bar=False, max_epochs=1, limit_train_batches=warmup + steps,
+                                limit_val_batches=0)
+        trainer.fit(system)
+    if not trainer.is_global_zero:
+        return None
+    mixtures = timer.batches * batch * devices
+    return {"measure": f"train_{devices}", "processes": devices, "batch_per_process": batch,
+            "mixtures_per_s": mixtures / (timer.end - timer.start), "threads_per_process": torch.get_num_threads()}
+
+
+def measure_inference(conf: dict, seconds: float = 10.0, repeats: int = 5) -> dict:
+    from bssmask.system import build_model
+
+    model = build_model(conf).eval()
+    rate = conf["data"]["sample_rate"]
+    mixture = SpeechPairs(seconds, rate)[0][0][None]
+    with torch.no_grad():
+        model(mixture)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            model(mixture)
+        elapsed = (time.perf_counter() - start) / repeats
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"measure": "infer", "audio_s": seconds, "rtf": elapsed / seconds, "peak_rss_mib": peak_mib,
+            "threads": torch.get_num_threads(), "parameters": sum(p.numel() for p in model.parameters())}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conf", default=str(DEFAULT_CONF), help="recipe config (default: asterisk2mix)")
+    parser.add_argument("--steps", type=int, default=40, help="timed training steps per run")
+    parser.add_argument("--measure", choices=("train_1", "train_2", "infer"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    from bssmask import config
+
+    conf = config.load(args.conf)
+    if args.measure:
+        result = (measure_inference(conf) if args.measure == "infer"
+                  else measure_training(conf, int(args.measure[-1]), args.steps))
+        if result is not None:
+            print("RESULT " + json.dumps(result), flush=True)
+        return 0
+
+    results = {}
+    for measure in ("train_1", "train_2", "infer"):
+        proc = subprocess.run([sys.executable, __file__, "--conf", args.conf, "--steps", str(args.steps),
+                               "--measure", measure], capture_output=True, text=True)
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+        if proc.returncode or not lines:
+            print(f"{measure} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+            return 1
+        results[measure] = json.loads(lines[-1][len("RESULT "):])
+    model = conf["model"]
+    print(f"model: {model['masker']} {model['masker_kwargs']}, {model['mask']} head, n_fft {model['n_fft']}, "
+          f"hop {model['hop']}, {results['infer']['parameters']:,} parameters; "
+          f"{conf['data']['segment']} s training mixtures, loss {conf['loss']['loss']}")
+    print("| measure | value |")
+    print("| --- | --- |")
+    for key in ("train_1", "train_2"):
+        r = results[key]
+        print(f"| training, {r['processes']} CPU process{'es' if r['processes'] > 1 else ''} "
+              f"({r['threads_per_process']} thread{'s' if r['threads_per_process'] > 1 else ''} each, "
+              f"batch {r['batch_per_process']} per process) | {r['mixtures_per_s']:.1f} mixtures/s |")
+    r = results["infer"]
+    print(f"| inference real-time factor, {r['audio_s']:.0f} s mixture, {r['threads']} threads | {r['rtf']:.4f} |")
+    print(f"| inference peak memory (process RSS) | {r['peak_rss_mib']:.0f} MiB |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,253 @@
+"""Fine-tune a pretrained separator with another mask head.
+
+A user holding a trained separator (a recipe's ``best_model.pth``, or an
+Asteroid ``DCUNet``, ``DCCRNet``, ``DPRNNTasNet``... saved with
+``serialize()``) swaps what it predicts and trains on:
+
+1. :func:`load_pretrained` loads it without executing code from the file;
+   a hub id works only when the machine is online (one-line error otherwise);
+2. :func:`check_compatible` refuses a model whose sample rate or number of
+   sources does not match the data;
+3. :func:`swap_head` puts a head of another kind on it, keeping the encoder
+   and masker weights (:meth:`MaskSeparator.with_head`, :func:`attach_head`);
+4. :func:`finetune` scores the test set before, trains with the recipe's
+   Trainer (devices, DDP, resume) while :class:`FreezeParts` holds the
+   encoder and/or masker still, then scores the test set after.
+
+Example:
+    >>> from bssmask.models import MaskSeparator
+    >>> model = swap_head(MaskSeparator(mask="irm", masker="blstm"), "cirm", bound="tanh")
+    >>> model.mask, model.head.bound_type
+    ('cirm', 'tanh')
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from asteroid import models as asteroid_models
+from asteroid.engine.optimizers import make_optimizer
+from torch import nn
+from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+from . import losses, tables
+from .atomic import atomic_path
+from .checkpoint import CheckpointError, load_safe
+from .models import HeadMasker, MaskSeparator, attach_head
+from .system import SeparationSystem, build_loaders, build_trainer, predict_rows, summarize
+
+FREEZE_PARTS = ("encoder", "masker", "none")
+
+
+class PretrainedError(ValueError):
+    """A pretrained model that cannot be used here; the message names it."""
+
+
+def _download(spec: str) -> str:
+    """Local copy of a hub id or URL (Asteroid's downloader), or a one-line error."""
+    from asteroid.utils.hub_utils import cached_download
+
+    try:
+        return cached_download(spec)
+    except Exception as err:  # requests, huggingface_hub and OS errors alike when offline
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise PretrainedError(
+            f"{spec}: not a local file, and fetching it from the hub failed ({reason[:160]}); "
+            "on an offline machine pass a file saved with serialize()"
+        ) from None
+
+
+def load_pretrained(spec: str | os.PathLike) -> nn.Module:
+    """A separator from a ``serialize()`` file, a fine-tuned package, or a hub id (online only).
+
+    Files are read with :func:`bssmask.checkpoint.load_safe` (weights only).
+    ``MaskSeparator`` packages come back as ``MaskSeparator``; other Asteroid
+    models by their ``model_name``; packages written by :func:`save_model`
+    after :func:`attach_head` get their head back.
+
+    Raises:
+        PretrainedError: unknown model class, or a hub id while offline.
+        CheckpointError: missing, unsafe or malformed file.
+    """
+    path = os.fspath(spec)
+    if not os.path.exists(path):
+        if os.path.isabs(path) or path.startswith(".") or path.endswith((".pth", ".pt", ".ckpt", ".bin")):
+            raise CheckpointError(f"{path}: no such file")
+        path = _download(path)
+    package = load_safe(path)
+    if not isinstance(package, dict) or not {"model_name", "state_dict", "model_args"} <= set(package):
+        raise CheckpointError(f"{path}: not a model saved with serialize() (needs model_name, model_args, state_dict)")
+    name = package["model_name"]
+    if name == MaskSeparator.__name__:
+        return MaskSeparator.from_pretrained(package)
+    try:
+        cls = asteroid_models.get(name)
+    except ValueError:
+        raise PretrainedError(f"{path}: unknown model class {name!r}") from None
+    head = package.get("bssmask_head")
+    if head is None:
+        return cls.from_pretrained(package)
+    model = attach_head(cls(**package["model_args"]), head["mask"], **head["options"])
+    model.load_state_dict(package["state_dict"])
+    return model
+
+
+def check_compatible(model: nn.Module, sample_rate: int, n_src: int, source: str = "pretrained model") -> None:
+    """Refuse a model whose sample rate or number of sources differs from the data's."""
+    model_rate = float(getattr(model, "sample_rate", 0) or 0)
+    if model_rate != float(sample_rate):
+        raise PretrainedError(
+            f"{source}: model works at {model_rate:g} Hz but the data is at {sample_rate} Hz; "
+            "build the corpus at the model's rate (--sample_rate) or pick a model trained at the data's rate"
+        )
+    model_src = getattr(model, "n_src", None) or getattr(getattr(model, "masker", None), "n_src", None)
+    if model_src is not None and int(model_src) != int(n_src):
+        raise PretrainedError(f"{source}: model separates {model_src} sources but the data has {n_src}")
+
+
+def swap_head(model: nn.Module, mask: str, **options) -> nn.Module:
+    """The model with a head of kind ``mask``, encoder and masker weights kept."""
+    if isinstance(model, MaskSeparator):
+        return model.with_head(mask, **options)
+    if isinstance(getattr(model, "masker", None), HeadMasker):
+        raise PretrainedError("this model already carries a bssmask head; load its original instead")
+    model = attach_head(model, mask, **options)
+    model.bssmask_head = {"mask": mask, "options": dict(options)}
+    return model
+
+
+class _WaveformOutputs(nn.Module):
+    """Wrap an Asteroid model so the time-domain criterion can train it: ``forward_masks -> {"est_wav"}``."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        self.sample_rate = model.sample_rate
+
+    def forward(self, wav):
+        return self.model(wav)
+
+    def forward_masks(self, wav):
+        return {"est_wav": self.model(wav)}
+
+
+def trainable_parts(model: nn.Module) -> dict[str, nn.Module]:
+    """The encoder and the masker proper (without the bssmask head) of a separator."""
+    if isinstance(model, _WaveformOutputs):
+        model = model.model
+    masker = model.masker.masker if isinstance(model.masker, HeadMasker) else model.masker
+    return {"encoder": model.encoder, "masker": masker}
+
+
+class FreezeParts(pl.Callback):
+    """Keep parts of the model still: for the first ``epochs`` epochs, or throughout (``epochs=None``).
+
+    Frozen parameters have ``requires_grad=False``, get no gradient and so are
+    left untouched by the optimizer; they are released at the start of epoch
+    ``epochs``.
+
+    Args:
+        parts: names among ``"encoder"``, ``"masker"``.
+        epochs: number of epochs to keep them frozen; None: the whole run.
+    """
+
+    def __init__(self, parts, epochs: int | None = None):
+        self.parts, self.epochs = tuple(parts), epochs
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        frozen = self.epochs is None or trainer.current_epoch < self.epochs
+        modules = trainable_parts(pl_module.model)
+        for part in self.parts:
+            for param in modules[part].parameters():
+                param.requires_grad_(not frozen)
+
+
+def save_model(model: nn.Module, path: str | Path, infos: dict | None = None) -> Path:
+    """``serialize()`` the model (with its bssmask head spec when attached) to ``path``, atomically."""
+    package = model.serialize()
+    if hasattr(model, "bssmask_head"):
+        package["bssmask_head"] = model.bssmask_head
+    package.setdefault("infos", {}).update(infos or {})
+    with atomic_path(path) as tmp:
+        torch.save(package, tmp)
+    return Path(path)
+
+
+def finetune(pretrained, conf: dict, exp_dir, mask: str, mask_options: dict | None = None, loss: str = "default",
+             freeze: str = "masker", freeze_epochs: int | None = 1, resume: bool = False, callbacks=()) -> dict:
+    """Swap the head of a pretrained separator, fine-tune it and score the test set before and after.
+
+    Args:
+        pretrained: a file (or hub id when online) for :func:`load_pretrained`, or a model.
+        conf: a recipe config (:mod:`bssmask.config`): data, optim, training, trainer.
+        exp_dir: output folder: ``checkpoints/``, ``logs/``, ``finetuned_model.pth``,
+            ``finetune/metrics_{pretrained,swapped,finetuned}.csv`` and ``finetune/summary.json``.
+        mask, mask_options: the new head (:func:`swap_head`).
+        loss: a :mod:`bssmask.losses` name or ``"default"`` (the kind's default;
+            Asteroid models other than ``MaskSeparator`` train with ``sisdr``).
+        freeze: ``"encoder"``, ``"masker"`` (encoder and masker) or ``"none"``.
+        freeze_epochs: epochs before the frozen parts are released; None keeps them frozen.
+        resume: continue from ``exp_dir/checkpoints/last.ckpt``.
+        callbacks: extra Lightning callbacks.
+
+    Returns:
+        The summary written to ``finetune/summary.json``: test means of the
+        pretrained model (its own head), of the swapped model before
+        fine-tuning and of the fine-tuned model.
+    """
+    if freeze not in FREEZE_PARTS:
+        raise ValueError(f"freeze: {freeze!r} not in {', '.join(FREEZE_PARTS)}")
+    exp_dir = Path(exp_dir)
+    source = str(pretrained) if isinstance(pretrained, (str, os.PathLike)) else type(pretrained).__name__
+    model = load_pretrained(pretrained) if isinstance(pretrained, (str, os.PathLike)) else pretrained
+    check_compatible(model, conf["data"]["sample_rate"], conf["data"]["n_src"], source)
+    last = exp_dir / "checkpoints" / "last.ckpt"
+    if resume and not last.is_file():
+        raise FileNotFoundError(f"resume: {last} does not exist")
+
+    swapped = swap_head(copy.deepcopy(model), mask, **dict(mask_options or {}))
+    parts = {"encoder": ("encoder",), "masker": ("encoder", "masker"), "none": ()}[freeze]
+    frozen_ids = {id(p) for part in parts for p in trainable_parts(swapped)[part].parameters()}
+    if parts and freeze_epochs != 0 and all(id(p) in frozen_ids for p in swapped.parameters()):
+        raise ValueError(f"freeze: {freeze!r} leaves nothing to train (the new {mask!r} head has no parameters)")
+    if loss == "default":
+        loss = losses.default_for(swapped) if isinstance(swapped, MaskSeparator) else "sisdr"
+    if not isinstance(swapped, MaskSeparator) and loss != "sisdr":
+        raise ValueError(f"loss: {type(model).__name__} fine-tunes with the time-domain loss 'sisdr', not {loss!r}")
+    criterion = losses.get(loss, swapped if isinstance(swapped, MaskSeparator) else None)
+
+    results = {"pretrained": predict_rows(model, conf, exp_dir), "swapped": predict_rows(swapped, conf, exp_dir)}
+    model = swapped
+    trained = model if isinstance(model, MaskSeparator) else _WaveformOutputs(model)
+    optim, training = conf["optim"], conf["training"]
+    optimizer = make_optimizer(trained.parameters(), optimizer=optim["optimizer"], lr=optim["lr"],
+                               weight_decay=optim["weight_decay"])
+    scheduler = ReduceLROnPlateau(optimizer, factor=0.5, patience=training["lr_patience"]) if training["half_lr"] else None
+    train_loader, valid_loader = build_loaders(conf)
+    system = SeparationSystem(trained, optimizer, criterion, train_loader, valid_loader, scheduler, config=conf)
+    trainer = build_trainer(conf, exp_dir, extra_callbacks=[FreezeParts(parts, freeze_epochs), *callbacks])
+    trainer.fit(system, ckpt_path=last if resume else None, weights_only=True)
+    best = trainer.checkpoint_callback.best_model_path
+    if best:
+        system.load_state_dict(load_safe(best)["state_dict"])
+    results["finetuned"] = predict_rows(model, conf, exp_dir)
+
+    summary = {
+        "pretrained": source, "mask": mask, "mask_options": dict(mask_options or {}), "loss": loss,
+        "freeze": freeze, "freeze_epochs": freeze_epochs, "checkpoint": best or None,
+        **{name: {k: v for k, v in summarize(rows, conf, source).items() if k not in ("config", "model")}
+           for name, rows in results.items()},
+        "config": conf,
+    }
+    if trainer.is_global_zero:
+        save_model(model, exp_dir / "finetuned_model.pth", {"finetune": {k: summary[k] for k in
+                                                                     ("pretrained", "mask", "loss", "freeze")}})
+        out = exp_dir / "finetune"
+        for name, rows in results.items():
+            tables.write_text(out / f"metrics_{name}.csv", tables.to_csv(rows, list(rows[0]) if rows else []))
+        tables.write_text(out / "summary.json", tables.to_json(summary))
+    return summary

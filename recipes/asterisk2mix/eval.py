@@ -1,0 +1,133 @@
+"""Stage 2: score the trained separator on every test mixture.
+
+Writes to ``<exp_dir>/eval/``:
+
+- ``metrics.csv``: one row per test mixture: SDR, SI-SDR, SIR, SAR (dB),
+  PESQ, STOI of the estimates (means over sources, estimates matched to
+  sources by PIT on SI-SDR) and the same of the mixture (``input_*``);
+- ``summary.json``: the means (``sdr``, ``si_sdr``, ``sir``, ``sar``,
+  ``pesq``, ``stoi``), those of the mixture (``input_*``), the mean
+  improvements (``*_imp``), the number of mixtures, the config and the model file;
+- ``examples/<mixture_ID>/``: mixture, sources and estimates of the first
+  ``n_save_ex`` test mixtures as wav files;
+- ``masks.png``: the first example's mixture spectrogram with its estimated
+  and oracle masks.
+
+With several devices (``--devices 2``) the test set is split across the
+processes and the rows gathered, each mixture once; process 0 writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import soundfile as sf
+import torch
+from asteroid.losses import PITLossWrapper, pairwise_neg_sisdr
+from pytorch_lightning.utilities import rank_zero_only
+
+from bssmask import config, masks, tables
+from bssmask.atomic import atomic_path
+from bssmask.checkpoint import CheckpointError
+from bssmask.models import MaskSeparator
+from bssmask.system import EVAL_METRICS, build_test_loader, predict_rows, summarize
+
+COLUMNS = ["mixture_ID", "length", *EVAL_METRICS, *(f"input_{m}" for m in EVAL_METRICS)]
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--exp_dir", required=True, help="experiment folder (exp/<tag>)")
+    parser.add_argument("--model", default=None, help="model file (default <exp_dir>/best_model.pth)")
+
+
+def save_examples(model: MaskSeparator, loader, n_save_ex: int, out_dir: Path) -> list:
+    """Write the first ``n_save_ex`` mixtures, sources and estimates; return the first one's tensors."""
+    pit = PITLossWrapper(pairwise_neg_sisdr, pit_from="pw_mtx")
+    rate = int(model.sample_rate)
+    first = None
+    for index, (mixture, sources, ids) in enumerate(loader):
+        if 0 <= n_save_ex <= index:
+            break
+        with torch.no_grad():
+            _, estimates = pit(model(mixture), sources, return_est=True)
+        folder = out_dir / "_".join(part[0] for part in ids)
+        wavs = {"mixture": mixture[0], **{f"s{k + 1}": s for k, s in enumerate(sources[0])},
+                **{f"s{k + 1}_estimate": e for k, e in enumerate(estimates[0])}}
+        for name, wav in wavs.items():
+            with atomic_path(folder / f"{name}.wav") as tmp:
+                sf.write(tmp, wav.numpy(), rate, format="WAV", subtype="FLOAT")
+        first = first or (mixture, sources)
+    return first
+
+
+def plot_masks(model: MaskSeparator, mixture: torch.Tensor, sources: torch.Tensor, path: Path) -> None:
+    """Mixture spectrogram, then the estimated and the oracle mask of each source (magnitude, 0 to 1)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with torch.no_grad():
+        outputs = model.forward_masks(mixture)
+        est_mask = model.head.to_mask(outputs["mask"])[0]
+        oracle = model.head.kind.oracle_tf(model.encoder(sources), outputs["mix_tf"])[0]
+    spec = masks.from_asteroid(outputs["mix_tf"][0]).abs()
+    n_src = sources.shape[1]
+
+    def magnitude(mask):
+        return masks.from_asteroid(mask).abs() if model.head.kind.is_complex else mask
+
+    rate, hop = model.sample_rate, model.hop
+    extent = (0, spec.shape[-1] * hop / rate, 0, rate / 2000)
+    fig, axes = plt.subplots(1 + n_src, 2, figsize=(10, 2.4 * (1 + n_src)), squeeze=False)
+    axes[0, 0].imshow(20 * torch.log10(spec + 1e-6).numpy(), origin="lower", aspect="auto", extent=extent,
+                      cmap="magma", vmin=-80, vmax=float(20 * torch.log10(spec.max() + 1e-6)))
+    axes[0, 0].set_title("mixture |Y| (dB)")
+    axes[0, 1].axis("off")
+    for k in range(n_src):
+        for col, (name, mask) in enumerate((("estimated", est_mask[k]), ("oracle", oracle[k]))):
+            ax = axes[1 + k, col]
+            ax.imshow(magnitude(mask).clamp(0, 1).numpy(), origin="lower", aspect="auto", extent=extent,
+                      cmap="viridis", vmin=0, vmax=1)
+            ax.set_title(f"source {k + 1}: {name} {model.mask} mask (|M|)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("kHz")
+    for ax in axes[-1]:
+        ax.set_xlabel("s")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    conf, args = config.parse_args(argv, __doc__.splitlines()[0], add_options)
+    exp_dir = Path(args.exp_dir)
+    model_path = Path(args.model) if args.model else exp_dir / "best_model.pth"
+    try:
+        config.require(conf, "data", "trainer", "training", "eval")
+        model = MaskSeparator.from_pretrained(str(model_path))
+        loader = build_test_loader(conf)
+    except (ValueError, OSError, CheckpointError) as err:
+        print(f"eval.py: error: {err}", file=sys.stderr)
+        return 2
+    rows = predict_rows(model, conf, exp_dir)
+    if rank_zero_only.rank != 0:
+        return 0
+    out_dir = exp_dir / "eval"
+    model.eval()
+    first = save_examples(model, loader, conf["eval"]["n_save_ex"], out_dir / "examples")
+    if first is not None:
+        plot_masks(model, *first, out_dir / "masks.png")
+    tables.write_text(out_dir / "metrics.csv", tables.to_csv(rows, COLUMNS))
+    summary = summarize(rows, conf, model_path)
+    tables.write_text(out_dir / "summary.json", tables.to_json(summary))
+    shown = "  ".join(f"{m} {summary[m]:.2f} ({summary[m + '_imp']:+.2f})" for m in EVAL_METRICS)
+    print(f"{len(rows)} test mixtures: {shown}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Asterisk2Mix: two-speaker separation with bssmask mask heads.
+#
+# Usage: ./run.sh [--stage N] [--stop_stage N] [--tag NAME] [--quick true]
+#                 [--resume true] [--storage_dir DIR] [--source_dir DIR]
+#                 [--<config key> VALUE ...]
+#
+# Stages (results in exp/<tag>/):
+#   0  data:   build the corpus from the Asterisk prompts (or --source_dir,
+#              one subfolder per speaker) into <storage_dir>/Asterisk2Mix
+#   1  train:  exp/<tag>/best_model.pth, checkpoints/, logs/
+#   2  eval:   exp/<tag>/eval/{metrics.csv,summary.json,masks.png,examples/}
+#   3  report: each head of conf.yml's report.heads, trained and evaluated,
+#              next to its oracle: exp/<tag>/report/report.{md,csv,json,png}
+#
+# Every key of conf.yml is a flag: --lr 3e-4, --epochs 5, --mask irm.
+# Trainer: --accelerator cpu|gpu --devices N --num_nodes N --strategy ddp.
+# --quick true: tiny corpus and model (local/quick.yml), tag "quick".
+# --resume true: stage 1 continues from exp/<tag>/checkpoints/last.ckpt.
+# Python: $PYTHON, else the repository's .venv, else python3.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+stage=0
+stop_stage=3
+tag=""
+quick=false
+resume=false
+storage_dir=""
+source_dir=""
+run_options="stage stop_stage tag quick resume storage_dir source_dir"
+. local/parse_options.sh
+
+python=${PYTHON:-}
+[[ -z $python && -x ../../.venv/bin/python ]] && python=../../.venv/bin/python
+python=${python:-python3}
+
+conf=(--conf conf.yml)
+if [[ $quick == true ]]; then
+  conf+=(--conf local/quick.yml)
+  tag=${tag:-quick}
+  storage_dir=${storage_dir:-data/quick}
+fi
+tag=${tag:-default}
+storage_dir=${storage_dir:-data}
+exp_dir=exp/$tag
+args=("${conf[@]}" "${conf_args[@]}")
+
+if [[ $stage -le 0 && $stop_stage -ge 0 ]]; then
+  echo "Stage 0: data ($storage_dir)"
+  if [[ -z $source_dir ]]; then
+    local/install_asterisk_sounds.sh
+  fi
+  $python local/prepare_data.py "${args[@]}" --storage_dir "$storage_dir" --source_dir "$source_dir"
+fi
+
+if [[ $stage -le 1 && $stop_stage -ge 1 ]]; then
+  echo "Stage 1: train ($exp_dir)"
+  $python train.py "${args[@]}" --exp_dir "$exp_dir" --resume "$resume"
+fi
+
+if [[ $stage -le 2 && $stop_stage -ge 2 ]]; then
+  echo "Stage 2: evaluate ($exp_dir/eval)"
+  $python eval.py "${args[@]}" --exp_dir "$exp_dir"
+fi
+
+if [[ $stage -le 3 && $stop_stage -ge 3 ]]; then
+  echo "Stage 3: report ($exp_dir/report)"
+  $python report.py "${args[@]}" --exp_dir "$exp_dir"
+fi

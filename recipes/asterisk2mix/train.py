@@ -1,0 +1,71 @@
+"""Stage 1: train the separator of the config and export its best weights.
+
+Writes to ``--exp_dir``: ``conf.yml`` (the config used), ``checkpoints/best.ckpt``
+and ``last.ckpt``, ``logs/`` and ``best_model.pth`` (``MaskSeparator.serialize()``
+of the best checkpoint, loadable with ``MaskSeparator.from_pretrained``).
+Every config key is a flag (``--help`` lists them); ``--accelerator``,
+``--devices``, ``--num_nodes`` and ``--strategy`` go to the Trainer, so
+``--accelerator cpu --devices 2`` trains with two DDP processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+
+from bssmask import config
+from bssmask.atomic import atomic_path
+from bssmask.checkpoint import load_safe
+from bssmask.system import build_system, build_trainer
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--exp_dir", required=True, help="experiment folder (exp/<tag>)")
+    parser.add_argument("--resume", default="false", choices=("true", "false"),
+                        help="continue from exp_dir/checkpoints/last.ckpt")
+
+
+def export_best(system, trainer: pl.Trainer, conf: dict, exp_dir: Path) -> Path:
+    """Save the model of the best checkpoint as ``exp_dir/best_model.pth``."""
+    best = trainer.checkpoint_callback.best_model_path
+    system.load_state_dict(load_safe(best)["state_dict"])
+    package = system.model.serialize()
+    package["infos"]["training"] = dict(
+        config=conf, checkpoint=str(best), epochs=trainer.current_epoch, global_step=trainer.global_step,
+        best_val_loss=float(trainer.checkpoint_callback.best_model_score),
+    )
+    path = exp_dir / "best_model.pth"
+    with atomic_path(path) as tmp:
+        torch.save(package, tmp)
+    return path
+
+
+def main(argv=None) -> int:
+    conf, args = config.parse_args(argv, __doc__.splitlines()[0], add_options)
+    exp_dir = Path(args.exp_dir)
+    last = exp_dir / "checkpoints" / "last.ckpt"
+    try:
+        config.require(conf, "data", "model", "loss", "optim", "training", "trainer")
+        if args.resume == "true" and not last.is_file():
+            raise FileNotFoundError(f"--resume true: {last} does not exist")
+        pl.seed_everything(conf["training"]["seed"], workers=True, verbose=False)
+        system = build_system(conf)
+        trainer = build_trainer(conf, exp_dir)
+    except (ValueError, OSError) as err:
+        print(f"train.py: error: {err}", file=sys.stderr)
+        return 2
+    if trainer.is_global_zero:
+        config.dump(conf, exp_dir / "conf.yml")
+    trainer.fit(system, ckpt_path=last if args.resume == "true" else None, weights_only=True)
+    if trainer.is_global_zero:
+        path = export_best(system, trainer, conf, exp_dir)
+        print(f"best model (val_loss {trainer.checkpoint_callback.best_model_score:.4f}): {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Fine-tuning a pretrained separator with another head, on the quick Asterisk2Mix corpus.
+
+A small separator is pretrained with an ``irm`` head by the recipe's quick
+run, then switched to a bounded ``cirm`` head with the masker frozen for the
+first epoch; a real Asteroid ``DCUNet`` saved with ``serialize()`` goes the
+same road (complex mask to ``irm``).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from asteroid.models import DCUNet
+
+from bssmask import config, finetune, losses
+from bssmask.checkpoint import CheckpointError
+from bssmask.data import corpus
+from bssmask.models import MaskSeparator
+from bssmask.system import SeparationSystem, build_loaders, build_trainer
+
+RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "asterisk2mix"
+
+pytestmark = pytest.mark.skipif(not (corpus.ASTERISK_ROOT / "en").is_dir(), reason="Asterisk prompts not installed")
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    """Quick corpus and an ``irm`` separator trained on it by ``run.sh`` (stages 0 and 1)."""
+    recipe = tmp_path_factory.mktemp("ft") / "asterisk2mix"
+    shutil.copytree(RECIPE, recipe, ignore=shutil.ignore_patterns("exp", "data", "__pycache__"))
+    proc = subprocess.run(
+        ["./run.sh", "--quick", "true", "--stop_stage", "1", "--mask", "irm", "--mask_options", "{}",
+         "--progress_bar", "false"],
+        cwd=recipe, env={**os.environ, "PYTHON": sys.executable}, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    conf = config.load(recipe / "conf.yml", [recipe / "local" / "quick.yml"])
+    for key in ("train_dir", "valid_dir", "test_dir"):
+        conf["data"][key] = str(recipe / conf["data"][key])
+    conf["training"].update(progress_bar=False, logger="none", epochs=2, half_lr=False)
+    return recipe / "exp" / "quick" / "best_model.pth", conf
+
+
+class RecordParts(pl.Callback):
+    """Copies of the encoder and masker parameters at the start of training and after each epoch."""
+
+    def __init__(self):
+        self.snapshots = []
+
+    def _snap(self, module):
+        parts = finetune.trainable_parts(module.model)
+        self.snapshots.append({k: [p.detach().clone() for p in m.parameters()] for k, m in parts.items()})
+
+    def on_train_start(self, trainer, pl_module):
+        self._snap(pl_module)
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self._snap(pl_module)
+
+
+def _same(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_irm_to_bounded_cirm_with_masker_frozen_first_epoch(pretrained, tmp_path):
+    model_path, conf = pretrained
+    original = MaskSeparator.from_pretrained(str(model_path))
+    swapped = finetune.swap_head(original, "cirm", bound="tanh")
+    assert _same(swapped.masker.parameters(), original.masker.parameters())
+    assert _same(swapped.encoder.parameters(), original.encoder.parameters())
+
+    record = RecordParts()
+    summary = finetune.finetune(model_path, conf, tmp_path / "exp", mask="cirm", mask_options={"bound": "tanh"},
+                                freeze="masker", freeze_epochs=1, callbacks=[record])
+    start, after_first, after_second = record.snapshots
+    # The head swap kept the pretrained masker; it did not move while frozen, then it trained.
+    assert _same(start["masker"], [p for p in original.masker.parameters()])
+    assert _same(after_first["masker"], start["masker"])
+    assert not _same(after_second["masker"], after_first["masker"])
+    # The new head starts untrained; a short fine-tuning brings it well above that.
+    assert summary["finetuned"]["si_sdr"] > summary["swapped"]["si_sdr"] + 1.0, summary
+    assert summary["pretrained"]["n_mixtures"] == summary["finetuned"]["n_mixtures"] == 9
+    written = json.loads((tmp_path / "exp" / "finetune" / "summary.json").read_text())
+    assert written["finetuned"]["si_sdr"] == pytest.approx(summary["finetuned"]["si_sdr"])
+    reloaded = MaskSeparator.from_pretrained(str(tmp_path / "exp" / "finetuned_model.pth"))
+    assert reloaded.mask == "cirm" and reloaded.head.bound_type == "tanh"
+
+
+def test_asteroid_dcunet_from_serialize_to_irm(pretrained, tmp_path):
+    _, conf = pretrained
+    conf = {**conf, "training": {**conf["training"], "epochs": 2, "batch_size": 4}}
+    dcunet = DCUNet("DCUNet-10", n_src=2, sample_rate=8000, stft_n_filters=256, stft_kernel_size=256,
+                    stft_stride=64, fix_length_mode="pad")
+    # Pretrain it briefly with its own complex mask, then save it the Asteroid way.
+    system = SeparationSystem(finetune._WaveformOutputs(dcunet), torch.optim.Adam(dcunet.parameters(), 1e-3),
+                              losses.get("sisdr"), *build_loaders(conf))
+    build_trainer(conf | {"training": {**conf["training"], "epochs": 1}}, tmp_path / "pre").fit(system)
+    path = tmp_path / "dcunet.pth"
+    torch.save(dcunet.serialize(), path)
+    reloaded = finetune.load_pretrained(path)
+    assert isinstance(reloaded, DCUNet)
+    record = RecordParts()
+    summary = finetune.finetune(path, conf, tmp_path / "exp", mask="irm", freeze="masker", freeze_epochs=1,
+                                callbacks=[record])
+    start, after_first, after_second = record.snapshots
+    assert _same(start["masker"], [p for p in reloaded.masker.parameters()])
+    assert _same(after_first["masker"], start["masker"])
+    assert not _same(after_second["masker"], after_first["masker"])
+    assert summary["finetuned"]["si_sdr"] > summary["swapped"]["si_sdr"], summary
+    model = finetune.load_pretrained(tmp_path / "exp" / "finetuned_model.pth")
+    assert model.masker.head.kind.name == "irm"
+
+
+def test_pretrained_errors_are_one_line(pretrained, tmp_path):
+    model_path, conf = pretrained
+    with pytest.raises(finetune.PretrainedError, match="fetching it from the hub failed") as err:
+        finetune.load_pretrained("mpariente/DPRNNTasNet-ks2_WHAM_sepclean")
+    assert "\n" not in str(err.value)
+    with pytest.raises(CheckpointError, match="no such file"):
+        finetune.load_pretrained(tmp_path / "missing.pth")
+    model = MaskSeparator.from_pretrained(str(model_path))
+    with pytest.raises(finetune.PretrainedError, match="model works at 8000 Hz but the data is at 16000 Hz"):
+        finetune.check_compatible(model, 16000, 2)
+    with pytest.raises(finetune.PretrainedError, match="separates 2 sources but the data has 3"):
+        finetune.check_compatible(model, 8000, 3)
+    with pytest.raises(ValueError, match="leaves nothing to train"):
+        finetune.finetune(model_path, conf, tmp_path / "x", mask="irm", freeze="masker")

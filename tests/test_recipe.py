@@ -1,0 +1,147 @@
+"""The Asterisk2Mix recipe end to end: quick run of every stage, two-process DDP, resume.
+
+The recipe folder is copied to a temporary folder, so its ``data/`` and
+``exp/`` stay there. Needs the Asterisk prompts (the corpus's speech).
+"""
+
+import csv
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from bssmask.data import corpus
+
+RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "asterisk2mix"
+QUICK = yaml.safe_load((RECIPE / "local" / "quick.yml").read_text())
+N_TEST = QUICK["corpus"]["n_test"]
+HEADS = yaml.safe_load((RECIPE / "conf.yml").read_text())["report"]["heads"]
+
+pytestmark = pytest.mark.skipif(not (corpus.ASTERISK_ROOT / "en").is_dir(), reason="Asterisk prompts not installed")
+
+
+def run(cwd, *argv):
+    env = {**os.environ, "PYTHON": sys.executable}
+    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"{' '.join(argv)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    return proc
+
+
+def read_rows(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory):
+    dest = tmp_path_factory.mktemp("recipes") / "asterisk2mix"
+    shutil.copytree(RECIPE, dest, ignore=shutil.ignore_patterns("exp", "data", "__pycache__"))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def quick(recipe):
+    """``./run.sh --quick true``: every stage on the tiny corpus; returns the output of the run."""
+    return run(recipe, "./run.sh", "--quick", "true", "--progress_bar", "false")
+
+
+def test_quick_recipe_data_stage(recipe, quick):
+    for split in ("train", "dev", "test"):
+        rows = read_rows(next((recipe / "data" / "quick" / split).glob("*mix_clean.csv")))
+        assert len(rows) == QUICK["corpus"][f"n_{split}"]
+        assert Path(rows[0]["mixture_path"]).is_file()
+
+
+def test_quick_recipe_train_and_eval(recipe, quick):
+    exp = recipe / "exp" / "quick"
+    assert (exp / "best_model.pth").is_file()
+    assert {p.name for p in (exp / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
+    rows = read_rows(exp / "eval" / "metrics.csv")
+    test_ids = [r["mixture_ID"] for r in read_rows(recipe / "data" / "quick" / "test" / "mixture_test_mix_clean.csv")]
+    assert [r["mixture_ID"] for r in rows] == test_ids and len(rows) == N_TEST
+    for row in rows:
+        for metric in ("sdr", "si_sdr", "sir", "sar", "pesq", "stoi", "input_si_sdr"):
+            assert math.isfinite(float(row[metric])), (metric, row)
+    summary = json.loads((exp / "eval" / "summary.json").read_text())
+    assert summary["n_mixtures"] == N_TEST
+    assert summary["si_sdr_imp"] > 0, summary  # a short training already separates
+    assert summary["si_sdr"] == pytest.approx(sum(float(r["si_sdr"]) for r in rows) / N_TEST)
+    assert summary["config"]["model"] == yaml.safe_load((exp / "conf.yml").read_text())["model"]
+    assert 1 <= summary["pesq"] <= 4.5 and 0 < summary["stoi"] <= 1
+    assert (exp / "eval" / "masks.png").stat().st_size > 10_000
+    example = next((exp / "eval" / "examples").iterdir())
+    assert {p.name for p in example.iterdir()} == {"mixture.wav", "s1.wav", "s2.wav", "s1_estimate.wav",
+                                                   "s2_estimate.wav"}
+
+
+def test_quick_recipe_report(recipe, quick):
+    report = recipe / "exp" / "quick" / "report"
+    assert {p.name for p in report.iterdir()} == {"report.md", "report.csv", "report.json", "report.png"}
+    rows = {r["head"]: r for r in read_rows(report / "report.csv")}
+    assert set(rows) == set(HEADS)
+    for name, row in rows.items():
+        assert math.isfinite(float(row["si_sdr"])) and math.isfinite(float(row["oracle_si_sdr"]))
+        assert float(row["oracle_si_sdr"]) > float(row["si_sdr"]), name
+    # The exact complex oracle at full resolution; frequency downsampling by 2 caps it.
+    assert float(rows["cirm"]["oracle_si_sdr"]) > 60
+    assert float(rows["cirm_f2"]["oracle_si_sdr"]) < 40
+    assert float(rows["ibm"]["oracle_si_sdr"]) > 5
+    assert "| cirm_f2 |" in quick.stdout
+
+
+@pytest.fixture(scope="module")
+def ddp(recipe, quick):
+    """One epoch with two CPU processes (DDP over gloo)."""
+    args = ["--conf", "conf.yml", "--conf", "local/quick.yml", "--accelerator", "cpu", "--devices", "2",
+            "--progress_bar", "false", "--exp_dir", "exp/ddp"]
+    first = run(recipe, sys.executable, "train.py", *args, "--epochs", "1")
+    return args, first
+
+
+def checkpoint_state(path):
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return state["epoch"], state["global_step"]
+
+
+def test_ddp_training_splits_batches_across_two_processes(recipe, ddp):
+    _, proc = ddp
+    assert "MEMBER: 1/2" in proc.stderr and "MEMBER: 2/2" in proc.stderr
+    steps_per_epoch = QUICK["corpus"]["n_train"] // (QUICK["training"]["batch_size"] * 2)
+    assert checkpoint_state(recipe / "exp" / "ddp" / "checkpoints" / "last.ckpt") == (0, steps_per_epoch)
+    assert (recipe / "exp" / "ddp" / "best_model.pth").is_file()
+
+
+def test_resume_continues_the_step_count(recipe, ddp):
+    args, _ = ddp
+    last = recipe / "exp" / "ddp" / "checkpoints" / "last.ckpt"
+    _, steps = checkpoint_state(last)
+    run(recipe, sys.executable, "train.py", *args, "--epochs", "2", "--resume", "true")
+    assert checkpoint_state(last) == (1, 2 * steps)
+    package = torch.load(recipe / "exp" / "ddp" / "best_model.pth", weights_only=True)
+    assert package["infos"]["training"]["global_step"] == 2 * steps
+
+
+def test_ddp_evaluation_scores_each_test_mixture_once(recipe, ddp):
+    args, _ = ddp
+    proc = run(recipe, sys.executable, "eval.py", *args)
+    assert "MEMBER: 2/2" in proc.stderr
+    rows = read_rows(recipe / "exp" / "ddp" / "eval" / "metrics.csv")
+    test_ids = [r["mixture_ID"] for r in read_rows(recipe / "data" / "quick" / "test" / "mixture_test_mix_clean.csv")]
+    assert [r["mixture_ID"] for r in rows] == test_ids
+
+
+def test_bad_flags_fail_with_one_line(recipe):
+    proc = subprocess.run(["./run.sh", "--quick", "true", "--stage", "1", "--lrr", "0.1"], cwd=recipe,
+                          env={**os.environ, "PYTHON": sys.executable}, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("train.py: error: unknown option --lrr; valid config flags:")
+    proc = subprocess.run([sys.executable, "train.py", "--exp_dir", "exp/x", "--epochs", "two"], cwd=recipe,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.strip() == "train.py: error: --epochs: expected int, got 'two' (str)"
