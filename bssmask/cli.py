@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import ablation, resample
+from . import ablation, resample, separate
 from .audio import AudioError, load_sources
 from .data import DEFAULT_SOURCES
 from .data.mixtures import list_mixtures
@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     ablate = sub.add_parser("ablate", help="oracle mask ablation of frequency down/upsampling")
     add_ablate_arguments(ablate)
     ablate.set_defaults(func=run_ablate)
+    separate_parser = sub.add_parser("separate", help="separate mixtures with a trained model")
+    separate.add_arguments(separate_parser)
+    separate_parser.set_defaults(func=separate.run)
     return parser
 
 

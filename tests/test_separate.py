@@ -83,3 +83,21 @@ def test_bad_model_file_and_name_clash(mixtures, tmp_path, model_file):
     sf.write(other / "mix8k.wav", np.zeros(800), 8000)
     with pytest.raises(ValueError, match="share the name"):
         separate.separate_files(model_file, [mixtures / "mix8k.wav", other / "mix8k.wav"], tmp_path / "out")
+
+
+def test_console_command_writes_sources_and_reports_bad_input(model_file, mixtures, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "cli"
+    proc = subprocess.run([sys.executable, "-m", "bssmask.cli", "separate", "--model", str(model_file),
+                           "--out", str(out), str(mixtures / "mix8k.wav")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["mix8k_s1.wav", "mix8k_s2.wav"]
+    assert all(len(sf.read(out / f"mix8k_s{k}.wav")[0]) == 16000 for k in (1, 2))
+    proc = subprocess.run([sys.executable, "-m", "bssmask.cli", "separate", "--model", str(model_file),
+                           "--out", str(tmp_path / "none"), str(tmp_path / "missing.wav")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("bssmask separate: error:") and "missing.wav: no such file" in proc.stderr
+    assert proc.stderr.count("\n") == 1 and not (tmp_path / "none").exists()
