@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Fine-tune a pretrained separator with another mask head (same options as run.sh).
+#
+# Usage: ./finetune.sh --pretrained FILE_OR_HUB_ID [--tag NAME] [--quick true]
+#                      [--freeze encoder|masker|none] [--freeze_epochs N|all]
+#                      [--resume true] [--<config key> VALUE ...]
+#
+# The new head is the config's model.mask / mask_options (--mask cirm
+# --mask_options "{bound: tanh}"), its loss the config's loss. The test set is
+# scored before (pretrained head, new head untrained) and after fine-tuning:
+# exp/<tag>/finetune/summary.json, exp/<tag>/finetuned_model.pth.
+# Trainer: --accelerator cpu|gpu --devices N --num_nodes N --strategy ddp.
+# Python: $PYTHON, else the repository's .venv, else python3.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+pretrained=""
+tag=""
+quick=false
+freeze=masker
+freeze_epochs=1
+resume=false
+run_options="pretrained tag quick freeze freeze_epochs resume"
+. local/parse_options.sh
+
+if [[ -z $pretrained ]]; then
+  echo "finetune.sh: error: --pretrained is required (a serialize() file or a hub id)" >&2
+  exit 2
+fi
+python=${PYTHON:-}
+[[ -z $python && -x ../../.venv/bin/python ]] && python=../../.venv/bin/python
+python=${python:-python3}
+
+conf=(--conf conf.yml)
+if [[ $quick == true ]]; then
+  conf+=(--conf local/quick.yml)
+fi
+tag=${tag:-finetune}
+$python finetune.py "${conf[@]}" "${conf_args[@]}" --exp_dir "exp/$tag" --pretrained "$pretrained" \
+  --freeze "$freeze" --freeze_epochs "$freeze_epochs" --resume "$resume"
