@@ -89,7 +89,12 @@ def bss_eval(ref, est, compute_permutation: bool = False) -> dict[str, torch.Ten
 
 
 def _coherence_db(coherence: torch.Tensor) -> torch.Tensor:
-    """BSS-Eval ratio in dB from a square cosine ``c``: ``10 log10(c / (1 - c))``."""
+    """BSS-Eval ratio in dB from a square cosine ``c``: ``10 log10(c / (1 - c))``.
+
+    ``c`` is clamped to [0, 1]: rounding can push it just past 1 for a
+    near-exact estimate (a ratio over about 120 dB), which is then +MAX_DB.
+    """
+    coherence = coherence.clamp(0.0, 1.0)
     return _clamp_db(10 * torch.log10(coherence / (1 - coherence)))
 
 
