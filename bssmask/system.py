@@ -85,6 +85,10 @@ def score_mixture(mixture: torch.Tensor, sources: torch.Tensor, estimates: torch
     return row
 
 
+class NonFiniteLossError(FloatingPointError):
+    """A NaN or infinite training loss; the message names the step and batch."""
+
+
 class SeparationSystem(System):
     """Asteroid ``System`` for :class:`~bssmask.models.MaskSeparator` and :mod:`bssmask.losses` criteria.
 
@@ -104,6 +108,12 @@ class SeparationSystem(System):
 
     def training_step(self, batch, batch_nb):
         loss = self.common_step(batch, batch_nb, train=True)
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"non-finite training loss ({loss.item()}) at global step {self.global_step}, "
+                f"epoch {self.current_epoch}, batch {batch_nb}: training stopped; "
+                "resume from the last checkpoint after fixing the data or lowering the learning rate"
+            )
         self.log("loss", loss, on_step=True, on_epoch=True, prog_bar=True, sync_dist=True,
                  batch_size=batch[0].shape[0])
         return loss

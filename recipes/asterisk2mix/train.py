@@ -20,7 +20,7 @@ import torch
 from bssmask import config
 from bssmask.atomic import atomic_path
 from bssmask.checkpoint import load_safe
-from bssmask.system import build_system, build_trainer
+from bssmask.system import NonFiniteLossError, build_system, build_trainer
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -60,7 +60,11 @@ def main(argv=None) -> int:
         return 2
     if trainer.is_global_zero:
         config.dump(conf, exp_dir / "conf.yml")
-    trainer.fit(system, ckpt_path=last if args.resume == "true" else None, weights_only=True)
+    try:
+        trainer.fit(system, ckpt_path=last if args.resume == "true" else None, weights_only=True)
+    except NonFiniteLossError as err:
+        print(f"train.py: error: {err}", file=sys.stderr)
+        return 1
     if trainer.is_global_zero:
         path = export_best(system, trainer, conf, exp_dir)
         print(f"best model (val_loss {trainer.checkpoint_callback.best_model_score:.4f}): {path}")
