@@ -47,14 +47,19 @@ EVAL_METRICS = ("sdr", "si_sdr", "sir", "sar", "pesq", "stoi")
 
 
 def _pesq_stoi(ref: np.ndarray, est: np.ndarray, sample_rate: int) -> tuple[float, float]:
-    """PESQ (narrow band at 8 kHz, wide band at 16 kHz, else NaN) and STOI of one source."""
+    """PESQ (narrow band at 8 kHz, wide band at 16 kHz, else NaN) and STOI of one source.
+
+    Both are NaN for a silent estimate or reference, PESQ also where it finds no utterance.
+    """
     from pesq import PesqError, pesq
     from pystoi import stoi
 
+    if not (np.any(ref) and np.any(est)):
+        return math.nan, math.nan
     mode = {8000: "nb", 16000: "wb"}.get(sample_rate)
     try:
         pesq_value = pesq(sample_rate, ref, est, mode) if mode else math.nan
-    except PesqError:
+    except (PesqError, ValueError):
         pesq_value = math.nan
     return float(pesq_value), float(stoi(ref, est, sample_rate))
 
