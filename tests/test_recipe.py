@@ -17,6 +17,7 @@ import pytest
 import torch
 import yaml
 
+from bssmask.checkpoint import load_safe
 from bssmask.data import corpus
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "asterisk2mix"
@@ -124,7 +125,7 @@ def test_resume_continues_the_step_count(recipe, ddp):
     _, steps = checkpoint_state(last)
     run(recipe, sys.executable, "train.py", *args, "--epochs", "2", "--resume", "true")
     assert checkpoint_state(last) == (1, 2 * steps)
-    package = torch.load(recipe / "exp" / "ddp" / "best_model.pth", weights_only=True)
+    package = load_safe(recipe / "exp" / "ddp" / "best_model.pth")
     assert package["infos"]["training"]["global_step"] == 2 * steps
 
 
