@@ -9,7 +9,8 @@ Prints one table:
   mixtures of real speech (the bundled clips), timed after warm-up steps,
   with one process and with two DDP processes (gloo);
 - inference: real-time factor (compute time / audio duration) of separating
-  a 10 s mixture, and the peak resident memory of that process.
+  the 10 s mixture of the two bundled prompts, and the peak resident memory
+  of that process.
 
 Each measurement runs in its own process (``--measure``), so that the
 DDP launcher can re-run it and memory peaks do not mix.
@@ -88,12 +89,16 @@ def measure_training(conf: dict, devices: int, steps: int, warmup: int = 5) -> d
             "mixtures_per_s": mixtures / (timer.end - timer.start), "threads_per_process": torch.get_num_threads()}
 
 
-def measure_inference(conf: dict, seconds: float = 10.0, repeats: int = 5) -> dict:
+def measure_inference(conf: dict, repeats: int = 5) -> dict:
+    from bssmask.audio import load_sources
+    from bssmask.data import DEFAULT_SOURCES
     from bssmask.system import build_model
 
     model = build_model(conf).eval()
     rate = conf["data"]["sample_rate"]
-    mixture = SpeechPairs(seconds, rate)[0][0][None]
+    sources, _, _ = load_sources(DEFAULT_SOURCES, rate)
+    mixture = sources.sum(0)[None]  # the two bundled 10 s prompts
+    seconds = mixture.shape[-1] / rate
     with torch.no_grad():
         model(mixture)
         start = time.perf_counter()
@@ -139,9 +144,10 @@ def main() -> int:
     print("| --- | --- |")
     for key in ("train_1", "train_2"):
         r = results[key]
+        threads = f"{r['threads_per_process']} thread{'s' if r['threads_per_process'] > 1 else ''}"
+        each = " each" if r["processes"] > 1 else ""
         print(f"| training, {r['processes']} CPU process{'es' if r['processes'] > 1 else ''} "
-              f"({r['threads_per_process']} thread{'s' if r['threads_per_process'] > 1 else ''} each, "
-              f"batch {r['batch_per_process']} per process) | {r['mixtures_per_s']:.1f} mixtures/s |")
+              f"({threads}{each}, batch {r['batch_per_process']}{each}) | {r['mixtures_per_s']:.1f} mixtures/s |")
     r = results["infer"]
     print(f"| inference real-time factor, {r['audio_s']:.0f} s mixture, {r['threads']} threads | {r['rtf']:.4f} |")
     print(f"| inference peak memory (process RSS) | {r['peak_rss_mib']:.0f} MiB |")
