@@ -228,8 +228,10 @@ def finetune(pretrained, conf: dict, exp_dir, mask: str, mask_options: dict | No
                                weight_decay=optim["weight_decay"])
     scheduler = ReduceLROnPlateau(optimizer, factor=0.5, patience=training["lr_patience"]) if training["half_lr"] else None
     train_loader, valid_loader = build_loaders(conf)
-    system = SeparationSystem(trained, optimizer, criterion, train_loader, valid_loader, scheduler, config=conf)
-    trainer = build_trainer(conf, exp_dir, extra_callbacks=[FreezeParts(parts, freeze_epochs), *callbacks])
+    system = SeparationSystem(trained, optimizer, criterion, train_loader, valid_loader, scheduler, config=conf,
+                              on_nonfinite=training["on_nonfinite"])
+    trainer = build_trainer(conf, exp_dir, extra_callbacks=[FreezeParts(parts, freeze_epochs), *callbacks],
+                            resume=resume)
     trainer.fit(system, ckpt_path=last if resume else None, weights_only=True)
     best = trainer.checkpoint_callback.best_model_path
     if best:

@@ -11,7 +11,16 @@ what it gets wrong for this package and for multi-process runs:
   decision on every DDP process;
 - ``hp_metric`` is logged only when there is a logger;
 - config lists of strings are stored as strings in the hyperparameters
-  (Asteroid turns every list into a tensor, which fails on strings).
+  (Asteroid turns every list into a tensor, which fails on strings);
+- a non-finite training loss stops training with :class:`NonFiniteLossError`
+  naming the step and batch, or, with ``on_nonfinite="skip"``, skips the
+  batch on every process (no update) and counts it in ``skipped_batches``.
+
+Epochs are reproducible: the training data of an epoch (order, excerpts) is
+a function of the seed and the epoch number (:mod:`bssmask.data.epochs`),
+and :class:`SeedEachEpoch` reseeds the model's random generators (dropout)
+the same way, so a run resumed from the checkpoint of epoch ``k`` trains
+epoch ``k + 1`` as an uninterrupted run does.
 
 :meth:`SeparationSystem.predict_step` scores test mixtures one by one
 (``trainer.predict`` splits them across devices without repeating any) and
@@ -35,10 +44,12 @@ from asteroid.losses import PITLossWrapper, pairwise_neg_sisdr
 from asteroid.utils import flatten_dict
 from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+from pytorch_lightning.utilities import rank_zero_warn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.utils.data import DataLoader
 
 from . import losses
+from .data.epochs import EpochSampler, SeededExcerpts
 from .metrics import separation_metrics
 from .models import MaskSeparator
 
@@ -94,6 +105,24 @@ class NonFiniteLossError(FloatingPointError):
     """A NaN or infinite training loss; the message names the step and batch."""
 
 
+#: What :class:`SeparationSystem` does with a non-finite training loss.
+ON_NONFINITE = ("stop", "skip")
+
+
+class SeedEachEpoch(Callback):
+    """Seed Python, NumPy and torch with ``seed + epoch`` when each training epoch starts.
+
+    What the training steps draw (dropout) then depends on the epoch
+    number, not on what ran before in this process.
+    """
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        pl.seed_everything(self.seed + trainer.current_epoch, workers=True, verbose=False)
+
+
 class SeparationSystem(System):
     """Asteroid ``System`` for :class:`~bssmask.models.MaskSeparator` and :mod:`bssmask.losses` criteria.
 
@@ -104,7 +133,15 @@ class SeparationSystem(System):
         train_loader, val_loader: data loaders yielding ``(mixture [B, T], sources [B, n_src, T])``.
         scheduler: learning-rate scheduler (``ReduceLROnPlateau`` monitors ``val_loss``).
         config: the recipe config, saved in the checkpoints.
+        on_nonfinite: ``"stop"`` or ``"skip"`` (see :data:`ON_NONFINITE`).
     """
+
+    def __init__(self, *args, on_nonfinite: str = "stop", **kwargs):
+        super().__init__(*args, **kwargs)
+        if on_nonfinite not in ON_NONFINITE:
+            raise ValueError(f"on_nonfinite: {on_nonfinite!r} not in {', '.join(ON_NONFINITE)}")
+        self.on_nonfinite = on_nonfinite
+        self.skipped_batches = 0
 
     def common_step(self, batch, batch_nb, train=True):
         """Loss of a batch ``(mixture [B, T], sources [B, n_src, T], ...)``."""
@@ -113,7 +150,18 @@ class SeparationSystem(System):
 
     def training_step(self, batch, batch_nb):
         loss = self.common_step(batch, batch_nb, train=True)
-        if not torch.isfinite(loss):
+        finite = bool(torch.isfinite(loss))
+        if self.on_nonfinite == "skip":
+            # Every process skips when any has a bad batch, so DDP stays in step.
+            if self.trainer.strategy.reduce_boolean_decision(not finite, all=False):
+                self.skipped_batches += 1
+                rank_zero_warn(f"non-finite training loss at global step {self.global_step}, epoch "
+                               f"{self.current_epoch}, batch {batch_nb}: batch skipped "
+                               f"({self.skipped_batches} so far)")
+                self.log("skipped_batches", float(self.skipped_batches), on_step=False, on_epoch=True,
+                         reduce_fx="max", sync_dist=True)
+                return None
+        elif not finite:
             raise NonFiniteLossError(
                 f"non-finite training loss ({loss.item()}) at global step {self.global_step}, "
                 f"epoch {self.current_epoch}, batch {batch_nb}: training stopped; "
@@ -122,6 +170,16 @@ class SeparationSystem(System):
         self.log("loss", loss, on_step=True, on_epoch=True, prog_bar=True, sync_dist=True,
                  batch_size=batch[0].shape[0])
         return loss
+
+    def on_load_checkpoint(self, checkpoint):
+        """Put the training sampler at the epoch the run resumes at.
+
+        Lightning creates the first training iterator (and its workers)
+        before it sets the sampler's epoch, so a resumed run must do it here.
+        """
+        sampler = getattr(self.train_loader, "sampler", None)
+        if isinstance(sampler, EpochSampler):
+            sampler.set_epoch(checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
 
     def validation_step(self, batch, batch_nb):
         loss = self.common_step(batch, batch_nb, train=False)
@@ -210,13 +268,21 @@ def _dataset(conf: dict, split_dir: str, segment, return_id: bool = False) -> Li
 
 
 def build_loaders(conf: dict) -> tuple[DataLoader, DataLoader]:
-    """Training loader (shuffled, ``segment``-second excerpts) and validation loader."""
+    """Training and validation loaders of ``segment``-second excerpts.
+
+    Both use :class:`~bssmask.data.epochs.EpochSampler` (the Trainer of
+    :func:`build_trainer` does not replace it): training excerpts and order
+    follow the seed and the epoch, validation excerpts are the same in every
+    epoch; each DDP process reads its share.
+    """
     data, training = conf["data"], conf["training"]
-    kwargs = dict(batch_size=training["batch_size"], num_workers=training["num_workers"], drop_last=True,
-                  persistent_workers=training["num_workers"] > 0)
-    train = DataLoader(_dataset(conf, data["train_dir"], data["segment"]), shuffle=True, **kwargs)
-    valid = DataLoader(_dataset(conf, data["valid_dir"], data["segment"]), shuffle=False, **kwargs)
-    return train, valid
+    # Workers are not persistent, so each epoch's see the dataset at that epoch.
+    kwargs = dict(batch_size=training["batch_size"], num_workers=training["num_workers"], drop_last=True)
+    loaders = []
+    for split_dir, train in ((data["train_dir"], True), (data["valid_dir"], False)):
+        dataset = SeededExcerpts(_dataset(conf, split_dir, data["segment"]), training["seed"], fixed=not train)
+        loaders.append(DataLoader(dataset, sampler=EpochSampler(dataset, training["seed"], shuffle=train), **kwargs))
+    return loaders[0], loaders[1]
 
 
 def build_test_loader(conf: dict) -> DataLoader:
@@ -234,7 +300,8 @@ def build_system(conf: dict, with_data: bool = True) -> SeparationSystem:
     scheduler = (ReduceLROnPlateau(optimizer, factor=0.5, patience=training["lr_patience"])
                  if training["half_lr"] else None)
     train, valid = build_loaders(conf) if with_data else (None, None)
-    return SeparationSystem(model, optimizer, build_loss(conf, model), train, valid, scheduler, config=conf)
+    return SeparationSystem(model, optimizer, build_loss(conf, model), train, valid, scheduler, config=conf,
+                            on_nonfinite=training["on_nonfinite"])
 
 
 def strategy_for(conf: dict) -> str:
@@ -248,25 +315,39 @@ def strategy_for(conf: dict) -> str:
     return trainer["strategy"]
 
 
-def build_trainer(conf: dict, exp_dir: str | Path, extra_callbacks=(), **overrides) -> pl.Trainer:
+def _csv_version(log_root: Path, resume: bool) -> str:
+    """``""`` (logs in ``log_root``), or for a resumed run the first free ``resumed_<k>`` (earlier logs kept)."""
+    if not resume or not (log_root / "metrics.csv").exists():
+        return ""
+    k = 1
+    while (log_root / f"resumed_{k}").exists():
+        k += 1
+    return f"resumed_{k}"
+
+
+def build_trainer(conf: dict, exp_dir: str | Path, extra_callbacks=(), resume: bool = False,
+                  **overrides) -> pl.Trainer:
     """Trainer of ``conf`` writing to ``exp_dir``.
 
     Checkpoints ``exp_dir/checkpoints/best.ckpt`` (lowest ``val_loss``) and
     ``last.ckpt``, early stopping and logs under ``exp_dir/logs`` as set in
     ``conf["training"]``; devices, nodes and strategy from ``conf["trainer"]``.
     ``extra_callbacks`` are added to those; ``overrides`` go to ``pl.Trainer``
-    (e.g. ``limit_train_batches``).
+    (e.g. ``limit_train_batches``). With ``resume`` (the run continues from
+    ``last.ckpt``), CSV logs go to ``logs/resumed_<k>/`` so that the earlier
+    ones are kept; TensorBoard adds an event file to ``logs/``.
     """
     exp_dir = Path(exp_dir)
     training, trainer = conf["training"], conf["trainer"]
     callbacks = [ModelCheckpoint(dirpath=exp_dir / "checkpoints", filename="best", monitor="val_loss", mode="min",
-                                 save_top_k=1, save_last=True, enable_version_counter=False)]
+                                 save_top_k=1, save_last=True, enable_version_counter=False),
+                 SeedEachEpoch(training["seed"])]
     if training["early_stop"]:
         callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=training["patience"]))
     callbacks.extend(extra_callbacks)
     loggers = {
         "tensorboard": lambda: TensorBoardLogger(exp_dir, name="logs", version=""),
-        "csv": lambda: CSVLogger(exp_dir, name="logs", version=""),
+        "csv": lambda: CSVLogger(exp_dir, name="logs", version=_csv_version(exp_dir / "logs", resume)),
         "none": lambda: False,
     }
     if training["logger"] not in loggers:
@@ -277,6 +358,7 @@ def build_trainer(conf: dict, exp_dir: str | Path, extra_callbacks=(), **overrid
         num_nodes=trainer["num_nodes"], strategy=strategy_for(conf),
         gradient_clip_val=training["gradient_clipping"] or None,
         enable_progress_bar=training["progress_bar"], log_every_n_steps=10, enable_model_summary=False,
+        use_distributed_sampler=False,  # build_loaders's samplers split the data across processes
     )
     kwargs.update(overrides)
     return pl.Trainer(**kwargs)

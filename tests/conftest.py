@@ -1,4 +1,4 @@
-"""Shared fixtures: real speech from the bundled clips."""
+"""Shared fixtures: real speech from the bundled clips, and one quick run of the Asterisk2Mix recipe."""
 
 import pytest
 import torch
@@ -6,6 +6,7 @@ import torch
 from bssmask.audio import load_sources
 from bssmask.data import DEFAULT_SOURCES
 from bssmask.stft import make_stft
+from recipe_helpers import copy_recipe, run
 
 # One thread for the whole session: on this 2-core machine a second thread
 # only contends with other processes, and torch 2.9's MKL LU solve (used by
@@ -28,3 +29,18 @@ def speech_spectra(speech_pair):
     tf = encoder(torch.cat([speech_pair, speech_pair.sum(0, keepdim=True)])[None])[0]
     spec = torch.complex(tf[:, :256], tf[:, 256:])
     return spec[:2], spec[2]
+
+
+@pytest.fixture(scope="session")
+def quick_recipe(tmp_path_factory):
+    """``./run.sh --quick true`` (every stage) in a copy of the recipe: ``(recipe folder, completed process)``.
+
+    Shared by the recipe and fine-tuning tests (its ``irm`` report head is
+    their pretrained model); needs the Asterisk prompts.
+    """
+    from bssmask.data import corpus
+
+    if not (corpus.ASTERISK_ROOT / "en").is_dir():
+        pytest.skip("Asterisk prompts not installed")
+    recipe = copy_recipe(tmp_path_factory.mktemp("recipes"))
+    return recipe, run(recipe, "./run.sh", "--quick", "true", "--progress_bar", "false")

@@ -4,11 +4,9 @@ The recipe folder is copied to a temporary folder, so its ``data/`` and
 ``exp/`` stay there. Needs the Asterisk prompts (the corpus's speech).
 """
 
-import csv
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,38 +17,23 @@ import yaml
 
 from bssmask.checkpoint import load_safe
 from bssmask.data import corpus
+from recipe_helpers import QUICK, read_rows, run
 
-RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "asterisk2mix"
-QUICK = yaml.safe_load((RECIPE / "local" / "quick.yml").read_text())
 N_TEST = QUICK["corpus"]["n_test"]
 HEADS = QUICK["report"]["heads"]
 
 pytestmark = pytest.mark.skipif(not (corpus.ASTERISK_ROOT / "en").is_dir(), reason="Asterisk prompts not installed")
 
 
-def run(cwd, *argv):
-    env = {**os.environ, "PYTHON": sys.executable}
-    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"{' '.join(argv)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
-    return proc
-
-
-def read_rows(path):
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
+@pytest.fixture(scope="module")
+def recipe(quick_recipe):
+    return quick_recipe[0]
 
 
 @pytest.fixture(scope="module")
-def recipe(tmp_path_factory):
-    dest = tmp_path_factory.mktemp("recipes") / "asterisk2mix"
-    shutil.copytree(RECIPE, dest, ignore=shutil.ignore_patterns("exp", "data", "__pycache__"))
-    return dest
-
-
-@pytest.fixture(scope="module")
-def quick(recipe):
-    """``./run.sh --quick true``: every stage on the tiny corpus; returns the output of the run."""
-    return run(recipe, "./run.sh", "--quick", "true", "--progress_bar", "false")
+def quick(quick_recipe):
+    """The output of ``./run.sh --quick true`` (every stage on the quick corpus)."""
+    return quick_recipe[1]
 
 
 def test_quick_recipe_data_stage(recipe, quick):
@@ -99,9 +82,9 @@ def test_quick_recipe_report(recipe, quick):
 
 @pytest.fixture(scope="module")
 def ddp(recipe, quick):
-    """One epoch with two CPU processes (DDP over gloo)."""
+    """One epoch with two CPU processes (DDP over gloo), on half-second excerpts to keep it short."""
     args = ["--conf", "conf.yml", "--conf", "local/quick.yml", "--accelerator", "cpu", "--devices", "2",
-            "--progress_bar", "false", "--exp_dir", "exp/ddp"]
+            "--segment", "0.5", "--progress_bar", "false", "--exp_dir", "exp/ddp"]
     first = run(recipe, sys.executable, "train.py", *args, "--epochs", "1")
     return args, first
 

@@ -18,6 +18,7 @@ import pytorch_lightning as pl
 
 from bssmask import config, finetune
 from bssmask.checkpoint import CheckpointError
+from bssmask.system import NonFiniteLossError
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +49,9 @@ def main(argv=None) -> int:
     except (ValueError, OSError, CheckpointError) as err:
         print(f"finetune.py: error: {err}", file=sys.stderr)
         return 2
+    except NonFiniteLossError as err:
+        print(f"finetune.py: error: {err}", file=sys.stderr)
+        return 1
     for name in ("pretrained", "swapped", "finetuned"):
         print(f"{name:>10}: SI-SDR {summary[name]['si_sdr']:6.2f} dB (improvement {summary[name]['si_sdr_imp']:+.2f})")
     return 0

@@ -6,6 +6,10 @@ of the best checkpoint, loadable with ``MaskSeparator.from_pretrained``).
 Every config key is a flag (``--help`` lists them); ``--accelerator``,
 ``--devices``, ``--num_nodes`` and ``--strategy`` go to the Trainer, so
 ``--accelerator cpu --devices 2`` trains with two DDP processes.
+
+``--resume true`` continues from ``checkpoints/last.ckpt`` (after a crash or
+a kill, or with a larger ``--epochs``); the epochs it trains are those an
+uninterrupted run of the same seed trains (see :mod:`bssmask.data.epochs`).
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ def main(argv=None) -> int:
             raise FileNotFoundError(f"--resume true: {last} does not exist")
         pl.seed_everything(conf["training"]["seed"], workers=True, verbose=False)
         system = build_system(conf)
-        trainer = build_trainer(conf, exp_dir)
+        trainer = build_trainer(conf, exp_dir, resume=args.resume == "true")
     except (ValueError, OSError) as err:
         print(f"train.py: error: {err}", file=sys.stderr)
         return 2

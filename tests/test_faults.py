@@ -1,0 +1,93 @@
+"""Faults during a recipe run: SIGKILL in the middle of training or of the data stage.
+
+A tiny Asterisk2Mix corpus and model keep these in the default suite: the
+interrupted-and-resumed training must end with the weights and validation
+loss of an uninterrupted run of the same seed, and an interrupted data stage
+must be completed by a rerun.
+"""
+
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from bssmask.checkpoint import load_safe
+from bssmask.data import corpus
+
+from recipe_helpers import copy_recipe, read_rows, run
+
+pytestmark = pytest.mark.skipif(not (corpus.ASTERISK_ROOT / "en").is_dir(), reason="Asterisk prompts not installed")
+
+TINY = ["--n_train", "48", "--n_dev", "8", "--n_test", "4", "--mix_length", "1.0",
+        "--train_dir", "data/tiny/train", "--valid_dir", "data/tiny/dev", "--test_dir", "data/tiny/test"]
+TRAIN = ["--segment", "0.5", "--batch_size", "4", "--num_workers", "1", "--epochs", "3", "--early_stop", "false",
+         "--masker_kwargs", "{n_layers: 1, hid_size: 32}", "--logger", "csv", "--progress_bar", "false"]
+KILL_EPOCH, KILL_BATCH = 2, 5
+
+# train.py with a callback that sends SIGKILL to its own process at a given epoch and batch.
+KILLED_TRAIN = """
+import os, runpy, signal, sys
+import pytorch_lightning as pl
+import bssmask.system
+
+class Kill(pl.Callback):
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if (trainer.current_epoch, batch_idx) == ({epoch}, {batch}):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+build = bssmask.system.build_trainer
+bssmask.system.build_trainer = lambda *a, extra_callbacks=(), **k: build(*a, extra_callbacks=[*extra_callbacks, Kill()], **k)
+sys.argv = ["train.py", *sys.argv[1:]]
+runpy.run_path("train.py", run_name="__main__")
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A recipe copy with a tiny corpus (48 training mixtures of 1 s)."""
+    recipe = copy_recipe(tmp_path_factory.mktemp("faults"))
+    run(recipe, sys.executable, "local/prepare_data.py", "--conf", "conf.yml", "--conf", "local/quick.yml",
+        "--storage_dir", "data/tiny", *TINY)
+    return recipe
+
+
+def args(recipe, tag):
+    return ["--conf", "conf.yml", "--conf", "local/quick.yml", *TINY, *TRAIN, "--exp_dir", f"exp/{tag}"]
+
+
+def final_state(recipe, tag):
+    """Weights of the last checkpoint, its epoch and step, and the best validation loss."""
+    last = torch.load(recipe / "exp" / tag / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    best = load_safe(recipe / "exp" / tag / "best_model.pth")["infos"]["training"]["best_val_loss"]
+    return last["state_dict"], (last["epoch"], last["global_step"]), best
+
+
+def test_sigkill_mid_epoch_then_resume_ends_like_an_uninterrupted_run(tiny):
+    run(tiny, sys.executable, "train.py", *args(tiny, "whole"))
+
+    killed = subprocess.run([sys.executable, "-c", KILLED_TRAIN.format(epoch=KILL_EPOCH, batch=KILL_BATCH),
+                             *args(tiny, "killed")], cwd=tiny, capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    last = torch.load(tiny / "exp" / "killed" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    steps_per_epoch = 48 // 4
+    assert (last["epoch"], last["global_step"]) == (KILL_EPOCH - 1, KILL_EPOCH * steps_per_epoch)
+    assert not (tiny / "exp" / "killed" / "best_model.pth").exists()
+
+    run(tiny, sys.executable, "train.py", *args(tiny, "killed"), "--resume", "true")
+    weights, progress, best = final_state(tiny, "killed")
+    weights_whole, progress_whole, best_whole = final_state(tiny, "whole")
+    assert progress == progress_whole == (2, 3 * steps_per_epoch)
+    # Same seed, one thread: the resumed run retraces the uninterrupted one.
+    assert best == pytest.approx(best_whole, abs=1e-5)
+    for name, value in weights_whole.items():
+        torch.testing.assert_close(weights[name], value, atol=1e-5, rtol=0, msg=name)
+    # The resumed run logs apart and keeps the logs of the killed one (epochs 0 and 1).
+    def val_losses(path):
+        return [float(r["val_loss"]) for r in read_rows(path) if r.get("val_loss")]
+
+    logs = tiny / "exp" / "killed" / "logs"
+    whole = val_losses(tiny / "exp" / "whole" / "logs" / "metrics.csv")
+    assert val_losses(logs / "metrics.csv") == pytest.approx(whole[:2], abs=1e-6)
+    assert val_losses(logs / "resumed_1" / "metrics.csv") == pytest.approx(whole[2:], abs=1e-5)
