@@ -115,12 +115,20 @@ def _bss_eval_shared_ref(ref: torch.Tensor, est: torch.Tensor) -> dict[str, torc
 
 
 def si_sdr(ref, est) -> torch.Tensor:
-    """Scale-invariant SDR (dB, no mean removal), ``[..., n_src]``; NaN for a silent reference."""
+    """Scale-invariant SDR (dB, no mean removal) of each estimate against its reference, ``[..., n_src]``.
+
+    ``10 log10(|a r|^2 / |e - a r|^2)`` with ``a = <e, r> / |r|^2``, in
+    float64 and in the given order (``fast_bss_eval.si_sdr`` always solves a
+    permutation, which a silent reference makes fail; Asteroid's adds an
+    epsilon that caps exact estimates). NaN for a silent reference,
+    ``-MAX_DB`` for a silent estimate.
+    """
     ref, est = _prepare(ref, est)
-    silent_ref = ref.pow(2).sum(-1) == 0
-    silent_est = est.pow(2).sum(-1) == 0
-    # fast_bss_eval cannot take an all-zero estimate: score a stand-in, then set -MAX_DB.
-    value = fast_bss_eval.si_sdr(ref, torch.where(silent_est[..., None], ref, est))
+    ref_energy = ref.pow(2).sum(-1)
+    silent_ref, silent_est = ref_energy == 0, est.pow(2).sum(-1) == 0
+    scale = (est * ref).sum(-1) / torch.where(silent_ref, torch.ones_like(ref_energy), ref_energy)
+    target = scale[..., None] * ref
+    value = 10 * torch.log10(target.pow(2).sum(-1) / (est - target).pow(2).sum(-1))
     value = torch.where(silent_est, torch.full_like(value, -MAX_DB), value)
     return _clamp_db(torch.where(silent_ref, torch.full_like(value, float("nan")), value))
 

@@ -257,6 +257,12 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
                 f"{pretrained_model_conf_or_path}: expected a serialized model dict, "
                 f"got {type(conf).__name__}"
             )
+        name = conf.get("model_name")
+        if name != cls.__name__:
+            raise checkpoint.CheckpointError(
+                f"{pretrained_model_conf_or_path}: holds a {name or 'model without model_name'}, "
+                f"not a {cls.__name__} (load it with bssmask.finetune.load_pretrained)"
+            )
         return super().from_pretrained(conf, *args, **kwargs)
 
 

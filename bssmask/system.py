@@ -49,6 +49,7 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.utils.data import DataLoader
 
 from . import losses
+from .data.checks import FiniteItems, check_split
 from .data.epochs import EpochSampler, SeededExcerpts
 from .metrics import separation_metrics
 from .models import MaskSeparator
@@ -259,12 +260,14 @@ def build_loss(conf: dict, model: MaskSeparator):
     return losses.get(name, model, **conf["loss"]["loss_options"])
 
 
-def _dataset(conf: dict, split_dir: str, segment, return_id: bool = False) -> LibriMix:
+def _dataset(conf: dict, split_dir: str, segment, return_id: bool = False) -> FiniteItems:
+    """The split's :class:`asteroid.data.LibriMix`, checked first (:func:`~bssmask.data.checks.check_split`)."""
     data = conf["data"]
     if not Path(split_dir).is_dir():
         raise FileNotFoundError(f"{split_dir}: no such data folder (run the data stage first)")
-    return LibriMix(split_dir, task=data["task"], sample_rate=data["sample_rate"], n_src=data["n_src"],
-                    segment=segment, return_id=return_id)
+    check_split(split_dir, data["sample_rate"], data["n_src"], data["task"])
+    return FiniteItems(LibriMix(split_dir, task=data["task"], sample_rate=data["sample_rate"], n_src=data["n_src"],
+                                segment=segment, return_id=return_id))
 
 
 def build_loaders(conf: dict) -> tuple[DataLoader, DataLoader]:

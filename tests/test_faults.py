@@ -6,9 +6,11 @@ loss of an uninterrupted run of the same seed, and an interrupted data stage
 must be completed by a rerun.
 """
 
+import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -16,7 +18,7 @@ import torch
 from bssmask.checkpoint import load_safe
 from bssmask.data import corpus
 
-from recipe_helpers import copy_recipe, read_rows, run
+from recipe_helpers import QUICK, copy_recipe, read_rows, run
 
 pytestmark = pytest.mark.skipif(not (corpus.ASTERISK_ROOT / "en").is_dir(), reason="Asterisk prompts not installed")
 
@@ -91,3 +93,30 @@ def test_sigkill_mid_epoch_then_resume_ends_like_an_uninterrupted_run(tiny):
     whole = val_losses(tiny / "exp" / "whole" / "logs" / "metrics.csv")
     assert val_losses(logs / "metrics.csv") == pytest.approx(whole[:2], abs=1e-6)
     assert val_losses(logs / "resumed_1" / "metrics.csv") == pytest.approx(whole[2:], abs=1e-5)
+
+
+def test_killed_data_stage_leaves_no_corpus_and_a_rerun_completes_it(tmp_path):
+    recipe = copy_recipe(tmp_path)
+    stage0 = ["./run.sh", "--quick", "true", "--stop_stage", "0", "--storage_dir", "data/k",
+              "--train_dir", "data/k/train", "--valid_dir", "data/k/dev", "--test_dir", "data/k/test"]
+    proc = subprocess.Popen(stage0, cwd=recipe, env={**os.environ, "PYTHON": sys.executable},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    storage = recipe / "data" / "k"
+    deadline = time.monotonic() + 120
+    while not any(storage.glob(".Asterisk2Mix.tmp-*/**/*.wav")):  # the build is writing mixtures
+        assert proc.poll() is None and time.monotonic() < deadline, "the data stage ended before it could be killed"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    # Nothing that looks like a corpus or a split list.
+    assert not (storage / "Asterisk2Mix").exists()
+    assert not list(storage.glob("*/*.csv"))
+
+    run(recipe, *stage0)
+    assert not list(storage.glob(".Asterisk2Mix.tmp-*")), "the killed build's temporary folder is left"
+    for split in ("train", "dev", "test"):
+        assert len(read_rows(next((storage / split).glob("*mix_clean.csv")))) == QUICK["corpus"][f"n_{split}"]
+    built = {p: p.stat().st_mtime_ns for p in (storage / "Asterisk2Mix").rglob("*") if p.is_file()}
+
+    run(recipe, *stage0)  # a finished data stage: nothing is rewritten
+    assert {p: p.stat().st_mtime_ns for p in (storage / "Asterisk2Mix").rglob("*") if p.is_file()} == built

@@ -119,6 +119,14 @@ def test_ddp_evaluation_scores_each_test_mixture_once(recipe, ddp):
     rows = read_rows(recipe / "exp" / "ddp" / "eval" / "metrics.csv")
     test_ids = [r["mixture_ID"] for r in read_rows(recipe / "data" / "quick" / "test" / "mixture_test_mix_clean.csv")]
     assert [r["mixture_ID"] for r in rows] == test_ids
+    # One process scores every mixture as the two processes did.
+    run(recipe, sys.executable, "eval.py", "--conf", "conf.yml", "--conf", "local/quick.yml", "--devices", "1",
+        "--progress_bar", "false", "--exp_dir", "exp/ddp_single", "--model", "exp/ddp/best_model.pth")
+    single_rows = read_rows(recipe / "exp" / "ddp_single" / "eval" / "metrics.csv")
+    assert [r["mixture_ID"] for r in single_rows] == test_ids
+    for two, one in zip(rows, single_rows):
+        for metric in ("sdr", "si_sdr", "sir", "sar", "pesq", "stoi"):
+            assert float(two[metric]) == pytest.approx(float(one[metric]), abs=1e-4), (metric, two, one)
 
 
 def test_bad_flags_fail_with_one_line(recipe):

@@ -291,12 +291,32 @@ def corpus_dir(out_dir: str | Path, sample_rate: int = 8000) -> Path:
     return Path(out_dir) / f"wav{sample_rate // 1000}k" / "max"
 
 
+def _remove_abandoned(out_dir: Path) -> None:
+    """Remove the temporary folders of builds of ``out_dir`` whose process is gone (killed mid-build)."""
+    for tmp in out_dir.parent.glob(f".{out_dir.name}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def build(speakers: dict[str, list[Path]], out_dir: str | Path, config: CorpusConfig = CorpusConfig()) -> Path:
     """Build the corpus under ``out_dir`` (see the module docstring); return its ``metadata`` folder.
 
     The corpus is written to a temporary folder and moved into place when
-    complete. An existing corpus built with the same options and files is
-    kept as is; one built with other options is replaced.
+    complete, so an interrupted build leaves no corpus, and the next build
+    removes its temporary folder and builds the whole corpus. An existing
+    corpus built with the same options and files is kept as is (a rerun is
+    a no-op); one built with other options is replaced.
 
     Args:
         speakers: audio files by speaker name (:func:`asterisk_speakers`,
@@ -338,6 +358,7 @@ def build(speakers: dict[str, list[Path]], out_dir: str | Path, config: CorpusCo
                 f"kept utterances per speaker: {', '.join(f'{k}={len(v)}' for k, v in utterances.items())}"
             )
 
+    _remove_abandoned(out_dir)
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp_final = corpus_dir(tmp, config.sample_rate)

@@ -30,7 +30,7 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from bssmask import config, masks, tables
 from bssmask.atomic import atomic_path
-from bssmask.checkpoint import CheckpointError
+from bssmask.finetune import check_compatible
 from bssmask.models import MaskSeparator
 from bssmask.system import EVAL_METRICS, build_test_loader, predict_rows, summarize
 
@@ -109,11 +109,12 @@ def main(argv=None) -> int:
     try:
         config.require(conf, "data", "trainer", "training", "eval")
         model = MaskSeparator.from_pretrained(str(model_path))
+        check_compatible(model, conf["data"]["sample_rate"], conf["data"]["n_src"], str(model_path))
         loader = build_test_loader(conf)
-    except (ValueError, OSError, CheckpointError) as err:
+        rows = predict_rows(model, conf, exp_dir)
+    except (ValueError, OSError) as err:
         print(f"eval.py: error: {err}", file=sys.stderr)
         return 2
-    rows = predict_rows(model, conf, exp_dir)
     if rank_zero_only.rank != 0:
         return 0
     out_dir = exp_dir / "eval"

@@ -23,7 +23,8 @@ import torch
 
 from bssmask import config
 from bssmask.atomic import atomic_path
-from bssmask.checkpoint import load_safe
+from bssmask.checkpoint import CheckpointError, load_safe
+from bssmask.data.checks import DataError
 from bssmask.system import NonFiniteLossError, build_system, build_trainer
 
 
@@ -31,6 +32,23 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exp_dir", required=True, help="experiment folder (exp/<tag>)")
     parser.add_argument("--resume", default="false", choices=("true", "false"),
                         help="continue from exp_dir/checkpoints/last.ckpt")
+
+
+def check_resumable(last: Path, system) -> None:
+    """Refuse a last checkpoint whose weights do not fit the model of the config (another model or n_src)."""
+    state = load_safe(last).get("state_dict")
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{last}: not a Lightning checkpoint (no state_dict)")
+    expected = system.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    resized = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+    if missing or unexpected or resized:
+        what = (f"missing {missing[0]}" if missing else f"unexpected {unexpected[0]}" if unexpected
+                else f"{resized[0]} has shape {tuple(state[resized[0]].shape)}, the config's model "
+                     f"{tuple(expected[resized[0]].shape)}")
+        raise CheckpointError(f"--resume true: {last} holds another model than the config's ({what}); "
+                              "resume with the config it was trained with, or train under another --tag")
 
 
 def export_best(system, trainer: pl.Trainer, conf: dict, exp_dir: Path) -> Path:
@@ -58,6 +76,8 @@ def main(argv=None) -> int:
             raise FileNotFoundError(f"--resume true: {last} does not exist")
         pl.seed_everything(conf["training"]["seed"], workers=True, verbose=False)
         system = build_system(conf)
+        if args.resume == "true":
+            check_resumable(last, system)
         trainer = build_trainer(conf, exp_dir, resume=args.resume == "true")
     except (ValueError, OSError) as err:
         print(f"train.py: error: {err}", file=sys.stderr)
@@ -69,6 +89,9 @@ def main(argv=None) -> int:
     except NonFiniteLossError as err:
         print(f"train.py: error: {err}", file=sys.stderr)
         return 1
+    except DataError as err:
+        print(f"train.py: error: {err}", file=sys.stderr)
+        return 2
     if trainer.is_global_zero:
         path = export_best(system, trainer, conf, exp_dir)
         print(f"best model (val_loss {trainer.checkpoint_callback.best_model_score:.4f}): {path}")

@@ -1,0 +1,260 @@
+"""Bad input through every entry point: the recipe stages (subprocess), the CLI and the Python API.
+
+Each case must end with a one-line error naming the file or option, a
+non-zero exit (or :class:`bssmask.data.checks.DataError` and the other
+documented exceptions in Python), and no output that looks like a result.
+Silent sources are normal input: they evaluate to finite metrics.
+"""
+
+import csv
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from asteroid.models import DCUNet
+
+from bssmask import config
+from bssmask.data import corpus
+from bssmask.data.checks import DataError, check_split
+from bssmask.models import MaskSeparator
+from bssmask.system import build_loaders, build_test_loader
+from recipe_helpers import copy_recipe, read_rows, run
+
+pytestmark = pytest.mark.skipif(not (corpus.ASTERISK_ROOT / "en").is_dir(), reason="Asterisk prompts not installed")
+
+TINY = ["--n_train", "24", "--n_dev", "4", "--n_test", "3", "--mix_length", "1.0",
+        "--train_dir", "data/tiny/train", "--valid_dir", "data/tiny/dev", "--test_dir", "data/tiny/test"]
+BASE = ["--conf", "conf.yml", "--conf", "local/quick.yml", *TINY, "--progress_bar", "false",
+        "--masker_kwargs", "{n_layers: 1, hid_size: 16}", "--segment", "0.5", "--epochs", "1", "--num_workers", "1"]
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory):
+    """A recipe copy with a tiny corpus and an (untrained) model file of its config."""
+    recipe = copy_recipe(tmp_path_factory.mktemp("bad"))
+    run(recipe, sys.executable, "local/prepare_data.py", "--conf", "conf.yml", "--conf", "local/quick.yml",
+        "--storage_dir", "data/tiny", *TINY)
+    torch.manual_seed(0)
+    model = MaskSeparator(n_src=2, mask="cirm", masker="blstm", masker_kwargs={"n_layers": 1, "hid_size": 16},
+                          mask_options={"bound": "tanh"})
+    torch.save(model.serialize(), recipe / "model.pth")
+    return recipe
+
+
+def corrupt_split(recipe, name, change):
+    """A copy of the tiny test split (CSV and files) at ``data/<name>``, changed by ``change(rows, folder)``."""
+    src = recipe / "data" / "tiny" / "test"
+    dest = recipe / "data" / name
+    dest.mkdir()
+    csv_path = next(src.glob("*mix_clean.csv"))
+    rows = read_rows(csv_path)
+    for row in rows:
+        for key in [k for k in row if k.endswith("_path")]:
+            copy = dest / "wav" / key / f"{row['mixture_ID']}.wav"
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(row[key], copy)
+            row[key] = str(copy)
+    rows = change(rows, dest) or rows
+    with open(dest / csv_path.name, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return dest
+
+
+def _rewrite(path, data, rate=8000, subtype="FLOAT"):
+    sf.write(path, data, rate, subtype=subtype)
+
+
+def drop_length(rows, _):
+    return [{k: v for k, v in row.items() if k != "length"} for row in rows]
+
+
+def missing_file(rows, _):
+    rows[1]["source_2_path"] = rows[1]["source_2_path"].replace(".wav", "_gone.wav")
+
+
+def empty_file(rows, _):
+    open(rows[0]["source_1_path"], "wb").close()
+
+
+def text_file(rows, _):
+    with open(rows[0]["source_1_path"], "w") as handle:
+        handle.write("mixture_ID,notes\nthis is not audio\n")
+
+
+def truncated_file(rows, _):
+    path = rows[0]["mixture_path"]
+    data = open(path, "rb").read()
+    open(path, "wb").write(data[: len(data) // 2])
+
+
+def nan_samples(rows, _):
+    wav, _ = sf.read(rows[2]["source_2_path"], dtype="float32")
+    wav[::400] = np.nan  # in every training excerpt
+    _rewrite(rows[2]["source_2_path"], wav)
+
+
+def short_source(rows, _):
+    wav, _ = sf.read(rows[0]["source_1_path"], dtype="float32")
+    _rewrite(rows[0]["source_1_path"], wav[:-800])
+
+
+def long_source(rows, _):
+    wav, _ = sf.read(rows[0]["source_2_path"], dtype="float32")
+    _rewrite(rows[0]["source_2_path"], np.concatenate([wav, wav[:400]]))
+
+
+def stereo_mixture(rows, _):
+    wav, _ = sf.read(rows[0]["mixture_path"], dtype="float32")
+    _rewrite(rows[0]["mixture_path"], np.stack([wav, wav], axis=1))
+
+
+def other_rate(rows, _):
+    wav, _ = sf.read(rows[0]["source_1_path"], dtype="float32")
+    _rewrite(rows[0]["source_1_path"], wav, rate=16000)
+
+
+#: name: (change of the test split, what the one-line error says)
+CASES = {
+    "no_length_column": (drop_length, r"mixture_test_mix_clean.csv: missing column\(s\) length"),
+    "missing_file": (missing_file, r"_gone.wav: listed in .*mixture_test_mix_clean.csv but no such file"),
+    "empty_file": (empty_file, r"source_1_path/.*\.wav: not a readable audio file"),
+    "non_audio": (text_file, r"source_1_path/.*\.wav: not a readable audio file"),
+    "truncated": (truncated_file, r"mixture_path/.*\.wav: \d+ samples, but .* gives its mixture \d+"),
+    "nan_samples": (nan_samples, r"source_2_path/.*\.wav: NaN or infinite samples"),
+    "short_source": (short_source, r"source_1_path/.*\.wav: \d+ samples, but .* gives its mixture \d+"),
+    "long_source": (long_source, r"source_2_path/.*\.wav: \d+ samples, but .* gives its mixture \d+"),
+    "multichannel": (stereo_mixture, r"mixture_path/.*\.wav: 2 channels; the recipe expects mono files"),
+    "sample_rate": (other_rate, r"source_1_path/.*\.wav: 16000 Hz; the config's sample_rate is 8000"),
+}
+
+
+def one_line_error(proc, script, pattern):
+    import re
+
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-3000:])
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-1].startswith(f"{script}: error: "), proc.stderr[-3000:]
+    assert re.search(pattern, lines[-1]), (pattern, lines[-1])
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+
+
+STAGE_CASES = [("eval", case) for case in CASES] + [
+    ("train", case) for case in ("no_length_column", "multichannel", "nan_samples")]
+
+
+@pytest.mark.parametrize("stage,case", STAGE_CASES)
+def test_recipe_stage_refuses_bad_data(recipe, stage, case):
+    change, pattern = CASES[case]
+    split = corrupt_split(recipe, f"{stage}_{case}", change)
+    exp = recipe / "exp" / f"{stage}_{case}"
+    if stage == "eval":
+        flags, key = ["--test_dir", str(split), "--model", "model.pth"], "test_dir"
+    else:
+        flags, key = ["--train_dir", str(split), "--batch_size", "1"], "train_dir"
+    proc = run(recipe, sys.executable, f"{stage}.py", *BASE, *flags, "--exp_dir", str(exp), expect=2)
+    one_line_error(proc, f"{stage}.py", pattern)
+    assert not (exp / "eval").exists() and not (exp / "best_model.pth").exists()
+    assert not (exp / "checkpoints").exists()
+    # The Python API raises the documented exception with the same message.
+    conf = config.load(recipe / "conf.yml", [recipe / "local" / "quick.yml"])
+    conf["data"].update(valid_dir=str(recipe / "data" / "tiny" / "dev"), segment=0.5, **{key: str(split)})
+    conf["training"].update(num_workers=0, batch_size=1)
+    with pytest.raises(DataError, match=pattern):  # when the loader is built, or when the item is read
+        for _ in build_test_loader(conf) if stage == "eval" else build_loaders(conf)[0]:
+            pass
+
+
+def test_silent_source_evaluates_to_finite_metrics(recipe):
+    def silence_first_source(rows, _):
+        wav, _ = sf.read(rows[0]["source_1_path"], dtype="float32")
+        other, _ = sf.read(rows[0]["source_2_path"], dtype="float32")
+        _rewrite(rows[0]["source_1_path"], np.zeros_like(wav))
+        _rewrite(rows[0]["mixture_path"], other)
+
+    split = corrupt_split(recipe, "silent", silence_first_source)
+    assert check_split(split, 8000, 2).is_file()
+    exp = recipe / "exp" / "silent"
+    run(recipe, sys.executable, "eval.py", *BASE, "--test_dir", str(split), "--model", "model.pth",
+        "--exp_dir", str(exp))
+    rows = read_rows(exp / "eval" / "metrics.csv")
+    assert len(rows) == 3
+    # The mixture's scores are those of its active source; SIR and SAR, which
+    # project on every reference, are undefined (empty cells), never NaN.
+    for metric in ("sdr", "si_sdr", "stoi", "input_si_sdr"):
+        assert np.isfinite(float(rows[0][metric])), (metric, rows[0])
+    assert rows[0]["sir"] == rows[0]["sar"] == ""
+    assert "nan" not in (exp / "eval" / "metrics.csv").read_text().lower()
+
+
+def test_model_of_another_class_or_n_src(recipe, tmp_path):
+    dcunet = DCUNet("DCUNet-10", n_src=2, sample_rate=8000)
+    torch.save(dcunet.serialize(), tmp_path / "dcunet.pth")
+    three = MaskSeparator(n_src=3, mask="irm", masker="blstm", masker_kwargs={"n_layers": 1, "hid_size": 16})
+    torch.save(three.serialize(), tmp_path / "three.pth")
+    for name, pattern in (("dcunet", r"dcunet.pth: holds a DCUNet, not a MaskSeparator"),
+                          ("three", r"three.pth: model separates 3 sources but the data has 2")):
+        exp = tmp_path / f"exp_{name}"
+        proc = run(recipe, sys.executable, "eval.py", *BASE, "--model", str(tmp_path / f"{name}.pth"),
+                   "--exp_dir", str(exp), expect=2)
+        one_line_error(proc, "eval.py", pattern)
+        assert not exp.exists()
+
+
+def test_resume_from_a_checkpoint_of_another_model(recipe):
+    exp = recipe / "exp" / "resume_other"
+    run(recipe, sys.executable, "train.py", *BASE, "--exp_dir", str(exp))
+    last = exp / "checkpoints" / "last.ckpt"
+    before = last.read_bytes()
+    for flags, pattern in ((["--masker_kwargs", "{n_layers: 1, hid_size: 24}"],
+                            r"holds another model than the config's \(.* has shape"),
+                           (["--masker", "dprnn", "--masker_kwargs", "{}"],
+                            r"holds another model than the config's \(missing ")):
+        proc = run(recipe, sys.executable, "train.py", *BASE, *flags, "--exp_dir", str(exp), "--resume", "true",
+                   "--epochs", "2", expect=2)
+        one_line_error(proc, "train.py", r"--resume true: .*last.ckpt " + pattern)
+    assert last.read_bytes() == before
+
+
+def test_config_file_errors_list_the_valid_keys(recipe):
+    (recipe / "bad_key.yml").write_text("training:\n  epochz: 3\n")
+    proc = run(recipe, sys.executable, "train.py", "--conf", "conf.yml", "--conf", "bad_key.yml",
+               "--exp_dir", "exp/bad_key", expect=2)
+    one_line_error(proc, "train.py", r"bad_key.yml: unknown key training.epochz; valid keys of training: epochs")
+    (recipe / "bad_type.yml").write_text("optim:\n  lr: fast\n")
+    proc = run(recipe, sys.executable, "eval.py", "--conf", "conf.yml", "--conf", "bad_type.yml",
+               "--exp_dir", "exp/bad_type", expect=2)
+    one_line_error(proc, "eval.py", r"bad_type.yml: optim.lr: expected float, got 'fast'")
+    assert not (recipe / "exp" / "bad_key").exists() and not (recipe / "exp" / "bad_type").exists()
+
+
+@pytest.mark.parametrize("command", ["ablate", "separate"])
+def test_cli_bad_audio_one_line_exit_2(recipe, tmp_path, command):
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "text.wav").write_text("not audio\n")
+    mixtures = recipe / "data" / "tiny" / "Asterisk2Mix" / "wav8k" / "max" / "test" / "mix_clean"
+    wav, _ = sf.read(sorted(mixtures.glob("*.wav"))[0], dtype="float32")
+    nan = wav.copy()
+    nan[10] = np.nan
+    _rewrite(tmp_path / "nan.wav", nan)
+    _rewrite(tmp_path / "stereo.wav", np.stack([wav, wav], axis=1))
+    _rewrite(tmp_path / "ok.wav", wav)
+    for bad, message in (("missing.wav", "missing.wav: no such file"), ("empty.wav", "empty.wav: file is empty"),
+                         ("text.wav", "text.wav: not a readable audio file"),
+                         ("nan.wav", "nan.wav: contains NaN or Inf samples"),
+                         ("stereo.wav", "stereo.wav: expected mono audio, found 2 channels")):
+        out = tmp_path / f"out_{command}"
+        files = [str(tmp_path / "ok.wav"), str(tmp_path / bad)]
+        argv = (["ablate", "--sources", *files] if command == "ablate"
+                else ["separate", "--model", str(recipe / "model.pth"), *files])
+        proc = subprocess.run([sys.executable, "-m", "bssmask.cli", *argv, "--out", str(out)],
+                              capture_output=True, text=True)
+        assert proc.returncode == 2, (bad, proc.stderr)
+        assert proc.stderr.startswith(f"bssmask {command}: error:") and proc.stderr.count("\n") == 1, proc.stderr
+        assert message in proc.stderr, (message, proc.stderr)
+        assert not out.exists()
