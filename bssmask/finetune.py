@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import copy
 import os
+import socket
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytorch_lightning as pl
 import torch
@@ -48,15 +50,21 @@ class PretrainedError(ValueError):
 
 
 def _download(spec: str) -> str:
-    """Local copy of a hub id or URL (Asteroid's downloader), or a one-line error."""
+    """Local copy of a hub id or URL (Asteroid's downloader), or a one-line error.
+
+    The host's name is resolved first, so that an offline machine gets the
+    error at once instead of after the hub client's retries.
+    """
     from asteroid.utils.hub_utils import cached_download
 
+    host = urlparse(spec).hostname if spec.startswith(("http://", "https://")) else "huggingface.co"
     try:
+        socket.getaddrinfo(host, 443)
         return cached_download(spec)
-    except Exception as err:  # requests, huggingface_hub and OS errors alike when offline
+    except Exception as err:  # socket, requests, huggingface_hub and OS errors alike when offline
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise PretrainedError(
-            f"{spec}: not a local file, and fetching it from the hub failed ({reason[:160]}); "
+            f"{spec}: not a local file, and fetching it from {host} failed ({reason}); "
             "on an offline machine pass a file saved with serialize()"
         ) from None
 

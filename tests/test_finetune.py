@@ -117,7 +117,7 @@ def test_asteroid_dcunet_from_serialize_to_irm(pretrained, tmp_path):
 
 def test_pretrained_errors_are_one_line(pretrained, tmp_path):
     model_path, conf = pretrained
-    with pytest.raises(finetune.PretrainedError, match="fetching it from the hub failed") as err:
+    with pytest.raises(finetune.PretrainedError, match="fetching it from huggingface.co failed") as err:
         finetune.load_pretrained("mpariente/DPRNNTasNet-ks2_WHAM_sepclean")
     assert "\n" not in str(err.value)
     with pytest.raises(CheckpointError, match="no such file"):
