@@ -259,10 +259,9 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
             )
         name = conf.get("model_name")
         if name != cls.__name__:
-            raise checkpoint.CheckpointError(
-                f"{pretrained_model_conf_or_path}: holds a {name or 'model without model_name'}, "
-                f"not a {cls.__name__} (load it with bssmask.finetune.load_pretrained)"
-            )
+            what = f"it holds a {name}, not a {cls.__name__}; bssmask.finetune.load_pretrained loads it" if name \
+                else "no model_name: not written by serialize()"
+            raise checkpoint.CheckpointError(f"{pretrained_model_conf_or_path}: not a bssmask model file ({what})")
         return super().from_pretrained(conf, *args, **kwargs)
 
 

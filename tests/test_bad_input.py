@@ -197,7 +197,7 @@ def test_model_of_another_class_or_n_src(recipe, tmp_path):
     torch.save(dcunet.serialize(), tmp_path / "dcunet.pth")
     three = MaskSeparator(n_src=3, mask="irm", masker="blstm", masker_kwargs={"n_layers": 1, "hid_size": 16})
     torch.save(three.serialize(), tmp_path / "three.pth")
-    for name, pattern in (("dcunet", r"dcunet.pth: holds a DCUNet, not a MaskSeparator"),
+    for name, pattern in (("dcunet", r"dcunet.pth: not a bssmask model file \(it holds a DCUNet, not a MaskSeparator"),
                           ("three", r"three.pth: model separates 3 sources but the data has 2")):
         exp = tmp_path / f"exp_{name}"
         proc = run(recipe, sys.executable, "eval.py", *BASE, "--model", str(tmp_path / f"{name}.pth"),

@@ -7,6 +7,7 @@ The recipe folder is copied to a temporary folder, so its ``data/`` and
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ import yaml
 
 from bssmask.checkpoint import load_safe
 from bssmask.data import corpus
-from recipe_helpers import QUICK, read_rows, run
+from recipe_helpers import QUICK, RECIPE, read_rows, run
 
 N_TEST = QUICK["corpus"]["n_test"]
 HEADS = QUICK["report"]["heads"]
@@ -137,3 +138,22 @@ def test_bad_flags_fail_with_one_line(recipe):
     proc = subprocess.run([sys.executable, "train.py", "--exp_dir", "exp/x", "--epochs", "two"], cwd=recipe,
                           capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.strip() == "train.py: error: --epochs: expected int, got 'two' (str)"
+
+
+def test_librimix_recipe_on_a_librimix_layout(recipe, tmp_path):
+    """recipes/librimix on a Libri2Mix folder (here made of quick-corpus mixtures): stages 0 to 2."""
+    librimix = recipe.parent / "librimix"
+    shutil.copytree(RECIPE.parent / "librimix", librimix, ignore=shutil.ignore_patterns("exp", "data"))
+    missing = run(librimix, "./run.sh", "--storage_dir", str(tmp_path / "nowhere"), expect=1)
+    assert "LibriMix is not downloaded by this recipe" in missing.stderr and "generate_librimix.sh" in missing.stderr
+
+    metadata = tmp_path / "Libri2Mix" / "wav8k" / "min" / "metadata"
+    metadata.mkdir(parents=True)
+    for split, name, n in (("train", "train-360", 64), ("dev", "dev", 8), ("test", "test", 3)):
+        lines = (recipe / "data" / "quick" / split / f"mixture_{split}_mix_clean.csv").read_text().splitlines()
+        (metadata / f"mixture_{name}_mix_clean.csv").write_text("\n".join(lines[: n + 1]) + "\n")
+    run(librimix, "./run.sh", "--storage_dir", str(tmp_path), "--stop_stage", "2", "--epochs", "1",
+        "--segment", "0.5", "--masker_kwargs", "{bn_chan: 16, hid_size: 16, n_repeats: 1}", "--progress_bar", "false",
+        "--logger", "csv", "--n_save_ex", "1")
+    rows = read_rows(librimix / "exp" / "default" / "eval" / "metrics.csv")
+    assert len(rows) == 3 and all(math.isfinite(float(r["si_sdr"])) for r in rows)
