@@ -113,7 +113,7 @@ def test_killed_data_stage_leaves_no_corpus_and_a_rerun_completes_it(tmp_path):
     assert not list(storage.glob("*/*.csv"))
 
     run(recipe, *stage0)
-    assert not list(storage.glob(".Asterisk2Mix.tmp-*")), "the killed build's temporary folder is left"
+    assert not list(storage.glob(".Asterisk2Mix.tmp-*")), "the killed build's temporary folder or lock is left"
     for split in ("train", "dev", "test"):
         assert len(read_rows(next((storage / split).glob("*mix_clean.csv")))) == QUICK["corpus"][f"n_{split}"]
     built = {p: p.stat().st_mtime_ns for p in (storage / "Asterisk2Mix").rglob("*") if p.is_file()}

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import fcntl
 import json
 import os
 import re
@@ -292,21 +293,22 @@ def corpus_dir(out_dir: str | Path, sample_rate: int = 8000) -> Path:
 
 
 def _remove_abandoned(out_dir: Path) -> None:
-    """Remove the temporary folders of builds of ``out_dir`` whose process is gone (killed mid-build)."""
+    """Remove the temporary folders of builds of ``out_dir`` that no process holds (killed mid-build).
+
+    A build holds an exclusive lock on ``<temporary folder>.lock`` while it
+    writes; the lock goes with the process, however it ends.
+    """
     for tmp in out_dir.parent.glob(f".{out_dir.name}.tmp-*"):
-        pid = tmp.name.rsplit("-", 1)[1]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        if not tmp.is_dir():
+            continue
+        lock = tmp.with_name(tmp.name + ".lock")
+        try:
+            with open(lock, "a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(tmp, ignore_errors=True)
+            lock.unlink()
+        except BlockingIOError:
+            continue  # another build is writing it
 
 
 def build(speakers: dict[str, list[Path]], out_dir: str | Path, config: CorpusConfig = CorpusConfig()) -> Path:
@@ -360,6 +362,9 @@ def build(speakers: dict[str, list[Path]], out_dir: str | Path, config: CorpusCo
 
     _remove_abandoned(out_dir)
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    lock = open(tmp.with_name(tmp.name + ".lock"), "a")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp_final = corpus_dir(tmp, config.sample_rate)
     counts = {"train": config.n_train, "dev": config.n_dev, "test": config.n_test}
@@ -382,6 +387,8 @@ def build(speakers: dict[str, list[Path]], out_dir: str | Path, config: CorpusCo
         tmp.rename(out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        os.unlink(lock.name)
+        lock.close()
     return final / "metadata"
 
 
