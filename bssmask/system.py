@@ -179,8 +179,12 @@ class SeparationSystem(System):
         before it sets the sampler's epoch, so a resumed run must do it here.
         """
         sampler = getattr(self.train_loader, "sampler", None)
+        try:
+            epoch = checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"]
+        except KeyError:  # weights only (load_from_checkpoint of an exported file)
+            return
         if isinstance(sampler, EpochSampler):
-            sampler.set_epoch(checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
+            sampler.set_epoch(epoch)
 
     def validation_step(self, batch, batch_nb):
         loss = self.common_step(batch, batch_nb, train=False)

@@ -36,7 +36,8 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 def check_resumable(last: Path, system) -> None:
     """Refuse a last checkpoint whose weights do not fit the model of the config (another model or n_src)."""
-    state = load_safe(last).get("state_dict")
+    package = load_safe(last)
+    state = package.get("state_dict") if isinstance(package, dict) else None
     if not isinstance(state, dict):
         raise CheckpointError(f"{last}: not a Lightning checkpoint (no state_dict)")
     expected = system.state_dict()
