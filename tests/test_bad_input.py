@@ -258,3 +258,14 @@ def test_cli_bad_audio_one_line_exit_2(recipe, tmp_path, command):
         assert proc.stderr.startswith(f"bssmask {command}: error:") and proc.stderr.count("\n") == 1, proc.stderr
         assert message in proc.stderr, (message, proc.stderr)
         assert not out.exists()
+
+
+def test_data_stage_refuses_a_bad_source_dir(recipe, tmp_path):
+    one_speaker = tmp_path / "voices"
+    (one_speaker / "alpha").mkdir(parents=True)
+    sf.write(one_speaker / "alpha" / "a.wav", np.zeros(8000, dtype=np.float32), 8000)
+    for source_dir, pattern in ((tmp_path / "nowhere", r"nowhere"), (one_speaker, r"at least two speaker")):
+        proc = run(recipe, "./run.sh", "--stop_stage", "0", "--storage_dir", str(tmp_path / "corpus"),
+                   "--source_dir", str(source_dir), expect=2)
+        one_line_error(proc, "prepare_data.py", pattern)
+        assert not (tmp_path / "corpus").exists()
