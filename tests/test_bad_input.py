@@ -7,6 +7,7 @@ Silent sources are normal input: they evaluate to finite metrics.
 """
 
 import csv
+import re
 import shutil
 import subprocess
 import sys
@@ -135,8 +136,7 @@ CASES = {
 
 
 def one_line_error(proc, script, pattern):
-    import re
-
+    """Exit 2, and a last stderr line ``<script>: error: ...`` matching ``pattern``, no traceback."""
     assert proc.returncode == 2, (proc.returncode, proc.stderr[-3000:])
     lines = proc.stderr.strip().splitlines()
     assert lines[-1].startswith(f"{script}: error: "), proc.stderr[-3000:]
