@@ -95,9 +95,16 @@ def bar_plot(rows: list[dict], label_keys: list[str], metric: str, path: str | P
     if color_key:
         handles = [plt.Rectangle((0, 0), 1, 1, color=palette(i % 10)) for i in range(len(groups))]
         ax.legend(handles, [str(g) for g in groups], fontsize=8, loc="lower right")
+    save_png(fig, path)
+
+
+def save_png(fig, path: str | Path, dpi: int = 110) -> None:
+    """Lay out a matplotlib figure, write it as PNG atomically, and close it."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
+        fig.savefig(tmp, format="png", dpi=dpi)
     plt.close(fig)
 
 

@@ -32,3 +32,24 @@ def run(cwd, *argv, expect: int = 0) -> subprocess.CompletedProcess:
 def read_rows(path) -> list[dict]:
     with open(path, newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def first_mixtures(split_dir, n: int, dest) -> Path:
+    """Write the header and first ``n`` rows of a split folder's ``*mix_clean.csv`` to the file ``dest``."""
+    lines = next(Path(split_dir).glob("*mix_clean.csv")).read_text().splitlines(keepends=True)
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text("".join(lines[: n + 1]))
+    return dest
+
+
+def tiny_flags(n_train: int, n_dev: int, n_test: int) -> list[str]:
+    """Config flags of a tiny corpus of 1 s mixtures in ``data/tiny`` (built by :func:`build_tiny`)."""
+    return ["--n_train", str(n_train), "--n_dev", str(n_dev), "--n_test", str(n_test), "--mix_length", "1.0",
+            "--train_dir", "data/tiny/train", "--valid_dir", "data/tiny/dev", "--test_dir", "data/tiny/test"]
+
+
+def build_tiny(recipe: Path, flags: list[str]) -> None:
+    """Run the data stage's script in ``recipe`` for the tiny corpus of ``flags`` (quick config)."""
+    run(recipe, sys.executable, "local/prepare_data.py", "--conf", "conf.yml", "--conf", "local/quick.yml",
+        "--storage_dir", "data/tiny", *flags)

@@ -23,12 +23,11 @@ from bssmask.data import corpus
 from bssmask.data.checks import DataError, check_split
 from bssmask.models import MaskSeparator
 from bssmask.system import build_loaders, build_test_loader
-from recipe_helpers import copy_recipe, read_rows, run
+from recipe_helpers import build_tiny, copy_recipe, read_rows, run, tiny_flags
 
 pytestmark = pytest.mark.skipif(not (corpus.ASTERISK_ROOT / "en").is_dir(), reason="Asterisk prompts not installed")
 
-TINY = ["--n_train", "24", "--n_dev", "4", "--n_test", "3", "--mix_length", "1.0",
-        "--train_dir", "data/tiny/train", "--valid_dir", "data/tiny/dev", "--test_dir", "data/tiny/test"]
+TINY = tiny_flags(24, 4, 3)
 BASE = ["--conf", "conf.yml", "--conf", "local/quick.yml", *TINY, "--progress_bar", "false",
         "--masker_kwargs", "{n_layers: 1, hid_size: 16}", "--segment", "0.5", "--epochs", "1", "--num_workers", "1"]
 
@@ -37,8 +36,7 @@ BASE = ["--conf", "conf.yml", "--conf", "local/quick.yml", *TINY, "--progress_ba
 def recipe(tmp_path_factory):
     """A recipe copy with a tiny corpus and an (untrained) model file of its config."""
     recipe = copy_recipe(tmp_path_factory.mktemp("bad"))
-    run(recipe, sys.executable, "local/prepare_data.py", "--conf", "conf.yml", "--conf", "local/quick.yml",
-        "--storage_dir", "data/tiny", *TINY)
+    build_tiny(recipe, TINY)
     torch.manual_seed(0)
     model = MaskSeparator(n_src=2, mask="cirm", masker="blstm", masker_kwargs={"n_layers": 1, "hid_size": 16},
                           mask_options={"bound": "tanh"})

@@ -18,12 +18,11 @@ import torch
 from bssmask.checkpoint import load_safe
 from bssmask.data import corpus
 
-from recipe_helpers import QUICK, copy_recipe, read_rows, run
+from recipe_helpers import QUICK, build_tiny, copy_recipe, read_rows, run, tiny_flags
 
 pytestmark = pytest.mark.skipif(not (corpus.ASTERISK_ROOT / "en").is_dir(), reason="Asterisk prompts not installed")
 
-TINY = ["--n_train", "48", "--n_dev", "8", "--n_test", "4", "--mix_length", "1.0",
-        "--train_dir", "data/tiny/train", "--valid_dir", "data/tiny/dev", "--test_dir", "data/tiny/test"]
+TINY = tiny_flags(48, 8, 4)
 TRAIN = ["--segment", "0.5", "--batch_size", "4", "--num_workers", "1", "--epochs", "3", "--early_stop", "false",
          "--masker_kwargs", "{n_layers: 1, hid_size: 32}", "--logger", "csv", "--progress_bar", "false"]
 KILL_EPOCH, KILL_BATCH = 2, 5
@@ -50,8 +49,7 @@ runpy.run_path("train.py", run_name="__main__")
 def tiny(tmp_path_factory):
     """A recipe copy with a tiny corpus (48 training mixtures of 1 s)."""
     recipe = copy_recipe(tmp_path_factory.mktemp("faults"))
-    run(recipe, sys.executable, "local/prepare_data.py", "--conf", "conf.yml", "--conf", "local/quick.yml",
-        "--storage_dir", "data/tiny", *TINY)
+    build_tiny(recipe, TINY)
     return recipe
 
 

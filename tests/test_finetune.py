@@ -7,7 +7,6 @@ same road (complex mask to ``irm``).
 """
 
 import json
-from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
@@ -19,6 +18,7 @@ from bssmask.checkpoint import CheckpointError
 from bssmask.data import corpus
 from bssmask.models import MaskSeparator
 from bssmask.system import SeparationSystem, build_loaders, build_trainer
+from recipe_helpers import first_mixtures
 
 pytestmark = pytest.mark.skipif(not (corpus.ASTERISK_ROOT / "en").is_dir(), reason="Asterisk prompts not installed")
 
@@ -79,19 +79,11 @@ def test_irm_to_bounded_cirm_with_masker_frozen_first_epoch(pretrained, tmp_path
     assert reloaded.mask == "cirm" and reloaded.head.bound_type == "tanh"
 
 
-def subset_split(split_dir, n, dest):
-    """The first ``n`` mixtures of a split's CSV, as a split folder ``dest`` (same audio files)."""
-    lines = next(Path(split_dir).glob("*mix_clean.csv")).read_text().splitlines(keepends=True)
-    dest.mkdir()
-    (dest / "mixture_train_mix_clean.csv").write_text("".join(lines[: n + 1]))
-    return str(dest)
-
-
 def test_asteroid_dcunet_from_serialize_to_irm(pretrained, tmp_path):
     _, conf = pretrained
     # DCUNet is slow on a CPU: 64 training mixtures, 1 s excerpts.
-    data = {**conf["data"], "train_dir": subset_split(conf["data"]["train_dir"], 64, tmp_path / "train64"),
-            "segment": 1.0}
+    first_mixtures(conf["data"]["train_dir"], 64, tmp_path / "train64" / "mixture_train_mix_clean.csv")
+    data = {**conf["data"], "train_dir": str(tmp_path / "train64"), "segment": 1.0}
     conf = {**conf, "data": data, "training": {**conf["training"], "epochs": 2, "batch_size": 4}}
     dcunet = DCUNet("DCUNet-10", n_src=2, sample_rate=8000, stft_n_filters=256, stft_kernel_size=256,
                     stft_stride=64, fix_length_mode="pad")

@@ -18,7 +18,7 @@ import yaml
 
 from bssmask.checkpoint import load_safe
 from bssmask.data import corpus
-from recipe_helpers import QUICK, RECIPE, read_rows, run
+from recipe_helpers import QUICK, RECIPE, first_mixtures, read_rows, run
 
 N_TEST = QUICK["corpus"]["n_test"]
 HEADS = QUICK["report"]["heads"]
@@ -148,10 +148,8 @@ def test_librimix_recipe_on_a_librimix_layout(recipe, tmp_path):
     assert "LibriMix is not downloaded by this recipe" in missing.stderr and "generate_librimix.sh" in missing.stderr
 
     metadata = tmp_path / "Libri2Mix" / "wav8k" / "min" / "metadata"
-    metadata.mkdir(parents=True)
     for split, name, n in (("train", "train-360", 64), ("dev", "dev", 8), ("test", "test", 3)):
-        lines = (recipe / "data" / "quick" / split / f"mixture_{split}_mix_clean.csv").read_text().splitlines()
-        (metadata / f"mixture_{name}_mix_clean.csv").write_text("\n".join(lines[: n + 1]) + "\n")
+        first_mixtures(recipe / "data" / "quick" / split, n, metadata / f"mixture_{name}_mix_clean.csv")
     run(librimix, "./run.sh", "--storage_dir", str(tmp_path), "--stop_stage", "2", "--epochs", "1",
         "--segment", "0.5", "--masker_kwargs", "{bn_chan: 16, hid_size: 16, n_repeats: 1}", "--progress_bar", "false",
         "--logger", "csv", "--n_save_ex", "1")

@@ -96,10 +96,7 @@ def plot_masks(model: MaskSeparator, mixture: torch.Tensor, sources: torch.Tenso
         ax.set_ylabel("kHz")
     for ax in axes[-1]:
         ax.set_xlabel("s")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+    tables.save_png(fig, path, dpi=100)
 
 
 def main(argv=None) -> int:

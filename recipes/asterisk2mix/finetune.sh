@@ -27,9 +27,7 @@ if [[ -z $pretrained ]]; then
   echo "finetune.sh: error: --pretrained is required (a serialize() file or a hub id)" >&2
   exit 2
 fi
-python=${PYTHON:-}
-[[ -z $python && -x ../../.venv/bin/python ]] && python=../../.venv/bin/python
-python=${python:-python3}
+. local/path.sh
 
 conf=(--conf conf.yml)
 if [[ $quick == true ]]; then

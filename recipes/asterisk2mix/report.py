@@ -28,8 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bssmask import ablation, config, heads, masks, tables
-from bssmask.atomic import atomic_path
 from bssmask.audio import load_sources
+from bssmask.data.checks import split_csv
 from bssmask.data.mixtures import list_mixtures
 
 HERE = Path(__file__).resolve().parent
@@ -155,10 +155,7 @@ def plot(rows: list[dict], path: Path) -> None:
     ax.set_ylabel("SI-SDR (dB)")
     ax.set_title("Trained heads and the oracle of their mask (test set)", fontsize=10)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    tables.save_png(fig, path)
 
 
 def main(argv=None) -> int:
@@ -169,9 +166,7 @@ def main(argv=None) -> int:
         variants = {name: head_config(conf, name, overrides) for name, overrides in conf["report"]["heads"].items()}
         if not variants:
             raise config.ConfigError("report.heads: no head to train")
-        test_csv = next(iter(sorted(Path(conf["data"]["test_dir"]).glob("*mix_clean.csv"))), None)
-        if test_csv is None:
-            raise FileNotFoundError(f"{conf['data']['test_dir']}: no *mix_clean.csv (run the data stage first)")
+        test_csv = split_csv(conf["data"]["test_dir"], conf["data"]["task"])
         mixtures = list_mixtures(test_csv)
         for head_conf in variants.values():
             oracle_config(head_conf).validate()

@@ -31,9 +31,7 @@ source_dir=""
 run_options="stage stop_stage tag quick resume storage_dir source_dir"
 . local/parse_options.sh
 
-python=${PYTHON:-}
-[[ -z $python && -x ../../.venv/bin/python ]] && python=../../.venv/bin/python
-python=${python:-python3}
+. local/path.sh
 
 conf=(--conf conf.yml)
 if [[ $quick == true ]]; then

@@ -27,9 +27,7 @@ train_set=train-360
 run_options="stage stop_stage tag resume storage_dir mode train_set"
 . ../asterisk2mix/local/parse_options.sh
 
-python=${PYTHON:-}
-[[ -z $python && -x ../../.venv/bin/python ]] && python=../../.venv/bin/python
-python=${python:-python3}
+. ../asterisk2mix/local/path.sh
 
 code=../asterisk2mix
 exp_dir=exp/$tag
