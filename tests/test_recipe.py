@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from bssmask.checkpoint import load_safe
 from bssmask.data import corpus
@@ -83,9 +84,10 @@ def test_quick_recipe_report(recipe, quick):
 
 @pytest.fixture(scope="module")
 def ddp(recipe, quick):
-    """One epoch with two CPU processes (DDP over gloo), on half-second excerpts to keep it short."""
+    """One epoch with two CPU processes (DDP over gloo), on half-second excerpts to keep it short,
+    logged with the default config's TensorBoard logger."""
     args = ["--conf", "conf.yml", "--conf", "local/quick.yml", "--accelerator", "cpu", "--devices", "2",
-            "--segment", "0.5", "--progress_bar", "false", "--exp_dir", "exp/ddp"]
+            "--segment", "0.5", "--progress_bar", "false", "--logger", "tensorboard", "--exp_dir", "exp/ddp"]
     first = run(recipe, sys.executable, "train.py", *args, "--epochs", "1")
     return args, first
 
@@ -111,6 +113,12 @@ def test_resume_continues_the_step_count(recipe, ddp):
     assert checkpoint_state(last) == (1, 2 * steps)
     package = load_safe(recipe / "exp" / "ddp" / "best_model.pth")
     assert package["infos"]["training"]["global_step"] == 2 * steps
+    # TensorBoard holds both epochs' validation losses: the resumed run added its events to logs/.
+    events = EventAccumulator(str(recipe / "exp" / "ddp" / "logs"))
+    events.Reload()
+    val_loss = events.Scalars("val_loss")
+    assert [e.step for e in val_loss] == [steps - 1, 2 * steps - 1]
+    assert all(math.isfinite(e.value) for e in val_loss)
 
 
 def test_ddp_evaluation_scores_each_test_mixture_once(recipe, ddp):

@@ -24,6 +24,7 @@ import math
 import os
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -180,16 +181,22 @@ def main(argv=None) -> int:
     if jobs > 1:
         env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
 
+    print_lock = threading.Lock()  # heads run in threads: one whole line at a time
+
+    def say(line: str) -> None:
+        with print_lock:
+            print(line, flush=True)
+
     def run_head(name):
         runs[name].mkdir(parents=True, exist_ok=True)
-        print(f"report: head {name} in {runs[name]}", flush=True)
+        say(f"report: head {name} in {runs[name]}")
         try:
             summary = train_and_evaluate(variants[name], runs[name], env, log=jobs > 1)
         except subprocess.CalledProcessError as err:
             script = Path(err.cmd[1]).name
             where = f", see {runs[name] / Path(script).with_suffix('.log')}" if jobs > 1 else ""
             raise RuntimeError(f"head {name}: {script} failed with exit code {err.returncode}{where}") from None
-        print(f"report: head {name} done: SI-SDR {summary['si_sdr']:.2f} dB", flush=True)
+        say(f"report: head {name} done: SI-SDR {summary['si_sdr']:.2f} dB")
         return summary
 
     try:
