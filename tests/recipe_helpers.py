@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from bssmask.data.checks import split_csv
+
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "asterisk2mix"
 QUICK = yaml.safe_load((RECIPE / "local" / "quick.yml").read_text())
 
@@ -36,7 +38,7 @@ def read_rows(path) -> list[dict]:
 
 def first_mixtures(split_dir, n: int, dest) -> Path:
     """Write the header and first ``n`` rows of a split folder's ``*mix_clean.csv`` to the file ``dest``."""
-    lines = next(Path(split_dir).glob("*mix_clean.csv")).read_text().splitlines(keepends=True)
+    lines = split_csv(split_dir).read_text().splitlines(keepends=True)
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text("".join(lines[: n + 1]))

@@ -20,7 +20,7 @@ from asteroid.models import DCUNet
 
 from bssmask import config
 from bssmask.data import corpus
-from bssmask.data.checks import DataError, check_split
+from bssmask.data.checks import DataError, check_split, split_csv
 from bssmask.models import MaskSeparator
 from bssmask.system import build_loaders, build_test_loader
 from recipe_helpers import build_tiny, copy_recipe, read_rows, run, tiny_flags
@@ -49,7 +49,7 @@ def corrupt_split(recipe, name, change):
     src = recipe / "data" / "tiny" / "test"
     dest = recipe / "data" / name
     dest.mkdir()
-    csv_path = next(src.glob("*mix_clean.csv"))
+    csv_path = split_csv(src)
     rows = read_rows(csv_path)
     for row in rows:
         for key in [k for k in row if k.endswith("_path")]:

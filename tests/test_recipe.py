@@ -19,6 +19,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from bssmask.checkpoint import load_safe
 from bssmask.data import corpus
+from bssmask.data.checks import split_csv
 from recipe_helpers import QUICK, RECIPE, first_mixtures, read_rows, run
 
 N_TEST = QUICK["corpus"]["n_test"]
@@ -40,7 +41,7 @@ def quick(quick_recipe):
 
 def test_quick_recipe_data_stage(recipe, quick):
     for split in ("train", "dev", "test"):
-        rows = read_rows(next((recipe / "data" / "quick" / split).glob("*mix_clean.csv")))
+        rows = read_rows(split_csv(recipe / "data" / "quick" / split))
         assert len(rows) == QUICK["corpus"][f"n_{split}"]
         assert Path(rows[0]["mixture_path"]).is_file()
 
