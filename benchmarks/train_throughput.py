@@ -1,4 +1,4 @@
-"""Training throughput with 1 and 2 CPU processes, and CPU inference speed and memory, of the recipe's model.
+"""Training throughput (1 and 2 CPU processes, float32 and bfloat16) and CPU inference cost of the recipe's model.
 
 Usage: ``python benchmarks/train_throughput.py [--steps 40] [--conf recipes/asterisk2mix/conf.yml]``
 
@@ -7,7 +7,8 @@ Prints one table:
 - training: mixtures per second (all processes together) of the default
   model, loss and batch of the recipe's ``conf.yml`` on ``segment``-second
   mixtures of real speech (the bundled clips), timed after warm-up steps,
-  with one process and with two DDP processes (gloo);
+  with one process and with two DDP processes (gloo), each in ``32-true``
+  and ``bf16-mixed`` precision, and the bf16 / fp32 throughput ratio;
 - inference: real-time factor (compute time / audio duration) of separating
   the 10 s mixture of the two bundled prompts, and the peak resident memory
   of that process.
@@ -32,6 +33,9 @@ from torch.utils.data import DataLoader, Dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONF = ROOT / "recipes" / "asterisk2mix" / "conf.yml"
+#: Training measurements: name -> (DDP processes, Lightning precision).
+TRAINING = {"train_1_32": (1, "32-true"), "train_1_bf16": (1, "bf16-mixed"),
+            "train_2_32": (2, "32-true"), "train_2_bf16": (2, "bf16-mixed")}
 
 
 class SpeechPairs(Dataset):
@@ -54,7 +58,7 @@ class SpeechPairs(Dataset):
         return sources.sum(0), sources
 
 
-def measure_training(conf: dict, devices: int, steps: int, warmup: int = 5) -> dict | None:
+def measure_training(conf: dict, devices: int, precision: str, steps: int, warmup: int = 5) -> dict | None:
     import pytorch_lightning as pl
     from asteroid.engine.optimizers import make_optimizer
 
@@ -75,7 +79,7 @@ def measure_training(conf: dict, devices: int, steps: int, warmup: int = 5) -> d
                         drop_last=True)
     optimizer = make_optimizer(model.parameters(), optimizer=conf["optim"]["optimizer"], lr=conf["optim"]["lr"])
     system = SeparationSystem(model, optimizer, build_loss(conf, model), loader, None, config=conf)
-    conf = {**conf, "trainer": {**conf["trainer"], "accelerator": "cpu", "devices": devices}}
+    conf = {**conf, "trainer": {**conf["trainer"], "accelerator": "cpu", "devices": devices, "precision": precision}}
     timer = Timer()
     with tempfile.TemporaryDirectory() as tmp:
         trainer = build_trainer(conf, tmp, callbacks=[timer], logger=False, enable_checkpointing=False,
@@ -85,7 +89,7 @@ def measure_training(conf: dict, devices: int, steps: int, warmup: int = 5) -> d
     if not trainer.is_global_zero:
         return None
     mixtures = timer.batches * batch * devices
-    return {"measure": f"train_{devices}", "processes": devices, "batch_per_process": batch,
+    return {"measure": f"train_{devices}_{precision}", "processes": devices, "batch_per_process": batch,
             "mixtures_per_s": mixtures / (timer.end - timer.start), "threads_per_process": torch.get_num_threads()}
 
 
@@ -114,21 +118,24 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conf", default=str(DEFAULT_CONF), help="recipe config (default: asterisk2mix)")
     parser.add_argument("--steps", type=int, default=40, help="timed training steps per run")
-    parser.add_argument("--measure", choices=("train_1", "train_2", "infer"), help=argparse.SUPPRESS)
+    parser.add_argument("--measure", choices=(*TRAINING, "infer"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     from bssmask import config
 
     conf = config.load(args.conf)
     if args.measure:
-        result = (measure_inference(conf) if args.measure == "infer"
-                  else measure_training(conf, int(args.measure[-1]), args.steps))
+        if args.measure == "infer":
+            result = measure_inference(conf)
+        else:
+            devices, precision = TRAINING[args.measure]
+            result = measure_training(conf, devices, precision, args.steps)
         if result is not None:
             print("RESULT " + json.dumps(result), flush=True)
         return 0
 
     results = {}
-    for measure in ("train_1", "train_2", "infer"):
+    for measure in (*TRAINING, "infer"):
         proc = subprocess.run([sys.executable, __file__, "--conf", args.conf, "--steps", str(args.steps),
                                "--measure", measure], capture_output=True, text=True)
         lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
@@ -142,12 +149,15 @@ def main() -> int:
           f"{conf['data']['segment']} s training mixtures, loss {conf['loss']['loss']}")
     print("| measure | value |")
     print("| --- | --- |")
-    for key in ("train_1", "train_2"):
+    for key, (devices, precision) in TRAINING.items():
         r = results[key]
         threads = f"{r['threads_per_process']} thread{'s' if r['threads_per_process'] > 1 else ''}"
         each = " each" if r["processes"] > 1 else ""
-        print(f"| training, {r['processes']} CPU process{'es' if r['processes'] > 1 else ''} "
+        print(f"| training {precision}, {r['processes']} CPU process{'es' if r['processes'] > 1 else ''} "
               f"({threads}{each}, batch {r['batch_per_process']}{each}) | {r['mixtures_per_s']:.1f} mixtures/s |")
+    for devices in (1, 2):
+        ratio = results[f"train_{devices}_bf16"]["mixtures_per_s"] / results[f"train_{devices}_32"]["mixtures_per_s"]
+        print(f"| training speed bf16-mixed / 32-true, {devices} process{'es' if devices > 1 else ''} | {ratio:.2f}x |")
     r = results["infer"]
     print(f"| inference real-time factor, {r['audio_s']:.0f} s mixture, {r['threads']} threads | {r['rtf']:.4f} |")
     print(f"| inference peak memory (process RSS) | {r['peak_rss_mib']:.0f} MiB |")

@@ -34,13 +34,12 @@ import torch
 from asteroid import models as asteroid_models
 from asteroid.engine.optimizers import make_optimizer
 from torch import nn
-from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from . import losses, tables
 from .atomic import atomic_path
 from .checkpoint import CheckpointError, load_safe
 from .models import HeadMasker, MaskSeparator, attach_head
-from .system import SeparationSystem, build_loaders, build_trainer, predict_rows, summarize
+from .system import SeparationSystem, build_loaders, build_trainer, halving_scheduler, predict_rows, summarize
 
 FREEZE_PARTS = ("encoder", "masker", "none")
 
@@ -228,13 +227,14 @@ def finetune(pretrained, conf: dict, exp_dir, mask: str, mask_options: dict | No
         raise ValueError(f"loss: {type(model).__name__} fine-tunes with the time-domain loss 'sisdr', not {loss!r}")
     criterion = losses.get(loss, swapped if isinstance(swapped, MaskSeparator) else None)
 
-    results = {"pretrained": predict_rows(model, conf, exp_dir), "swapped": predict_rows(swapped, conf, exp_dir)}
-    model = swapped
-    trained = model if isinstance(model, MaskSeparator) else _WaveformOutputs(model)
+    trained = swapped if isinstance(swapped, MaskSeparator) else _WaveformOutputs(swapped)
     optim, training = conf["optim"], conf["training"]
     optimizer = make_optimizer(trained.parameters(), optimizer=optim["optimizer"], lr=optim["lr"],
                                weight_decay=optim["weight_decay"])
-    scheduler = ReduceLROnPlateau(optimizer, factor=0.5, patience=training["lr_patience"]) if training["half_lr"] else None
+    scheduler = halving_scheduler(optimizer, training)
+
+    results = {"pretrained": predict_rows(model, conf, exp_dir), "swapped": predict_rows(swapped, conf, exp_dir)}
+    model = swapped
     train_loader, valid_loader = build_loaders(conf)
     system = SeparationSystem(trained, optimizer, criterion, train_loader, valid_loader, scheduler, config=conf,
                               on_nonfinite=training["on_nonfinite"])

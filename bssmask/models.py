@@ -166,7 +166,7 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
         if self.factor > 1:
             low = resample.downsample(masks.from_asteroid(mix_tf), self.factor, self.down_method, self.space)
             features = masks.to_asteroid(low)
-        z = self.head.predict(self.masker(features))
+        z = self.head.predict(self.masker(features)).float()
         if self.factor == 1:
             return z
         if self.head.kind.is_complex:
@@ -191,13 +191,19 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
         Returns:
             dict with ``mix_tf`` ``[B, 2F, T']``, ``mask`` (the head's training
             form at full resolution, ``[B, n_src, F or 2F, T']``), ``est_tf``
-            ``[B, n_src, 2F, T']`` and ``est_wav`` ``[B, n_src, T]``.
+            ``[B, n_src, 2F, T']`` and ``est_wav`` ``[B, n_src, T]``, all float32.
+
+        Under mixed precision (``torch.autocast``, Lightning's ``bf16-mixed``)
+        only the masker and head run in low precision: the STFT, the masking
+        and the inverse STFT stay in float32.
         """
         wav = _unsqueeze_to_3d(wav)
-        mix_tf = self.forward_encoder(wav)
+        with torch.autocast(wav.device.type, enabled=False):
+            mix_tf = self.forward_encoder(wav.float())
         mask = self.predict_mask(mix_tf)
-        est_tf = self.apply_masks(mix_tf, self.head.to_mask(mask))
-        est_wav = pad_x_to_y(self.forward_decoder(est_tf), wav)
+        with torch.autocast(wav.device.type, enabled=False):
+            est_tf = self.apply_masks(mix_tf, self.head.to_mask(mask))
+            est_wav = pad_x_to_y(self.forward_decoder(est_tf), wav)
         return {"mix_tf": mix_tf, "mask": mask, "est_tf": est_tf, "est_wav": est_wav}
 
     def get_model_args(self) -> dict:

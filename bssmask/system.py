@@ -42,10 +42,10 @@ from asteroid.engine import System
 from asteroid.engine.optimizers import make_optimizer
 from asteroid.losses import PITLossWrapper, pairwise_neg_sisdr
 from asteroid.utils import flatten_dict
-from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from pytorch_lightning.callbacks import Callback, EarlyStopping, LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from pytorch_lightning.utilities import rank_zero_warn
-from torch.optim.lr_scheduler import ReduceLROnPlateau
+from torch.optim.lr_scheduler import MultiStepLR, ReduceLROnPlateau
 from torch.utils.data import DataLoader
 
 from . import losses
@@ -297,6 +297,28 @@ def build_test_loader(conf: dict) -> DataLoader:
     return DataLoader(_dataset(conf, conf["data"]["test_dir"], None, return_id=True), batch_size=1, shuffle=False)
 
 
+def halving_scheduler(optimizer: torch.optim.Optimizer, training: dict):
+    """The learning-rate halving of a config's ``training`` section, or ``None`` without ``half_lr``.
+
+    With ``lr_milestones`` (epochs, increasing) the rate is halved when each
+    of those epochs starts (``MultiStepLR``); with an empty list it is halved
+    after ``lr_patience`` epochs without a better ``val_loss``
+    (``ReduceLROnPlateau``).
+
+    Raises:
+        ValueError: ``lr_milestones`` is not a list of increasing positive epochs.
+    """
+    if not training["half_lr"]:
+        return None
+    milestones = training["lr_milestones"]
+    if not milestones:
+        return ReduceLROnPlateau(optimizer, factor=0.5, patience=training["lr_patience"])
+    if (any(not isinstance(m, int) or isinstance(m, bool) or m < 1 for m in milestones)
+            or sorted(set(milestones)) != list(milestones)):
+        raise ValueError(f"lr_milestones: expected increasing positive epochs, got {milestones!r}")
+    return MultiStepLR(optimizer, milestones, gamma=0.5)
+
+
 def build_system(conf: dict, with_data: bool = True) -> SeparationSystem:
     """Model, criterion, Adam (or ``optim.optimizer``), halving scheduler and loaders of ``conf``."""
     model = build_model(conf)
@@ -304,8 +326,7 @@ def build_system(conf: dict, with_data: bool = True) -> SeparationSystem:
     optimizer = make_optimizer(model.parameters(), optimizer=optim["optimizer"], lr=optim["lr"],
                                weight_decay=optim["weight_decay"])
     training = conf["training"]
-    scheduler = (ReduceLROnPlateau(optimizer, factor=0.5, patience=training["lr_patience"])
-                 if training["half_lr"] else None)
+    scheduler = halving_scheduler(optimizer, training)
     train, valid = build_loaders(conf) if with_data else (None, None)
     return SeparationSystem(model, optimizer, build_loss(conf, model), train, valid, scheduler, config=conf,
                             on_nonfinite=training["on_nonfinite"])
@@ -337,17 +358,21 @@ def build_trainer(conf: dict, exp_dir: str | Path, extra_callbacks=(), resume: b
     """Trainer of ``conf`` writing to ``exp_dir``.
 
     Checkpoints ``exp_dir/checkpoints/best.ckpt`` (lowest ``val_loss``) and
-    ``last.ckpt``, early stopping and logs under ``exp_dir/logs`` as set in
+    ``last.ckpt`` (every epoch), early stopping and logs under ``exp_dir/logs`` as set in
     ``conf["training"]``; devices, nodes and strategy from ``conf["trainer"]``.
     ``extra_callbacks`` are added to those; ``overrides`` go to ``pl.Trainer``
     (e.g. ``limit_train_batches``). With ``resume`` (the run continues from
     ``last.ckpt``), CSV logs go to ``logs/resumed_<k>/`` so that the earlier
-    ones are kept; TensorBoard adds an event file to ``logs/``.
+    ones are kept; TensorBoard adds an event file to ``logs/``. The logs
+    hold the learning rate of each epoch (``lr-<optimizer>``).
     """
     exp_dir = Path(exp_dir)
     training, trainer = conf["training"], conf["trainer"]
+    # Two checkpoint callbacks: Lightning's save_last rewrites last.ckpt only when best.ckpt changes, and a
+    # resumed run must start after the latest epoch, not the latest improvement.
     callbacks = [ModelCheckpoint(dirpath=exp_dir / "checkpoints", filename="best", monitor="val_loss", mode="min",
-                                 save_top_k=1, save_last=True, enable_version_counter=False),
+                                 save_top_k=1, enable_version_counter=False),
+                 ModelCheckpoint(dirpath=exp_dir / "checkpoints", filename="last", enable_version_counter=False),
                  SeedEachEpoch(training["seed"])]
     if training["early_stop"]:
         callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=training["patience"]))
@@ -359,10 +384,13 @@ def build_trainer(conf: dict, exp_dir: str | Path, extra_callbacks=(), resume: b
     }
     if training["logger"] not in loggers:
         raise ValueError(f"logger: {training['logger']!r} not in {', '.join(loggers)}")
+    logger = loggers[training["logger"]]()
+    if logger:
+        callbacks.append(LearningRateMonitor(logging_interval="epoch"))
     kwargs = dict(
-        max_epochs=training["epochs"], callbacks=callbacks, logger=loggers[training["logger"]](),
+        max_epochs=training["epochs"], callbacks=callbacks, logger=logger,
         default_root_dir=exp_dir, accelerator=trainer["accelerator"], devices=trainer["devices"],
-        num_nodes=trainer["num_nodes"], strategy=strategy_for(conf),
+        num_nodes=trainer["num_nodes"], strategy=strategy_for(conf), precision=trainer["precision"],
         gradient_clip_val=training["gradient_clipping"] or None,
         enable_progress_bar=training["progress_bar"], log_every_n_steps=10, enable_model_summary=False,
         use_distributed_sampler=False,  # build_loaders's samplers split the data across processes

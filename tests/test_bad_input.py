@@ -228,7 +228,10 @@ def test_config_file_errors_list_the_valid_keys(recipe):
     proc = run(recipe, sys.executable, "eval.py", "--conf", "conf.yml", "--conf", "bad_type.yml",
                "--exp_dir", "exp/bad_type", expect=2)
     one_line_error(proc, "eval.py", r"bad_type.yml: optim.lr: expected float, got 'fast'")
-    assert not (recipe / "exp" / "bad_key").exists() and not (recipe / "exp" / "bad_type").exists()
+    proc = run(recipe, sys.executable, "train.py", *BASE, "--lr_milestones", "[3, 2]", "--exp_dir", "exp/bad_value",
+               expect=2)
+    one_line_error(proc, "train.py", r"lr_milestones: expected increasing positive epochs, got \[3, 2\]$")
+    assert not any((recipe / "exp" / name).exists() for name in ("bad_key", "bad_type", "bad_value"))
 
 
 @pytest.mark.parametrize("command", ["ablate", "separate"])

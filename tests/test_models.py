@@ -83,6 +83,28 @@ def test_frequency_downsampling_is_trainable(kind, method, space, mixture):
     assert all(torch.isfinite(p.grad).all() for p in model.masker.parameters() if p.grad is not None)
 
 
+@pytest.mark.parametrize("kind", ["irm", "cirm"])
+def test_mixed_precision_keeps_the_stft_and_masking_in_float32(kind, mixture):
+    """Under bfloat16 autocast (Lightning's bf16-mixed) the masker and head compute in bfloat16, the rest not."""
+    mix, sources = mixture
+    torch.manual_seed(0)
+    model = MaskSeparator(mask=kind, masker="blstm")
+    with torch.no_grad():
+        full = model.forward_masks(mix)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = model.forward_masks(mix)
+        loss = losses.get("sisdr")(mixed, sources, model)
+    assert all(value.dtype == torch.float32 for value in mixed.values())
+    assert torch.equal(mixed["mix_tf"], full["mix_tf"])
+    change = (mixed["mask"] - full["mask"]).abs()
+    assert 0 < change.max() < 0.05  # bfloat16's resolution, nothing more
+    with torch.no_grad():  # masking and inverse STFT of those masks, in float32
+        est_tf = model.apply_masks(mixed["mix_tf"], model.head.to_mask(mixed["mask"]))
+        torch.testing.assert_close(mixed["est_wav"], model.forward_decoder(est_tf)[..., : mix.shape[-1]])
+    loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.masker.parameters() if p.grad is not None)
+
+
 def _perturbed(model):
     with torch.no_grad():
         for param in model.parameters():

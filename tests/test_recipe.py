@@ -86,9 +86,11 @@ def test_quick_recipe_report(recipe, quick):
 @pytest.fixture(scope="module")
 def ddp(recipe, quick):
     """One epoch with two CPU processes (DDP over gloo), on half-second excerpts to keep it short,
-    logged with the default config's TensorBoard logger."""
+    logged with the default config's TensorBoard logger, in bfloat16 mixed precision; the learning rate is
+    halved when epoch 1 starts."""
     args = ["--conf", "conf.yml", "--conf", "local/quick.yml", "--accelerator", "cpu", "--devices", "2",
-            "--segment", "0.5", "--progress_bar", "false", "--logger", "tensorboard", "--exp_dir", "exp/ddp"]
+            "--segment", "0.5", "--progress_bar", "false", "--logger", "tensorboard", "--precision", "bf16-mixed",
+            "--lr_milestones", "[1]", "--exp_dir", "exp/ddp"]
     first = run(recipe, sys.executable, "train.py", *args, "--epochs", "1")
     return args, first
 
@@ -101,6 +103,7 @@ def checkpoint_state(path):
 def test_ddp_training_splits_batches_across_two_processes(recipe, ddp):
     _, proc = ddp
     assert "MEMBER: 1/2" in proc.stderr and "MEMBER: 2/2" in proc.stderr
+    assert "Using bfloat16 Automatic Mixed Precision" in proc.stderr
     steps_per_epoch = QUICK["corpus"]["n_train"] // (QUICK["training"]["batch_size"] * 2)
     assert checkpoint_state(recipe / "exp" / "ddp" / "checkpoints" / "last.ckpt") == (0, steps_per_epoch)
     assert (recipe / "exp" / "ddp" / "best_model.pth").is_file()
@@ -120,6 +123,10 @@ def test_resume_continues_the_step_count(recipe, ddp):
     val_loss = events.Scalars("val_loss")
     assert [e.step for e in val_loss] == [steps - 1, 2 * steps - 1]
     assert all(math.isfinite(e.value) for e in val_loss)
+    # The resumed run restored the milestone schedule: epoch 1 trained at half the configured rate.
+    lr = yaml.safe_load((recipe / "conf.yml").read_text())["optim"]["lr"]
+    assert [(e.step, e.value) for e in events.Scalars("lr-Adam")] == [(0, pytest.approx(lr)),
+                                                                     (steps, pytest.approx(lr / 2))]
 
 
 def test_ddp_evaluation_scores_each_test_mixture_once(recipe, ddp):
