@@ -128,7 +128,11 @@ def swap_head(model: nn.Module, mask: str, **options) -> nn.Module:
 
 
 class _WaveformOutputs(nn.Module):
-    """Wrap an Asteroid model so the time-domain criterion can train it: ``forward_masks -> {"est_wav"}``."""
+    """Wrap an Asteroid model so the time-domain criterion can train it: ``forward_masks -> {"est_wav"}``.
+
+    Asteroid's models are not written for autocast (a DCUNet's loss turns NaN
+    in bfloat16), so they run in float32 whatever the Trainer's precision.
+    """
 
     def __init__(self, model: nn.Module):
         super().__init__()
@@ -136,10 +140,11 @@ class _WaveformOutputs(nn.Module):
         self.sample_rate = model.sample_rate
 
     def forward(self, wav):
-        return self.model(wav)
+        with torch.autocast(wav.device.type, enabled=False):
+            return self.model(wav.float())
 
     def forward_masks(self, wav):
-        return {"est_wav": self.model(wav)}
+        return {"est_wav": self.forward(wav)}
 
 
 def trainable_parts(model: nn.Module) -> dict[str, nn.Module]:
