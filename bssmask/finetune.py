@@ -32,14 +32,13 @@ from urllib.parse import urlparse
 import pytorch_lightning as pl
 import torch
 from asteroid import models as asteroid_models
-from asteroid.engine.optimizers import make_optimizer
 from torch import nn
 
 from . import losses, tables
 from .atomic import atomic_path
 from .checkpoint import CheckpointError, load_safe
 from .models import HeadMasker, MaskSeparator, attach_head
-from .system import SeparationSystem, build_loaders, build_trainer, halving_scheduler, predict_rows, summarize
+from .system import SeparationSystem, build_loaders, build_optimization, build_trainer, predict_rows, summarize
 
 FREEZE_PARTS = ("encoder", "masker", "none")
 
@@ -233,16 +232,13 @@ def finetune(pretrained, conf: dict, exp_dir, mask: str, mask_options: dict | No
     criterion = losses.get(loss, swapped if isinstance(swapped, MaskSeparator) else None)
 
     trained = swapped if isinstance(swapped, MaskSeparator) else _WaveformOutputs(swapped)
-    optim, training = conf["optim"], conf["training"]
-    optimizer = make_optimizer(trained.parameters(), optimizer=optim["optimizer"], lr=optim["lr"],
-                               weight_decay=optim["weight_decay"])
-    scheduler = halving_scheduler(optimizer, training)
+    optimizer, scheduler = build_optimization(trained.parameters(), conf)
 
     results = {"pretrained": predict_rows(model, conf, exp_dir), "swapped": predict_rows(swapped, conf, exp_dir)}
     model = swapped
     train_loader, valid_loader = build_loaders(conf)
     system = SeparationSystem(trained, optimizer, criterion, train_loader, valid_loader, scheduler, config=conf,
-                              on_nonfinite=training["on_nonfinite"])
+                              on_nonfinite=conf["training"]["on_nonfinite"])
     trainer = build_trainer(conf, exp_dir, extra_callbacks=[FreezeParts(parts, freeze_epochs), *callbacks],
                             resume=resume)
     trainer.fit(system, ckpt_path=last if resume else None, weights_only=True)

@@ -319,14 +319,19 @@ def halving_scheduler(optimizer: torch.optim.Optimizer, training: dict):
     return MultiStepLR(optimizer, milestones, gamma=0.5)
 
 
+def build_optimization(parameters, conf: dict):
+    """``(optimizer, scheduler)`` of ``conf``: Adam (or ``optim.optimizer``) and :func:`halving_scheduler`."""
+    optim = conf["optim"]
+    optimizer = make_optimizer(parameters, optimizer=optim["optimizer"], lr=optim["lr"],
+                               weight_decay=optim["weight_decay"])
+    return optimizer, halving_scheduler(optimizer, conf["training"])
+
+
 def build_system(conf: dict, with_data: bool = True) -> SeparationSystem:
     """Model, criterion, Adam (or ``optim.optimizer``), halving scheduler and loaders of ``conf``."""
     model = build_model(conf)
-    optim = conf["optim"]
-    optimizer = make_optimizer(model.parameters(), optimizer=optim["optimizer"], lr=optim["lr"],
-                               weight_decay=optim["weight_decay"])
+    optimizer, scheduler = build_optimization(model.parameters(), conf)
     training = conf["training"]
-    scheduler = halving_scheduler(optimizer, training)
     train, valid = build_loaders(conf) if with_data else (None, None)
     return SeparationSystem(model, optimizer, build_loss(conf, model), train, valid, scheduler, config=conf,
                             on_nonfinite=training["on_nonfinite"])
