@@ -140,7 +140,7 @@ def test_errors_name_the_problem(source_dir, tmp_path):
         corpus.local_metadata(tmp_path, {"train-360": tmp_path / "out"})
 
 
-@pytest.mark.skipif(not (corpus.ASTERISK_ROOT / "en").is_dir(), reason="Asterisk prompts not installed")
+@pytest.mark.voices
 def test_asterisk_voices_merge_english_and_spanish():
     speakers = corpus.asterisk_speakers()
     assert len(speakers) == 4
