@@ -108,7 +108,6 @@ def _prepare(ref, est) -> tuple[torch.Tensor, torch.Tensor]:
     return ref, est
 
 
-@_cholesky_solver()
 def bss_eval(ref, est, compute_permutation: bool = False) -> dict[str, torch.Tensor]:
     """BSS-Eval v3 SDR, SIR, SAR (dB), ``[..., n_src]`` each.
 
@@ -122,8 +121,14 @@ def bss_eval(ref, est, compute_permutation: bool = False) -> dict[str, torch.Ten
     """
     shared = torch.as_tensor(ref).dim() == 2 and torch.as_tensor(est).dim() > 2
     ref, est = _prepare(ref, est)
-    if shared and not compute_permutation and (ref.pow(2).sum(-1) > 0).all():
-        return _bss_eval_shared_ref(ref.reshape(-1, *ref.shape[-2:])[0], est)
+    with _cholesky_solver():
+        if shared and not compute_permutation and (ref.pow(2).sum(-1) > 0).all():
+            return _bss_eval_shared_ref(ref.reshape(-1, *ref.shape[-2:])[0], est)
+        return _bss_eval_items(ref, est, compute_permutation)
+
+
+def _bss_eval_items(ref: torch.Tensor, est: torch.Tensor, compute_permutation: bool) -> dict[str, torch.Tensor]:
+    """BSS-Eval of each item of ``[..., n_src, T]`` against its own references (NaN where undefined)."""
     lead, (n_src, length) = ref.shape[:-2], ref.shape[-2:]
     ref_flat, est_flat = ref.reshape(-1, n_src, length), est.reshape(-1, n_src, length)
     out = {k: torch.full(ref_flat.shape[:-1], float("nan"), dtype=torch.float64) for k in ("sdr", "sir", "sar")}

@@ -232,3 +232,51 @@ def test_complex_bounds_and_hard_masks_by_value():
     argmax = heads.get("ibm", 3, 3, 2, hard="argmax").eval()
     assert torch.equal(argmax.to_mask(probs)[0, :, :, 0], torch.tensor([[1.0, 1, 0], [0, 0, 1]], dtype=torch.float64))
     assert torch.equal(argmax.train().to_mask(probs), probs)
+
+
+def test_compressed_head_with_other_constants_by_value():
+    src_tf, mix_tf = _two_source_tf()
+    head = heads.get("cirm", 6, 3, 2, bound="compressed", K=4.0, C=0.5).double()
+    target = masks.from_asteroid(head.target(src_tf, mix_tf))[0, ..., 0]
+    expected = torch.complex(4 * torch.tanh(0.25 * CIRM.real), 4 * torch.tanh(0.25 * CIRM.imag))
+    torch.testing.assert_close(target, expected, rtol=0, atol=1e-12)
+    features = masks.to_asteroid(CIRM[None, ..., None])
+    z = head.predict(features)
+    torch.testing.assert_close(masks.from_asteroid(z)[0, ..., 0], expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(head(features), features, rtol=0, atol=1e-9)  # decompressed with the same K, C
+
+
+def test_hard_masks_at_the_threshold_and_with_one_winner():
+    probs = torch.tensor([[0.5, 0.9], [0.2, 0.3]], dtype=torch.float64).reshape(1, 2, 2, 1)
+    threshold = heads.get("ibm", 2, 2, 2).eval()  # threshold 0.5: strictly above
+    hard = threshold.to_mask(probs)
+    assert hard.dtype == torch.float64
+    assert torch.equal(hard[0, :, :, 0], torch.tensor([[0.0, 1], [0, 0]], dtype=torch.float64))
+    argmax = heads.get("ibm", 2, 2, 2, hard="argmax").eval().to_mask(probs)  # source 0 wins every bin
+    assert argmax.dtype == torch.float64 and argmax.shape == probs.shape
+    assert torch.equal(argmax[0, :, :, 0], torch.tensor([[1.0, 1], [0, 0]], dtype=torch.float64))
+
+
+def test_head_errors_name_the_argument_and_defaults():
+    kinds = "ibm, irm, wiener, iam, psm, cirm"
+    for call, message in (
+        (lambda: heads.get("foo", 4, 4, 2), f"unknown mask kind 'foo'; choose from {kinds}"),
+        (lambda: heads.RealMaskHead(masks.get("cirm"), 8, 4, 2), "RealMaskHead needs a real mask kind, got 'cirm'"),
+        (lambda: heads.ComplexMaskHead(masks.get("irm"), 4, 4, 2), "ComplexMaskHead needs a complex mask kind, "
+                                                                    "got 'irm'"),
+        (lambda: heads.get("ibm", 4, 4, 2, hard="soft"), "hard must be 'threshold' or 'argmax', got 'soft'"),
+        (lambda: heads.get(masks.get("iam"), 4, 4, 2, max=3.0), "options ['max'] are not options of the 'iam' head"),
+        (lambda: heads.get("cirm", 8, 4, 2, K=0), "cirm compression needs K > 0 and C > 0, got K=0, C=0.1"),
+        (lambda: heads.get("cirm", 8, 4, 2, C=0), "cirm compression needs K > 0 and C > 0, got K=10.0, C=0"),
+        (lambda: heads.get("irm", 4, 4, 2)(torch.zeros(1, 3, 4, 5)),
+         "RealMaskHead expects features [B, 2, 4, T], got (1, 3, 4, 5)"),
+    ):
+        with pytest.raises(ValueError) as err:
+            call()
+        assert str(err.value) == message
+    with pytest.raises(ValueError, match=r"^bad options for the 'ibm' head: float\(\) argument"):
+        heads.get("ibm", 4, 4, 2, threshold=None)
+    assert heads.ComplexMaskHead(masks.get("cirm"), 8, 4, 2).bound_type == "tanh"
+    assert heads.get("cirm", 8, 4, 2, bound="BDSS").bound_type == "sigmoid"
+    small = heads.get("cirm", 8, 4, 2, bound="compressed", K=0.5, C=0.5)
+    torch.testing.assert_close(small.predict(torch.ones(1, 2, 8, 1)), torch.full((1, 2, 8, 1), 0.5 * math.tanh(0.25)))

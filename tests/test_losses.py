@@ -6,7 +6,7 @@ import pytest
 import torch
 from asteroid.losses import PITLossWrapper
 
-from bssmask import losses, masks
+from bssmask import heads, losses, masks
 from bssmask.models import MaskSeparator
 
 
@@ -218,3 +218,38 @@ def test_criterion_value_is_the_best_permutation_of_a_direct_computation(batch):
     torch.testing.assert_close(fixed, per_item[0].mean())
     torch.testing.assert_close(swapped, per_item[1].mean())
     assert mse > 1e-3 and (per_item[0] - per_item[1]).abs().max() > 1e-6
+
+
+def test_psa_criterion_without_pit_is_the_in_order_direct_loss(batch):
+    sources, mix = batch
+    torch.manual_seed(0)
+    model = MaskSeparator(mask="psm", masker="blstm", masker_kwargs={"n_layers": 1, "hid_size": 16})
+    with torch.no_grad():
+        outputs = model.forward_masks(mix)
+        fixed = losses.get("psa", model, pit=False)(outputs, sources, model)
+        src_tf = model.encoder(sources)
+    matrix = losses.pairwise_psa(outputs["est_tf"], src_tf, outputs["mix_tf"])
+    torch.testing.assert_close(fixed, matrix.diagonal(dim1=1, dim2=2).mean())
+    assert fixed > 1e-4
+
+
+def test_loss_errors_name_the_argument():
+    names = "mask_bce, mask_mse, mask_l1, mask_cmse, msa, psa, cspec, sisdr"
+    for call, message in (
+        (lambda: losses.get("mse"), f"unknown loss 'mse'; choose from {names}"),
+        (lambda: losses.Criterion("mse"), f"unknown loss 'mse'; choose from {names}"),
+        (lambda: losses.pairwise_mse(torch.ones(2, 3, 4), torch.ones(2, 3, 5)),
+         "est and target must share a [B, n_src, ...] shape, got (2, 3, 4) and (2, 3, 5)"),
+        (lambda: losses.pairwise_mse(torch.ones(2, 3), torch.ones(2, 3)),
+         "est and target must share a [B, n_src, ...] shape, got (2, 3) and (2, 3)"),
+    ):
+        with pytest.raises(ValueError) as err:
+            call()
+        assert str(err.value) == message
+    with pytest.raises(TypeError) as err:
+        losses.default_for(3.5)
+    assert str(err.value) == "expected a model with a head, a MaskHead, a MaskKind or a kind name, got float"
+    # Three-dim inputs [B, n_src, X] are valid; a head or a kind work like a model.
+    assert losses.pairwise_mse(torch.zeros(2, 3, 4), torch.ones(2, 3, 4)).shape == (2, 3, 3)
+    head = heads.get("cirm", 8, 4, 2, bound="compressed")
+    assert losses.default_for(head) == "mask_cmse" and losses.default_for(masks.get("psm")) == "psa"

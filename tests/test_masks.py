@@ -240,3 +240,46 @@ def test_zero_floor_and_safe_ratio_by_value():
     assert torch.equal(masks.safe_ratio(num, den, fill=7.0), torch.tensor([0.5, 7.0, 7.0, 4.0 / (-2 * floor)]))
     assert torch.equal(masks.safe_ratio(num, den)[1:3], torch.zeros(2))
     assert masks.safe_ratio(torch.tensor([1j]), torch.tensor([2j])).item() == 0.5
+
+
+def test_errors_name_the_argument_and_defaults():
+    kinds = "ibm, irm, wiener, iam, psm, cirm"
+    for call, message in (
+        (lambda: masks.get("foo"), f"unknown mask kind 'foo'; choose from {kinds}"),
+        (lambda: masks.get("ibm", against="sum"), "against must be 'max' or 'rest', got 'sum'"),
+        (lambda: masks.get("iam", max=0), "iam max must be > 0, got 0"),
+        (lambda: masks.get("psm", min=1.0, max=1.0), "psm needs min < max, got [1.0, 1.0]"),
+        (lambda: masks.compress_cirm(torch.ones(2), C=0), "cIRM compression needs K > 0 and C > 0, got K=10.0, C=0"),
+        (lambda: masks.decompress_cirm(torch.ones(2), K=0), "cIRM compression needs K > 0 and C > 0, got K=0, C=0.1"),
+        (lambda: masks.get("irm").oracle(torch.ones(1, 3, 4, dtype=torch.complex64), torch.ones(3, 4)),
+         "sources must be [..., n_src>=2, F, T], got shape (1, 3, 4)"),
+        (lambda: masks.get("irm").oracle(torch.ones(2, 3, 4, dtype=torch.complex64), torch.ones(3, 5)),
+         "sources (2, 3, 4) and mixture (3, 5) differ in [F, T]"),
+    ):
+        with pytest.raises(ValueError) as err:
+            call()
+        assert str(err.value) == message
+    ratio = masks.RatioMask()
+    assert (ratio.power, ratio.sqrt, ratio.name) == (1.0, False, "irm")
+    assert masks.get("iam", max=0.5).bounds == (0.0, 0.5)
+
+
+def test_compression_with_other_constants_by_value():
+    z = torch.tensor([3 - 4j, -0.5 + 2j], dtype=torch.complex128)
+    K, C = 0.5, 0.7
+    expected = torch.complex(K * torch.tanh(C * z.real / 2), K * torch.tanh(C * z.imag / 2))
+    torch.testing.assert_close(masks.compress_cirm(z, K, C), expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(masks.decompress_cirm(expected, K, C), z, rtol=0, atol=1e-9)
+
+
+def test_apply_tf_without_a_batch_dim_and_its_error_message():
+    S, Y = masks.from_asteroid(masks.to_asteroid(TWO)), TWO.sum(0)  # [2, F=4, 1], [4, 1]
+    mix_tf = masks.to_asteroid(Y)  # [2F, T]: no batch dim
+    for name in ("irm", "cirm"):
+        kind = masks.get(name)
+        mask = kind.oracle(S, Y)
+        got = masks.from_asteroid(masks.apply_tf(masks.to_asteroid(mask), mix_tf))
+        torch.testing.assert_close(got, kind.apply(mask, Y), rtol=0, atol=1e-12)
+    with pytest.raises(ValueError) as err:
+        masks.apply_tf(torch.ones(1, 2, 100, 7), torch.ones(1, 512, 7))
+    assert str(err.value) == "mask has 100 frequency rows; expected F=256 (real) or 2F=512 (complex)"

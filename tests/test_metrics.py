@@ -195,3 +195,34 @@ def test_silent_reference_items_are_scored_in_order_and_exact_estimates_clamped(
     # The mixture as estimate when the other source is silent: the input baseline of an evaluation.
     pair = torch.stack([ref[0], torch.zeros_like(ref[0])])
     assert metrics.separation_metrics(pair, pair[0].expand(2, -1))["sdr"][0] == metrics.MAX_DB
+
+
+def test_si_sdr_edge_cases_by_value():
+    ref = torch.tensor([[1.0, 0, 0, 0], [1, 2, 0, 0]], dtype=torch.float64)  # energies 1 and 5
+    # Orthogonal estimate: no target part at all, -inf clamped to -MAX_DB (not NaN).
+    orthogonal = torch.tensor([[0.0, 1, 0, 0], [1, -1, 0, 0]], dtype=torch.float64)
+    got = metrics.si_sdr(ref, orthogonal)
+    assert got[0] == -metrics.MAX_DB
+    # [1, -1] on [1, 2]: a = -1/5, target [-0.2, -0.4], residual [1.2, -0.6].
+    assert got[1].item() == pytest.approx(10 * math.log10(0.2 / 1.8), abs=1e-12)
+    # One silent estimate next to a good one.
+    mixed = metrics.si_sdr(ref, torch.stack([torch.zeros(4, dtype=torch.float64), ref[1]]))
+    assert mixed[0] == -metrics.MAX_DB and mixed[1] == metrics.MAX_DB
+
+
+def test_coherence_to_db_clamps_rounding_and_extremes():
+    coherence = torch.tensor([-1e-17, 0.0, 0.5, 0.9, 1.0, 1 + 1e-15], dtype=torch.float64)
+    expected = torch.tensor([-300.0, -300.0, 0.0, 10 * math.log10(9), 300.0, 300.0], dtype=torch.float64)
+    torch.testing.assert_close(metrics._coherence_db(coherence), expected, rtol=0, atol=1e-9)
+
+
+def test_spd_solve_broadcasts_like_torch_solve_and_reference_shapes_are_checked():
+    gen = torch.Generator().manual_seed(1)
+    a = torch.randn(3, 4, 4, generator=gen, dtype=torch.float64)
+    spd = a @ a.mT + torch.eye(4, dtype=torch.float64)
+    shared_rhs = torch.randn(4, 3, generator=gen, dtype=torch.float64)  # [n, k] for every matrix (not [3, 4])
+    torch.testing.assert_close(metrics.spd_solve(spd, shared_rhs), torch.linalg.solve(spd, shared_rhs))
+    one_matrix = metrics.spd_solve(spd[0], torch.randn(2, 4, 3, generator=gen, dtype=torch.float64))
+    assert one_matrix.shape == (2, 4, 3)
+    with pytest.raises(ValueError, match=r"share a shape \[..., n_src, T\]; got \(2, 100\) and \(3, 2, 90\)"):
+        metrics.bss_eval(torch.randn(2, 100), torch.randn(3, 2, 90))

@@ -125,3 +125,32 @@ def test_interpolating_downsample_shapes_and_errors(speech_spectra):
         resample.downsample(S, 2, "area")
     with pytest.raises(ValueError, match="unknown space 'log'"):
         resample.upsample(S, 512, "nearest", "log")
+
+
+def test_defaults_and_error_messages():
+    x = torch.polar(torch.ones(8, 2), torch.linspace(-3, 3, 16).reshape(8, 2))
+    assert torch.equal(resample.downsample(x, 2), x[::2])  # "keep" by default
+    assert torch.equal(resample.upsample(x[::2], 8), resample.upsample(x[::2], 8, "nearest", "cartesian"))
+    for call, message in (
+        (lambda: resample.upsample(x, 16, "area"), "unknown interpolation method 'area'; choose from nearest, "
+                                                   "bilinear, bicubic"),
+        (lambda: resample.upsample(x, 16, "nearest", "log"), "unknown space 'log'; choose from cartesian, polar, "
+                                                             "phasor"),
+        (lambda: resample.downsample(x, 2, "area"), "unknown downsampling method 'area'; choose from keep, nearest, "
+                                                    "bilinear, bicubic"),
+        (lambda: resample.downsample(x, 2.0), "factor must be a positive integer, got 2.0"),
+        (lambda: resample.downsample(x, 0), "factor must be a positive integer, got 0"),
+        (lambda: resample.downsample(x, 3), "factor 3 does not divide the 8 frequency bins"),
+    ):
+        with pytest.raises(ValueError) as err:
+            call()
+        assert str(err.value) == message
+
+
+def test_interpolating_downsample_uses_the_requested_space():
+    # Phases alternating around +-pi: averaging angles (polar) lands near 0, phasors stay near pi.
+    x = torch.polar(torch.ones(8, 1), torch.tensor([3.0, -3.0] * 4).reshape(8, 1))
+    polar = resample.downsample(x, 2, "bilinear", "polar")
+    phasor = resample.downsample(x, 2, "bilinear", "phasor")
+    torch.testing.assert_close(polar, torch.ones(4, 1, dtype=torch.complex64), rtol=0, atol=1e-6)
+    torch.testing.assert_close(phasor.angle().abs(), torch.full((4, 1), math.pi), rtol=0, atol=1e-6)
