@@ -203,12 +203,18 @@ def test_psa_against_a_direct_computation():
     torch.testing.assert_close(losses.pairwise_psa(est, src, mix), expected, rtol=1e-12, atol=1e-12)
 
 
+def _untrained_outputs(kind, mix):
+    """A small untrained separator of ``kind`` and its ``forward_masks`` outputs on ``mix`` (not the targets)."""
+    torch.manual_seed(0)
+    model = MaskSeparator(mask=kind, masker="blstm", masker_kwargs={"n_layers": 1, "hid_size": 16})
+    with torch.no_grad():
+        return model, model.forward_masks(mix)
+
+
 def test_criterion_value_is_the_best_permutation_of_a_direct_computation(batch):
     sources, mix = batch
-    torch.manual_seed(0)
-    model = MaskSeparator(mask="irm", masker="blstm", masker_kwargs={"n_layers": 1, "hid_size": 16})
+    model, outputs = _untrained_outputs("irm", mix)
     with torch.no_grad():
-        outputs = model.forward_masks(mix)
         target = model.head.target(model.encoder(sources), outputs["mix_tf"])
         mse = losses.get("mask_mse", model)(outputs, sources, model)
         fixed = losses.get("mask_mse", model, pit=False)(outputs, sources, model)
@@ -222,10 +228,8 @@ def test_criterion_value_is_the_best_permutation_of_a_direct_computation(batch):
 
 def test_psa_criterion_without_pit_is_the_in_order_direct_loss(batch):
     sources, mix = batch
-    torch.manual_seed(0)
-    model = MaskSeparator(mask="psm", masker="blstm", masker_kwargs={"n_layers": 1, "hid_size": 16})
+    model, outputs = _untrained_outputs("psm", mix)
     with torch.no_grad():
-        outputs = model.forward_masks(mix)
         fixed = losses.get("psa", model, pit=False)(outputs, sources, model)
         src_tf = model.encoder(sources)
     matrix = losses.pairwise_psa(outputs["est_tf"], src_tf, outputs["mix_tf"])
