@@ -25,7 +25,9 @@ torch.set_num_threads(1)
 
 #: Environment switch: skip the tests that need the Asterisk voices instead of failing.
 SKIP_VOICES = "BSSMASK_SKIP_VOICE_TESTS"
-MISSING_VOICES = [lang for lang in corpus.ASTERISK_LANGUAGES if not (corpus.ASTERISK_ROOT / lang).is_dir()]
+#: Languages whose prompt folder is missing or holds no audio file the corpus reads (a partial install).
+MISSING_VOICES = [lang for lang in corpus.ASTERISK_LANGUAGES
+                  if not any(p.suffix in corpus.AUDIO_SUFFIXES for p in (corpus.ASTERISK_ROOT / lang).rglob("*"))]
 _not_tested: Counter = Counter()
 
 
@@ -36,7 +38,7 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(config, items):
     if not MISSING_VOICES:
         return
-    reason = f"needs the Asterisk voices ({corpus.ASTERISK_ROOT}: {', '.join(MISSING_VOICES)} missing)"
+    reason = f"needs the Asterisk voices (no audio prompts in {corpus.ASTERISK_ROOT}/{{{','.join(MISSING_VOICES)}}})"
     for item in items:
         if item.get_closest_marker("voices"):
             item.add_marker(pytest.mark.skip(reason=reason))
@@ -52,7 +54,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     terminalreporter.line(
         f"{sum(_not_tested.values())} tests need the Debian Asterisk voices and did not run "
         f"(the recipe, training, evaluation, resume, fine-tuning and fault tests): {files}", red=True)
-    terminalreporter.line(f"Missing: {packages}. Install them with recipes/asterisk2mix/local/install_asterisk_sounds.sh"
+    terminalreporter.line(f"No audio prompts in {corpus.ASTERISK_ROOT}/{{{','.join(MISSING_VOICES)}}} (packages {packages})."
+                          f" Install them with recipes/asterisk2mix/local/install_asterisk_sounds.sh"
                           f" (as root), or set {SKIP_VOICES}=1 to skip these tests on purpose.", red=True)
     if os.environ.get(SKIP_VOICES) != "1":
         terminalreporter.line(f"The run FAILS because of them ({SKIP_VOICES} is not set).", red=True, bold=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-VOICE_TEST = "tests/test_corpus.py::test_asterisk_voices_merge_english_and_spanish"
+VOICE_TEST = "tests/test_corpus.py::test_installed_asterisk_voices_give_speakers_with_speech"
 PLAIN_TEST = "tests/test_stft.py::test_argument_checks"
 
 # A pytest plugin (loaded before the conftest) that points the voice folder at an empty one.
