@@ -280,6 +280,7 @@ def test_apply_tf_without_a_batch_dim_and_its_error_message():
         mask = kind.oracle(S, Y)
         got = masks.from_asteroid(masks.apply_tf(masks.to_asteroid(mask), mix_tf))
         torch.testing.assert_close(got, kind.apply(mask, Y), rtol=0, atol=1e-12)
-    with pytest.raises(ValueError) as err:
-        masks.apply_tf(torch.ones(1, 2, 100, 7), torch.ones(1, 512, 7))
-    assert str(err.value) == "mask has 100 frequency rows; expected F=256 (real) or 2F=512 (complex)"
+    for mask, mix in ((torch.ones(1, 2, 100, 7), torch.ones(1, 512, 7)), (torch.ones(2, 100, 7), torch.ones(512, 7))):
+        with pytest.raises(ValueError) as err:
+            masks.apply_tf(mask, mix)
+        assert str(err.value) == "mask has 100 frequency rows; expected F=256 (real) or 2F=512 (complex)"

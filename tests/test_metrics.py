@@ -37,6 +37,16 @@ def test_permutation_matches_mir_eval(speech_pair):
     np.testing.assert_allclose(ours["sdr"].numpy(), sdr, atol=0.01)
 
 
+def test_bss_eval_ignores_a_common_scale(speech_pair):
+    ref = speech_pair[:, :8000].double()
+    est = torch.from_numpy(_mixed_estimates(speech_pair[:, :8000], 0.2, 0.01, 6))
+    loud = metrics.bss_eval(ref, est)
+    quiet = metrics.bss_eval(1e-3 * ref, 1e-3 * est)  # reference energies far below 1
+    for name in ("sdr", "sir", "sar"):
+        torch.testing.assert_close(quiet[name], loud[name], rtol=0, atol=1e-6)
+    assert (1e-3 * ref).pow(2).sum(-1).max() < 1
+
+
 def test_batched_equals_one_by_one(speech_pair):
     ref = speech_pair[:, :8000].double()
     est = torch.stack([torch.from_numpy(_mixed_estimates(speech_pair[:, :8000], 0.1 * k, 0.01, k)) for k in range(3)])
