@@ -236,3 +236,19 @@ def test_spd_solve_broadcasts_like_torch_solve_and_reference_shapes_are_checked(
     assert one_matrix.shape == (2, 4, 3)
     with pytest.raises(ValueError, match=r"share a shape \[..., n_src, T\]; got \(2, 100\) and \(3, 2, 90\)"):
         metrics.bss_eval(torch.randn(2, 100), torch.randn(3, 2, 90))
+
+
+def test_estimates_are_scored_in_the_given_order_unless_asked_to_permute(speech_pair):
+    ref = speech_pair[:, :8000].double()
+    est = torch.from_numpy(_mixed_estimates(speech_pair[:, :8000], 0.1, 0.01, 7))
+    swapped = est.flip(0)
+    good = metrics.bss_eval(ref, est)["sdr"]
+    for ref_, est_ in ((ref, swapped), (ref[None].repeat(2, 1, 1), swapped[None].repeat(2, 1, 1)),
+                       (ref, swapped[None].repeat(2, 1, 1))):  # one item, a batch, a shared reference
+        in_order = metrics.bss_eval(ref_, est_)["sdr"]
+        assert (in_order < 0).all(), in_order
+        permuted = metrics.bss_eval(ref_, est_, compute_permutation=True)["sdr"]
+        torch.testing.assert_close(permuted, good.expand_as(permuted), rtol=0, atol=0.01)  # per reference
+    # A silent reference and an exact estimate of the other source, with permutation asked for.
+    pair = torch.stack([ref[0], torch.zeros_like(ref[0])])
+    assert metrics.bss_eval(pair, pair[0].expand(2, -1), compute_permutation=True)["sdr"][0] == metrics.MAX_DB
