@@ -252,3 +252,14 @@ def test_estimates_are_scored_in_the_given_order_unless_asked_to_permute(speech_
     # A silent reference and an exact estimate of the other source, with permutation asked for.
     pair = torch.stack([ref[0], torch.zeros_like(ref[0])])
     assert metrics.bss_eval(pair, pair[0].expand(2, -1), compute_permutation=True)["sdr"][0] == metrics.MAX_DB
+
+
+def test_a_shared_reference_with_a_silent_source_is_scored_item_by_item(speech_pair):
+    ref = torch.stack([speech_pair[0, :8000].double(), torch.zeros(8000, dtype=torch.float64)])
+    est = torch.from_numpy(_mixed_estimates(speech_pair[:, :8000], 0.1, 0.01, 8))[None].repeat(2, 1, 1)
+    shared = metrics.bss_eval(ref, est)  # ref [2, T] for est [2, 2, T]
+    per_item = metrics.bss_eval(ref[None].repeat(2, 1, 1), est)
+    for name in ("sdr", "sir", "sar"):
+        torch.testing.assert_close(shared[name], per_item[name], equal_nan=True)
+    assert torch.isfinite(shared["sdr"][:, 0]).all() and shared["sdr"][:, 1].isnan().all()
+    assert shared["sir"].isnan().all() and shared["sar"].isnan().all()
