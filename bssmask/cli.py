@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import ablation, resample, separate
+from . import ablation, mask_stats, resample, separate
 from .audio import AudioError, load_sources
 from .data import DEFAULT_SOURCES
 from .data.mixtures import list_mixtures
@@ -29,7 +29,8 @@ def add_ablate_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument("--dataset", metavar="DIR_OR_CSV",
                      help="LibriMix-style CSV or a folder with s1/, s2/ ... of same-named wav files")
     parser.add_argument("--masks", type=_names, default=defaults.masks,
-                        help="comma-separated mask kinds (default: ibm,cirm)")
+                        help="comma-separated mask kinds, each with options as kind:key=value "
+                             f"(e.g. cirm:max=1, iam:max=2, psm:min=-1:max=1; default: {','.join(defaults.masks)})")
     parser.add_argument("--upsampled", type=_names, default=defaults.upsampled,
                         help="what is upsampled: mask,spectrogram (default: both)")
     parser.add_argument("--methods", type=_names, default=defaults.methods,
@@ -40,12 +41,17 @@ def add_ablate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="mixture = sum (default) or mean of the sources")
     parser.add_argument("--n-fft", type=int, default=defaults.n_fft, help="STFT size (default 1022: 512 bins)")
     parser.add_argument("--hop", type=int, default=defaults.hop, help="STFT hop (default 256)")
+    parser.add_argument("--window", default=defaults.window,
+                        help="STFT window: hann (default, as torch.stft users) or sqrt-hann (Asteroid's default)")
     parser.add_argument("--factor", type=int, default=defaults.factor, help="frequency downsampling factor (default 2)")
     parser.add_argument("--down-method", default=defaults.down_method,
                         help=f"downsampling: {', '.join(resample.DOWN_METHODS)} (default keep: every k-th bin)")
     parser.add_argument("--sample-rate", type=int, default=None,
                         help="resample every file to this rate (default: files must share one rate)")
     parser.add_argument("--max-mixtures", type=int, default=None, help="score only the first N mixtures of --dataset")
+    parser.add_argument("--stats", action="store_true",
+                        help="also write mask_stats.{csv,md,json}: adjacent-bin correlations and large-mask "
+                             "shares of each mask kind (what decides the cost of downsampling)")
     parser.add_argument("--out", default="results/ablation", help="output folder (default results/ablation)")
     parser.add_argument("--device", default=defaults.device, help="torch device (default cpu)")
 
@@ -56,7 +62,7 @@ def run_ablate(args: argparse.Namespace) -> int:
     config = ablation.AblationConfig(
         masks=args.masks, upsampled=args.upsampled, methods=args.methods, spaces=args.spaces,
         factor=args.factor, down_method=args.down_method, n_fft=args.n_fft, hop=args.hop,
-        mix=args.mix, device=args.device,
+        window=args.window, mix=args.mix, device=args.device,
     )
     config.validate()
     if args.sample_rate is not None and args.sample_rate <= 0:
@@ -68,12 +74,15 @@ def run_ablate(args: argparse.Namespace) -> int:
     else:
         paths = [Path(p) for p in (args.sources or DEFAULT_SOURCES)]
         mixtures = [("+".join(p.stem for p in paths), paths)]
-    per_mixture, rates, notes = {}, set(), []
+    per_mixture, stats, rates, notes = {}, [], set(), []
     for mixture_id, paths in tqdm(mixtures, desc="mixtures", disable=len(mixtures) == 1, file=sys.stderr):
         sources, rate, file_notes = load_sources(paths, args.sample_rate)
         rates.add(rate)
         notes += file_notes
         per_mixture[mixture_id] = ablation.score_mixture(sources, config)
+        if args.stats:
+            stats.append(mask_stats.mask_statistics(sources, config.masks, config.n_fft, config.hop,
+                                                    config.window, config.mix))
     if len(rates) > 1:
         raise AudioError(f"{args.dataset}: mixtures have different sample rates {sorted(rates)}; pass --sample-rate")
     for note in notes:
@@ -86,7 +95,10 @@ def run_ablate(args: argparse.Namespace) -> int:
     )
     table = ablation.write_results(args.out, rows, meta, per_mixture)
     print(table, end="")
-    print(f"written: {Path(args.out) / 'ablation'}.{{csv,md,json,png}}", file=sys.stderr)
+    if args.stats:
+        print("\n" + mask_stats.write_statistics(args.out, stats, meta), end="")
+    print(f"written: {Path(args.out) / 'ablation'}.{{csv,md,json,png}}"
+          f"{' and mask_stats.{csv,md,json}' if args.stats else ''}", file=sys.stderr)
     return 0
 
 
