@@ -218,7 +218,8 @@ def write_results(out_dir, rows: list[dict], meta: dict, per_mixture: dict[str, 
         f"{n_mix} mixture{'s' if n_mix > 1 else ''}"
         f"{' (means over mixtures)' if n_mix > 1 else ''}. Sorted by SDR (dB).\n"
         "upsampled none = full-resolution oracle; space - = real mask interpolated as is; "
-        "n/a = undefined (silent reference).\n\n"
+        f"n/a = undefined (silent reference); > {tables.DB_CEILING:g} = above {tables.DB_CEILING:g} dB "
+        "(float precision; exact values in the CSV and JSON).\n\n"
     )
     if n_mix > 1:
         flat = [dict(mixture_id=mid, **r) for mid, mrows in per_mixture.items() for r in mrows]
@@ -227,5 +228,6 @@ def write_results(out_dir, rows: list[dict], meta: dict, per_mixture: dict[str, 
         rows, ["mask", "upsampled", "mode", "space"], "sdr", out_dir / "ablation.png",
         title=f"Oracle SDR after frequency down/upsampling by {meta['factor']}", color_key="mask",
     )
-    paths = tables.write_table(out_dir, "ablation", rows, COLUMNS, meta, preamble)
+    ceilings = {metric: tables.DB_CEILING for metric in METRICS if metric != "l1"}
+    paths = tables.write_table(out_dir, "ablation", rows, COLUMNS, meta, preamble, ceilings)
     return paths["md"].read_text()
