@@ -50,3 +50,19 @@ def write_text(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically."""
     with atomic_path(path) as tmp:
         Path(tmp).write_text(text)
+
+
+def output_folder(path: str | Path) -> Path:
+    """``path`` checked as an output folder: absent (created on the first write) or a folder.
+
+    Raises:
+        ValueError: ``path`` exists and is not a folder (a file of that name, say).
+
+    Example:
+        >>> output_folder("/tmp")
+        PosixPath('/tmp')
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path}: exists and is not a folder; give a folder for the results")
+    return path
