@@ -230,7 +230,8 @@ def write_results(out_dir, rows: list[dict], meta: dict, per_mixture: dict[str, 
         f"{' (means over mixtures ± half-width of their 95% confidence interval)' if n_mix > 1 else ''}. "
         "Sorted by SDR (dB).\n"
         "upsampled none = full-resolution oracle; space - = real mask interpolated as is; "
-        "n/a = undefined (silent reference).\n\n"
+        f"n/a = undefined (silent reference); > {tables.DB_CEILING:g} = above {tables.DB_CEILING:g} dB "
+        "(float precision; exact values in the CSV and JSON).\n\n"
     )
     columns = dict(COLUMNS)
     if n_mix > 1:
@@ -243,5 +244,6 @@ def write_results(out_dir, rows: list[dict], meta: dict, per_mixture: dict[str, 
               + (f", 95% intervals over {n_mix} mixtures" if n_mix > 1 else ""),
         color_key="mask", error_key="sdr_ci" if n_mix > 1 else None,
     )
-    paths = tables.write_table(out_dir, "ablation", rows, columns, meta, preamble, spread_suffix="_ci")
+    ceilings = {metric: tables.DB_CEILING for metric in METRICS if metric != "l1"}
+    paths = tables.write_table(out_dir, "ablation", rows, columns, meta, preamble, ceilings, spread_suffix="_ci")
     return paths["md"].read_text()

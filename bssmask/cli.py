@@ -11,14 +11,34 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import ablation, mask_stats, resample, separate
+import torch
+
+from . import __version__, ablation, device, mask_stats, resample, separate
+from .atomic import output_folder
 from .audio import AudioError, load_sources
 from .data import DEFAULT_SOURCES
 from .data.mixtures import list_mixtures
 
 
+class Parser(argparse.ArgumentParser):
+    """``argparse`` whose errors are one line, ``<prog>: error: <message>``, exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def _names(text: str) -> tuple[str, ...]:
     return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
 
 
 def add_ablate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,12 +68,13 @@ def add_ablate_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"downsampling: {', '.join(resample.DOWN_METHODS)} (default keep: every k-th bin)")
     parser.add_argument("--sample-rate", type=int, default=None,
                         help="resample every file to this rate (default: files must share one rate)")
-    parser.add_argument("--max-mixtures", type=int, default=None, help="score only the first N mixtures of --dataset")
+    parser.add_argument("--max-mixtures", type=_positive_int, default=None,
+                        help="score only the first N mixtures of --dataset (N >= 1)")
     parser.add_argument("--stats", action="store_true",
                         help="also write mask_stats.{csv,md,json}: adjacent-bin correlations and large-mask "
                              "shares of each mask kind (what decides the cost of downsampling)")
     parser.add_argument("--out", default="results/ablation", help="output folder (default results/ablation)")
-    parser.add_argument("--device", default=defaults.device, help="torch device (default cpu)")
+    parser.add_argument("--device", default=defaults.device, help="torch device: auto, cpu, cuda, cuda:N (default cpu)")
 
 
 def run_ablate(args: argparse.Namespace) -> int:
@@ -62,24 +83,30 @@ def run_ablate(args: argparse.Namespace) -> int:
     config = ablation.AblationConfig(
         masks=args.masks, upsampled=args.upsampled, methods=args.methods, spaces=args.spaces,
         factor=args.factor, down_method=args.down_method, n_fft=args.n_fft, hop=args.hop,
-        window=args.window, mix=args.mix, device=args.device,
+        window=args.window, mix=args.mix, device=str(device.resolve(args.device)),
     )
     config.validate()
+    output_folder(args.out)
     if args.sample_rate is not None and args.sample_rate <= 0:
         raise ValueError(f"--sample-rate must be positive, got {args.sample_rate}")
     if args.dataset:
-        mixtures = list_mixtures(args.dataset)
-        if args.max_mixtures is not None:
-            mixtures = mixtures[: max(args.max_mixtures, 1)]
+        mixtures = list_mixtures(args.dataset)[: args.max_mixtures]
     else:
         paths = [Path(p) for p in (args.sources or DEFAULT_SOURCES)]
         mixtures = [("+".join(p.stem for p in paths), paths)]
     per_mixture, stats, rates, notes = {}, [], set(), []
     for mixture_id, paths in tqdm(mixtures, desc="mixtures", disable=len(mixtures) == 1, file=sys.stderr):
         sources, rate, file_notes = load_sources(paths, args.sample_rate)
+        if sources.shape[-1] < config.n_fft:
+            raise AudioError(f"{', '.join(map(str, paths))}: {sources.shape[-1]} samples, shorter than one "
+                             f"STFT frame (--n-fft {config.n_fft})")
         rates.add(rate)
         notes += file_notes
-        per_mixture[mixture_id] = ablation.score_mixture(sources, config)
+        try:
+            per_mixture[mixture_id] = ablation.score_mixture(sources, config)
+        except torch.linalg.LinAlgError:
+            raise AudioError(f"{', '.join(map(str, paths))}: the sources are linearly dependent (the same signal "
+                             "twice, or scaled copies): BSS-Eval is undefined for them") from None
         if args.stats:
             stats.append(mask_stats.mask_statistics(sources, config.masks, config.n_fft, config.hop,
                                                     config.window, config.mix))
@@ -103,8 +130,9 @@ def run_ablate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bssmask", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(prog="bssmask", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"bssmask {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="{ablate,separate}")
     ablate = sub.add_parser("ablate", help="oracle mask ablation of frequency down/upsampling")
     add_ablate_arguments(ablate)
     ablate.set_defaults(func=run_ablate)
@@ -117,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
     try:
         return args.func(args)
     except (ValueError, OSError) as err:

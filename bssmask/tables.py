@@ -1,7 +1,10 @@
 """Result tables people compare: Markdown, CSV, strict JSON and a bar plot.
 
 Rows are flat dicts. Undefined metrics are float NaN in memory, empty cells in
-CSV, ``null`` in JSON and ``n/a`` in Markdown. Every file is written
+CSV, ``null`` in JSON and ``n/a`` in Markdown. Values above a column's
+stated ceiling (:data:`DB_CEILING` for decibel scores) are shown as ``> 100``
+in Markdown: beyond it a score measures float rounding, which changes from
+run to run; CSV and JSON keep the exact values. Every file is written
 atomically (:mod:`bssmask.atomic`).
 """
 
@@ -14,6 +17,10 @@ import math
 from pathlib import Path
 
 from .atomic import atomic_path, write_text
+
+#: Decibel scores above this are float-precision artifacts (an exact oracle):
+#: Markdown tables print them as ``> 100``.
+DB_CEILING = 100.0
 
 
 def _is_undefined(value) -> bool:
@@ -44,28 +51,42 @@ def to_csv(rows: list[dict], columns: list[str]) -> str:
     return buf.getvalue()
 
 
-def _cell(value, fmt: str | None) -> str:
+def _cell(value, fmt: str | None, ceiling: float | None = None) -> str:
     if value is None:
         return "-"
     if _is_undefined(value):
         return "n/a"
+    if ceiling is not None and isinstance(value, (int, float)) and value > ceiling:
+        return f"> {ceiling:g}"
     return format(value, fmt) if fmt and isinstance(value, (int, float)) else str(value)
 
 
-def to_markdown(rows: list[dict], columns: dict[str, str | None], spread_suffix: str | None = None) -> str:
+def to_markdown(rows: list[dict], columns: dict[str, str | None], ceilings: dict[str, float] | None = None,
+                spread_suffix: str | None = None) -> str:
     """Markdown table; ``columns`` maps each key to a format spec (``".2f"``) or None.
 
+    ``ceilings`` maps keys to a ceiling: values above it are printed ``> ceiling``.
     With ``spread_suffix`` (e.g. ``"_ci"``), a column ``k`` whose spread column
     ``k + spread_suffix`` is also listed is shown as ``value ± spread`` and the
     spread column gets no column of its own.
+
+    Example:
+        >>> print(to_markdown([{"mask": "cirm", "sdr": 129.75}, {"mask": "ibm", "sdr": 12.62, "sdr_ci": 0.4}],
+        ...                   {"mask": None, "sdr": ".2f", "sdr_ci": ".2f"}, ceilings={"sdr": DB_CEILING},
+        ...                   spread_suffix="_ci"), end="")
+        | mask | sdr |
+        | --- | --- |
+        | cirm | > 100 |
+        | ibm | 12.62 ± 0.40 |
     """
+    ceilings = ceilings or {}
     spreads = {k: k + spread_suffix for k in columns if spread_suffix and k + spread_suffix in columns}
     shown = [k for k in columns if k not in spreads.values()]
 
     def cell(row, key):
-        text = _cell(row.get(key), columns[key])
+        text = _cell(row.get(key), columns[key], ceilings.get(key))
         spread = row.get(spreads.get(key))
-        if spread is None or _is_undefined(spread) or text in ("-", "n/a"):
+        if spread is None or _is_undefined(spread) or text in ("-", "n/a") or text.startswith(">"):
             return text
         return f"{text} ± {_cell(spread, columns[key])}"
 
@@ -131,15 +152,17 @@ def save_png(fig, path: str | Path, dpi: int = 110) -> None:
 
 
 def write_table(out_dir: str | Path, stem: str, rows: list[dict], columns: dict[str, str | None],
-                meta: dict, markdown_preamble: str = "", spread_suffix: str | None = None) -> dict[str, Path]:
+                meta: dict, markdown_preamble: str = "", ceilings: dict[str, float] | None = None,
+                spread_suffix: str | None = None) -> dict[str, Path]:
     """Write ``stem.csv``, ``stem.md`` and ``stem.json`` (``{"config": meta, "rows": rows}``).
 
-    ``spread_suffix`` is passed to :func:`to_markdown`. Returns the written
-    paths by suffix. The JSON is written last.
+    ``ceilings`` and ``spread_suffix`` apply to the Markdown table only
+    (:func:`to_markdown`). Returns the written paths by suffix. The JSON is
+    written last.
     """
     out_dir = Path(out_dir)
     paths = {ext: out_dir / f"{stem}.{ext}" for ext in ("csv", "md", "json")}
     write_text(paths["csv"], to_csv(rows, list(columns)))
-    write_text(paths["md"], markdown_preamble + to_markdown(rows, columns, spread_suffix))
+    write_text(paths["md"], markdown_preamble + to_markdown(rows, columns, ceilings, spread_suffix))
     write_text(paths["json"], to_json({"config": meta, "rows": rows}))
     return paths
