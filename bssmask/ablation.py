@@ -152,13 +152,36 @@ def estimate_grid(sources: torch.Tensor, config: AblationConfig) -> tuple[list[d
         return rows, synthesize(decoder, est_tf, sources.shape[-1])
 
 
+def check_independent(sources: torch.Tensor, tolerance: float = 1e-6) -> None:
+    """Raise ``ValueError`` when the non-silent sources ``[n_src, T]`` are linearly dependent.
+
+    BSS-Eval separates an estimate into projections on the references; for
+    the same signal twice, or scaled copies, that split is undefined. Sources
+    count as dependent when the smallest eigenvalue of their correlation
+    matrix is below ``tolerance`` (two different speech signals: above 0.5).
+    Silent sources are left out (their metrics are undefined, NaN, by rule).
+    """
+    sources = sources.detach().to(torch.float64).cpu()
+    energy = (sources**2).sum(-1)
+    active = sources[energy > 0]
+    if active.shape[0] < 2:
+        return
+    unit = active / active.norm(dim=-1, keepdim=True)
+    if torch.linalg.eigvalsh(unit @ unit.T)[0] < tolerance:
+        raise ValueError("the sources are linearly dependent (the same signal twice, or scaled copies): "
+                         "BSS-Eval is undefined for them")
+
+
 def score_mixture(sources: torch.Tensor, config: AblationConfig) -> list[dict]:
     """Score every grid row on one mixture (``sources [n_src, T]`` at their original level).
+
+    Raises ``ValueError`` for linearly dependent sources (:func:`check_independent`).
 
     Returns:
         One dict per :func:`grid` row with the metrics of :data:`bssmask.metrics.METRICS`
         added (means over sources; NaN where undefined for every source).
     """
+    check_independent(sources)
     rows, est = estimate_grid(sources, config)
     scores = separation_metrics(sources.cpu(), est.cpu())
     for i, row in enumerate(rows):

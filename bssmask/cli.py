@@ -11,8 +11,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-
 from . import __version__, ablation, device, mask_stats, resample, separate
 from .atomic import output_folder
 from .audio import AudioError, load_sources
@@ -103,10 +101,10 @@ def run_ablate(args: argparse.Namespace) -> int:
         rates.add(rate)
         notes += file_notes
         try:
-            per_mixture[mixture_id] = ablation.score_mixture(sources, config)
-        except torch.linalg.LinAlgError:
-            raise AudioError(f"{', '.join(map(str, paths))}: the sources are linearly dependent (the same signal "
-                             "twice, or scaled copies): BSS-Eval is undefined for them") from None
+            ablation.check_independent(sources)
+        except ValueError as err:
+            raise AudioError(f"{', '.join(map(str, paths))}: {err}") from None
+        per_mixture[mixture_id] = ablation.score_mixture(sources, config)
         if args.stats:
             stats.append(mask_stats.mask_statistics(sources, config.masks, config.n_fft, config.hop,
                                                     config.window, config.mix))
