@@ -179,3 +179,19 @@ def test_mask_statistics_count_large_bins_by_hand():
     assert rows[0]["share_large"] == pytest.approx(0.5) and rows[0]["energy_large"] == pytest.approx(0.8)
     assert rows[0]["mask_adjacent_corr"] == pytest.approx(1.0, abs=1e-6)
     assert rows[1]["share_large"] == 0.0
+
+
+def test_separator_window_is_a_model_argument_that_reloads(tmp_path):
+    from bssmask.models import MaskSeparator
+
+    model = MaskSeparator(mask="irm", masker="blstm", masker_kwargs={"hid_size": 8, "n_layers": 1}, window="hann")
+    window = torch.as_tensor(model.encoder.filterbank.window).float()
+    assert torch.allclose(window, torch.hann_window(254), atol=1e-6)
+    torch.save(model.serialize(), tmp_path / "model.pth")
+    reloaded = MaskSeparator.from_pretrained(str(tmp_path / "model.pth"))
+    assert reloaded.window == "hann" and reloaded.get_model_args()["window"] == "hann"
+    mix = torch.randn(1, 4000, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(model.eval()(mix), reloaded.eval()(mix), atol=1e-6)
+    assert MaskSeparator(mask="irm", masker="blstm", masker_kwargs={"hid_size": 8, "n_layers": 1}).window == "sqrt-hann"
+    with pytest.raises(ValueError, match="unknown window 'hamming'"):
+        MaskSeparator(mask="irm", masker="blstm", window="hamming")
