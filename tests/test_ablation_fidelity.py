@@ -17,7 +17,7 @@ from bssmask.cli import main
 from bssmask.data import DEFAULT_SOURCES
 from bssmask.mask_stats import mask_statistics
 from bssmask.stats import mean_ci
-from bssmask.stft import WINDOWS, make_stft, make_window
+from bssmask.stft import WINDOWS, make_stft, make_window, synthesize
 
 F2_ROW = dict(upsampled=("mask",), methods=("nearest",), spaces=("cartesian",))
 
@@ -195,3 +195,18 @@ def test_separator_window_is_a_model_argument_that_reloads(tmp_path):
     assert MaskSeparator(mask="irm", masker="blstm", masker_kwargs={"hid_size": 8, "n_layers": 1}).window == "sqrt-hann"
     with pytest.raises(ValueError, match="unknown window 'hamming'"):
         MaskSeparator(mask="irm", masker="blstm", window="hamming")
+
+
+@pytest.mark.parametrize("window", WINDOWS)
+def test_synthesize_is_the_decoders_inverse_stft(window):
+    from asteroid.utils.torch_utils import pad_x_to_y
+
+    encoder, decoder = make_stft(254, 64, window=window)
+    x = torch.randn(2, 3, 3000, generator=torch.Generator().manual_seed(1))
+    gains = torch.rand(2, 3, 254 + 2, 1, generator=torch.Generator().manual_seed(2))
+    tf = encoder(x.reshape(6, 1, 3000)).reshape(2, 3, 256, -1) * gains
+    reference = pad_x_to_y(decoder(tf).reshape(2, 3, -1), x)
+    assert torch.allclose(synthesize(decoder, tf, 3000), reference, atol=1e-5)
+    assert torch.allclose(synthesize(decoder, encoder(x.reshape(6, 1, 3000)), 3000), x.reshape(6, 1, 3000)[:, 0],
+                          atol=1e-5)
+    assert synthesize(decoder, tf, 2500).shape == (2, 3, 2500)
