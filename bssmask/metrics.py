@@ -136,11 +136,14 @@ def bss_eval(ref, est, compute_permutation: bool = False) -> dict[str, torch.Ten
         for key, val in zip(("sdr", "sir", "sar"), (sdr, sir, sar)):
             out[key][full] = val
     # Items with a silent reference: SDR of the active sources on their own
-    # (SIR and SAR, which project on every reference, stay undefined).
+    # (SIR and SAR, which project on every reference, stay undefined), in the
+    # given order unless asked to permute (one active source needs no permutation).
     for i in torch.nonzero(~full).flatten().tolist():
         keep = active[i]
-        if keep.any():
+        if compute_permutation and keep.sum() > 1:
             out["sdr"][i, keep] = fast_bss_eval.sdr(ref_flat[i, keep], est_flat[i, keep])
+        elif keep.any():
+            out["sdr"][i, keep] = -fast_bss_eval.sdr_loss(est_flat[i, keep], ref_flat[i, keep])
     return {k: _clamp_db(v.reshape(*lead, n_src)) for k, v in out.items()}
 
 

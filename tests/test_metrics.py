@@ -176,3 +176,22 @@ def test_shared_reference_path_agrees_with_mir_eval(speech_pair):
         np.testing.assert_allclose(shared["sir"][k].numpy(), sir, atol=0.01)
         np.testing.assert_allclose(shared["sar"][k].numpy(), sar, atol=0.01)
         assert torch.allclose(shared["si_sdr"][k], metrics.si_sdr(ref, est[k]))
+
+
+def test_silent_reference_items_are_scored_in_order_and_exact_estimates_clamped(speech_pair):
+    gen = torch.Generator().manual_seed(3)
+    ref = torch.cat([speech_pair[:, :8000].double(), torch.zeros(1, 8000, dtype=torch.float64)])[[0, 2, 1]]
+    noise = 0.01 * torch.randn(8000, generator=gen, dtype=torch.float64)
+    est = torch.stack([ref[0], noise, ref[2] + noise])  # an exact estimate next to a silent reference
+    m = metrics.bss_eval(ref, est)
+    assert m["sdr"][0] == metrics.MAX_DB and math.isnan(m["sdr"][1])
+    expected = mir_eval.separation.bss_eval_sources(ref[2:].numpy(), est[2:].numpy())[0][0]
+    assert m["sdr"][2].item() == pytest.approx(expected, abs=0.01)
+    swapped = est[[2, 1, 0]]
+    in_order = metrics.bss_eval(ref, swapped)["sdr"]
+    assert in_order[0] < 0 and in_order[2] < 0  # scored as given, not permuted
+    permuted = metrics.bss_eval(ref, swapped, compute_permutation=True)["sdr"]
+    assert permuted[0] == metrics.MAX_DB and permuted[2].item() == pytest.approx(expected, abs=0.01)
+    # The mixture as estimate when the other source is silent: the input baseline of an evaluation.
+    pair = torch.stack([ref[0], torch.zeros_like(ref[0])])
+    assert metrics.separation_metrics(pair, pair[0].expand(2, -1))["sdr"][0] == metrics.MAX_DB
