@@ -1,7 +1,8 @@
 """The oracle mask ablation: what frequency down/upsampling costs each mask.
 
 For a mixture ``Y`` of sources ``S_i`` (STFT with Asteroid's ``torch_stft``
-filterbank), each mask kind is scored
+filterbank and a Hann window by default, :data:`bssmask.stft.WINDOWS`), each
+mask kind (a spec with its options, e.g. ``"cirm:max=1"``) is scored
 
 - at full resolution (``upsampled="none"``): ``M = oracle(S, Y)``, estimate ``M * Y``;
 - with the mask upsampled (``"mask"``): the oracle of the downsampled
@@ -12,14 +13,16 @@ filterbank), each mask kind is scored
 
 Estimates are turned back into waveforms and scored against the sources at
 their original level (SDR/SIR/SAR, SI-SDR, L1; means over sources and, for
-several mixtures, over mixtures). Real masks are interpolated as real values,
+several mixtures, over mixtures with the half-width of their 95% confidence
+interval in ``<metric>_ci``). Real masks are interpolated as real values,
 so their ``mask`` rows have no space (``None``).
 
 Example:
     >>> from bssmask.data import DEFAULT_SOURCES
     >>> from bssmask.audio import load_sources
     >>> sources, rate, _ = load_sources(DEFAULT_SOURCES)
-    >>> rows = score_mixture(sources[:, :16000], AblationConfig(masks=("cirm",), methods=("nearest",), spaces=("cartesian",)))
+    >>> config = AblationConfig(masks=("cirm",), methods=("nearest",), spaces=("cartesian",))
+    >>> rows = score_mixture(sources[:, :16000], config)
     >>> [(r["upsampled"], round(r["sdr"]) > 90) for r in rows][0]
     ('none', True)
 """
@@ -34,7 +37,8 @@ import torch
 
 from . import masks, resample
 from .metrics import METRICS, separation_metrics
-from .stft import make_stft, synthesize
+from .stats import mean_ci, nanmean
+from .stft import WINDOWS, make_stft, synthesize
 
 MIX_MODES = ("sum", "mean")
 UPSAMPLED = ("mask", "spectrogram")
@@ -46,19 +50,22 @@ class AblationConfig:
     """Every option of the ablation grid.
 
     Attributes:
-        masks: mask kinds (names of :data:`bssmask.masks.KINDS`).
+        masks: mask kinds: names of :data:`bssmask.masks.KINDS` or specs with
+            options (``"cirm:max=1"``, ``"iam:max=2"``; :func:`bssmask.masks.get`).
         upsampled: what is upsampled: ``"mask"``, ``"spectrogram"`` or both.
         methods: upsampling methods (:data:`bssmask.resample.UP_METHODS`).
         spaces: spaces for complex values (:data:`bssmask.resample.SPACES`).
         factor: frequency downsampling factor; must divide ``n_fft // 2 + 1``.
         down_method: downsampling method (:data:`bssmask.resample.DOWN_METHODS`).
         n_fft, hop: STFT size and hop (1022 / 256 give 512 bins).
+        window: STFT window, ``"hann"`` (default, as ``torch.stft`` users and
+            the source post) or ``"sqrt-hann"`` (Asteroid's default).
         mix: ``"sum"`` (mixture = sum of sources, the default) or ``"mean"``
             (sum / n_src, which lowers each source by 1 / n_src in the mixture).
         device: torch device for the STFT and masks (scores run on the CPU).
     """
 
-    masks: tuple[str, ...] = ("ibm", "cirm")
+    masks: tuple[str, ...] = ("ibm", "cirm", "cirm:max=1")
     upsampled: tuple[str, ...] = UPSAMPLED
     methods: tuple[str, ...] = resample.UP_METHODS
     spaces: tuple[str, ...] = ("cartesian", "polar", "phasor")
@@ -66,6 +73,7 @@ class AblationConfig:
     down_method: str = "keep"
     n_fft: int = 1022
     hop: int = 256
+    window: str = "hann"
     mix: str = "sum"
     device: str = "cpu"
 
@@ -78,6 +86,7 @@ class AblationConfig:
         _check_choices("spaces", self.spaces, resample.SPACES)
         _check_choices("down-method", (self.down_method,), resample.DOWN_METHODS)
         _check_choices("mix", (self.mix,), MIX_MODES)
+        _check_choices("window", (self.window,), WINDOWS)
         if not self.masks:
             raise ValueError("masks: give at least one mask kind")
         make_stft(self.n_fft, self.hop)
@@ -132,7 +141,7 @@ def estimate_grid(sources: torch.Tensor, config: AblationConfig) -> tuple[list[d
         ``(rows, estimates)``: the :func:`grid` rows and their estimates
         ``[len(rows), n_src, T]`` (on ``config.device``).
     """
-    encoder, decoder = (m.to(config.device) for m in make_stft(config.n_fft, config.hop))
+    encoder, decoder = (m.to(config.device) for m in make_stft(config.n_fft, config.hop, window=config.window))
     sources = sources.to(config.device)
     mixture = sources.sum(0) if config.mix == "sum" else sources.mean(0)
     with torch.no_grad():
@@ -154,22 +163,24 @@ def score_mixture(sources: torch.Tensor, config: AblationConfig) -> list[dict]:
     scores = separation_metrics(sources.cpu(), est.cpu())
     for i, row in enumerate(rows):
         for metric in METRICS:
-            row[metric] = _nanmean(scores[metric][i].tolist())
+            row[metric] = nanmean(scores[metric][i].tolist())
     return rows
 
 
-def _nanmean(values) -> float:
-    finite = [v for v in values if not math.isnan(v)]
-    return sum(finite) / len(finite) if finite else math.nan
+def mean_rows(per_mixture: list[list[dict]], keys=ROW_KEYS, metrics=METRICS) -> list[dict]:
+    """Average the rows of several mixtures, leaving undefined (NaN) values out.
 
-
-def mean_rows(per_mixture: list[list[dict]]) -> list[dict]:
-    """Average the rows of several mixtures, leaving undefined (NaN) values out."""
+    With two or more mixtures each metric ``m`` gets ``m_ci``, the half-width
+    of the 95% Student-t confidence interval of its mean
+    (:func:`bssmask.stats.mean_ci`).
+    """
     means = []
     for group in zip(*per_mixture):
-        row = {k: group[0][k] for k in ROW_KEYS}
-        for metric in METRICS:
-            row[metric] = _nanmean([r[metric] for r in group])
+        row = {k: group[0][k] for k in keys}
+        for metric in metrics:
+            row[metric], half_width = mean_ci([r[metric] for r in group])
+            if len(per_mixture) > 1:
+                row[f"{metric}_ci"] = half_width
         means.append(row)
     return means
 
@@ -203,7 +214,7 @@ def write_results(out_dir, rows: list[dict], meta: dict, per_mixture: dict[str, 
         per_mixture: rows of each mixture by mixture id.
 
     Returns:
-        The Markdown table.
+        The Markdown table (``mean ± 95% half-width`` for several mixtures).
     """
     from pathlib import Path
 
@@ -214,20 +225,25 @@ def write_results(out_dir, rows: list[dict], meta: dict, per_mixture: dict[str, 
     n_mix = len(per_mixture)
     preamble = (
         f"Oracle mask ablation: factor {meta['factor']} ({meta['down_method']} down), "
-        f"n_fft {meta['n_fft']}, hop {meta['hop']}, mix = {meta['mix']} of the sources, "
+        f"n_fft {meta['n_fft']}, hop {meta['hop']}, {meta['window']} window, mix = {meta['mix']} of the sources, "
         f"{n_mix} mixture{'s' if n_mix > 1 else ''}"
-        f"{' (means over mixtures)' if n_mix > 1 else ''}. Sorted by SDR (dB).\n"
+        f"{' (means over mixtures ± half-width of their 95% confidence interval)' if n_mix > 1 else ''}. "
+        "Sorted by SDR (dB).\n"
         "upsampled none = full-resolution oracle; space - = real mask interpolated as is; "
         f"n/a = undefined (silent reference); > {tables.DB_CEILING:g} = above {tables.DB_CEILING:g} dB "
         "(float precision; exact values in the CSV and JSON).\n\n"
     )
+    columns = dict(COLUMNS)
     if n_mix > 1:
         flat = [dict(mixture_id=mid, **r) for mid, mrows in per_mixture.items() for r in mrows]
         tables.write_text(out_dir / "ablation_per_mixture.csv", tables.to_csv(flat, ["mixture_id", *COLUMNS]))
+        columns.update({f"{m}_ci": COLUMNS[m] for m in METRICS})
     tables.bar_plot(
         rows, ["mask", "upsampled", "mode", "space"], "sdr", out_dir / "ablation.png",
-        title=f"Oracle SDR after frequency down/upsampling by {meta['factor']}", color_key="mask",
+        title=f"Oracle SDR after frequency down/upsampling by {meta['factor']} ({meta['window']} window)"
+              + (f", 95% intervals over {n_mix} mixtures" if n_mix > 1 else ""),
+        color_key="mask", error_key="sdr_ci" if n_mix > 1 else None,
     )
     ceilings = {metric: tables.DB_CEILING for metric in METRICS if metric != "l1"}
-    paths = tables.write_table(out_dir, "ablation", rows, COLUMNS, meta, preamble, ceilings)
+    paths = tables.write_table(out_dir, "ablation", rows, columns, meta, preamble, ceilings, spread_suffix="_ci")
     return paths["md"].read_text()

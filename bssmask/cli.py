@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from . import __version__, ablation, device, resample, separate
+from . import __version__, ablation, device, mask_stats, resample, separate
 from .atomic import output_folder
 from .audio import AudioError, load_sources
 from .data import DEFAULT_SOURCES
@@ -49,7 +49,8 @@ def add_ablate_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument("--dataset", metavar="DIR_OR_CSV",
                      help="LibriMix-style CSV or a folder with s1/, s2/ ... of same-named wav files")
     parser.add_argument("--masks", type=_names, default=defaults.masks,
-                        help="comma-separated mask kinds (default: ibm,cirm)")
+                        help="comma-separated mask kinds, each with options as kind:key=value "
+                             f"(e.g. cirm:max=1, iam:max=2, psm:min=-1:max=1; default: {','.join(defaults.masks)})")
     parser.add_argument("--upsampled", type=_names, default=defaults.upsampled,
                         help="what is upsampled: mask,spectrogram (default: both)")
     parser.add_argument("--methods", type=_names, default=defaults.methods,
@@ -60,6 +61,8 @@ def add_ablate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="mixture = sum (default) or mean of the sources")
     parser.add_argument("--n-fft", type=int, default=defaults.n_fft, help="STFT size (default 1022: 512 bins)")
     parser.add_argument("--hop", type=int, default=defaults.hop, help="STFT hop (default 256)")
+    parser.add_argument("--window", default=defaults.window,
+                        help="STFT window: hann (default, as torch.stft users) or sqrt-hann (Asteroid's default)")
     parser.add_argument("--factor", type=int, default=defaults.factor, help="frequency downsampling factor (default 2)")
     parser.add_argument("--down-method", default=defaults.down_method,
                         help=f"downsampling: {', '.join(resample.DOWN_METHODS)} (default keep: every k-th bin)")
@@ -67,6 +70,9 @@ def add_ablate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="resample every file to this rate (default: files must share one rate)")
     parser.add_argument("--max-mixtures", type=_positive_int, default=None,
                         help="score only the first N mixtures of --dataset (N >= 1)")
+    parser.add_argument("--stats", action="store_true",
+                        help="also write mask_stats.{csv,md,json}: adjacent-bin correlations and large-mask "
+                             "shares of each mask kind (what decides the cost of downsampling)")
     parser.add_argument("--out", default="results/ablation", help="output folder (default results/ablation)")
     parser.add_argument("--device", default=defaults.device, help="torch device: auto, cpu, cuda, cuda:N (default cpu)")
 
@@ -77,7 +83,7 @@ def run_ablate(args: argparse.Namespace) -> int:
     config = ablation.AblationConfig(
         masks=args.masks, upsampled=args.upsampled, methods=args.methods, spaces=args.spaces,
         factor=args.factor, down_method=args.down_method, n_fft=args.n_fft, hop=args.hop,
-        mix=args.mix, device=str(device.resolve(args.device)),
+        window=args.window, mix=args.mix, device=str(device.resolve(args.device)),
     )
     config.validate()
     output_folder(args.out)
@@ -88,7 +94,7 @@ def run_ablate(args: argparse.Namespace) -> int:
     else:
         paths = [Path(p) for p in (args.sources or DEFAULT_SOURCES)]
         mixtures = [("+".join(p.stem for p in paths), paths)]
-    per_mixture, rates, notes = {}, set(), []
+    per_mixture, stats, rates, notes = {}, [], set(), []
     for mixture_id, paths in tqdm(mixtures, desc="mixtures", disable=len(mixtures) == 1, file=sys.stderr):
         sources, rate, file_notes = load_sources(paths, args.sample_rate)
         if sources.shape[-1] < config.n_fft:
@@ -101,6 +107,9 @@ def run_ablate(args: argparse.Namespace) -> int:
         except torch.linalg.LinAlgError:
             raise AudioError(f"{', '.join(map(str, paths))}: the sources are linearly dependent (the same signal "
                              "twice, or scaled copies): BSS-Eval is undefined for them") from None
+        if args.stats:
+            stats.append(mask_stats.mask_statistics(sources, config.masks, config.n_fft, config.hop,
+                                                    config.window, config.mix))
     if len(rates) > 1:
         raise AudioError(f"{args.dataset}: mixtures have different sample rates {sorted(rates)}; pass --sample-rate")
     for note in notes:
@@ -113,7 +122,10 @@ def run_ablate(args: argparse.Namespace) -> int:
     )
     table = ablation.write_results(args.out, rows, meta, per_mixture)
     print(table, end="")
-    print(f"written: {Path(args.out) / 'ablation'}.{{csv,md,json,png}}", file=sys.stderr)
+    if args.stats:
+        print("\n" + mask_stats.write_statistics(args.out, stats, meta), end="")
+    print(f"written: {Path(args.out) / 'ablation'}.{{csv,md,json,png}}"
+          f"{' and mask_stats.{csv,md,json}' if args.stats else ''}", file=sys.stderr)
     return 0
 
 

@@ -105,6 +105,8 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
         n_fft: FFT size; ``F = n_fft // 2 + 1`` (the default 254 gives
             ``F = 128``, divisible by factors 2, 4, 8...).
         hop: STFT hop size in samples.
+        window: STFT window, ``"sqrt-hann"`` (Asteroid's default) or ``"hann"``
+            (:data:`bssmask.stft.WINDOWS`).
         mask_options: options of the head and of the mask kind
             (:func:`bssmask.heads.get`), e.g. ``{"bound": "compressed"}``.
         masker_kwargs: masker constructor options over :data:`MASKERS`'s defaults.
@@ -138,8 +140,9 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
         space: str = "cartesian",
         down_method: str = "keep",
         masker_out: int | None = None,
+        window: str = "sqrt-hann",
     ):
-        encoder, decoder = make_stft(n_fft, hop, sample_rate)
+        encoder, decoder = make_stft(n_fft, hop, sample_rate, window)
         n_freq = n_fft // 2 + 1
         resample.check_factor(n_freq, factor)
         for value, allowed, what in (
@@ -158,7 +161,7 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
         self.mask_options = dict(mask_options or {})
         self.head = heads.get(mask, in_chan, low, n_src, **self.mask_options)
         self.n_src, self.mask, self.masker_name = n_src, mask, masker
-        self.n_fft, self.hop, self.n_freq = n_fft, hop, n_freq
+        self.n_fft, self.hop, self.n_freq, self.window = n_fft, hop, n_freq, window
         self.masker_kwargs = masker_kwargs
         self.factor, self.method, self.space, self.down_method = factor, method, space, down_method
         self.masker_out = masker_out
@@ -225,6 +228,7 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
             "sample_rate": self.sample_rate,
             "n_fft": self.n_fft,
             "hop": self.hop,
+            "window": self.window,
             "mask_options": dict(self.mask_options),
             "masker_kwargs": dict(self.masker_kwargs),
             "factor": self.factor,

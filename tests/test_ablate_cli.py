@@ -35,10 +35,12 @@ def test_default_sources_full_grid(tmp_path, capsys):
     assert {p.name for p in out_dir.iterdir()} == {"ablation.csv", "ablation.md", "ablation.json", "ablation.png"}
     result = json.loads((out_dir / "ablation.json").read_text())
     cfg = result["config"]
-    assert (cfg["n_fft"], cfg["hop"], cfg["factor"], cfg["mix"], cfg["sample_rate"], cfg["n_freq"]) == (1022, 256, 2, "sum", 8000, 512)
+    assert (cfg["n_fft"], cfg["hop"], cfg["factor"], cfg["mix"], cfg["sample_rate"], cfg["n_freq"], cfg["window"]) \
+        == (1022, 256, 2, "sum", 8000, 512, "hann")
+    assert cfg["masks"] == ["ibm", "cirm", "cirm:max=1"]
     rows = result["rows"]
-    # ibm: oracle + 3 mask rows (real mask: no space) + 9 spectrogram rows; cirm: 1 + 9 + 9.
-    assert len(rows) == 13 + 19
+    # ibm: oracle + 3 mask rows (real mask: no space) + 9 spectrogram rows; cirm and cirm:max=1: 1 + 9 + 9.
+    assert len(rows) == 13 + 19 + 19
     assert set(rows[0]) == {"mask", "upsampled", "mode", "space", "sdr", "si_sdr", "sir", "sar", "l1"}
     sdrs = [r["sdr"] for r in rows]
     assert sdrs == sorted(sdrs, reverse=True)
@@ -50,7 +52,7 @@ def test_default_sources_full_grid(tmp_path, capsys):
         if r["upsampled"] != "none":
             assert r["sdr"] < oracle[r["mask"]]["sdr"] + 0.01
     # Upsampling the mask beats upsampling the masked spectrogram, for both masks.
-    for kind in ("ibm", "cirm"):
+    for kind in ("ibm", "cirm", "cirm:max=1"):
         best_spec = max(r["sdr"] for r in rows if r["mask"] == kind and r["upsampled"] == "spectrogram")
         worst_mask = min(r["sdr"] for r in rows if r["mask"] == kind and r["upsampled"] == "mask")
         assert worst_mask > best_spec
