@@ -36,9 +36,9 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
-import types
 
 import torch
 from asteroid import complex_nn, masknn
@@ -426,7 +426,7 @@ def _serialize_with_head(model: BaseEncoderMaskerDecoder) -> dict:
 def _record_head(model: BaseEncoderMaskerDecoder, mask: str, options: dict) -> BaseEncoderMaskerDecoder:
     """Remember the head's kind and options, and make ``model.serialize()`` save them."""
     model.bssmask_head = {"mask": mask, "options": dict(options)}
-    model.serialize = types.MethodType(_serialize_with_head, model)
+    model.serialize = functools.partial(_serialize_with_head, model)  # pickles and deep-copies with the model
     return model
 
 

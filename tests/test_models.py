@@ -2,6 +2,7 @@
 
 import copy
 import os
+import pickle
 import shutil
 
 import numpy as np
@@ -220,6 +221,10 @@ def test_saved_after_attach_head_reloads_with_its_head(name, mixture, tmp_path):
     torch.testing.assert_close(reloaded(mix), model(mix))
     # Saved again after reloading: still the same model.
     torch.testing.assert_close(load_model(reloaded.serialize()).eval()(mix), model(mix))
+    # A pickled (or deep-copied) model keeps saving its own head.
+    copied = pickle.loads(pickle.dumps(model))
+    attach_head(copied, "cirm", bound="tanh")
+    assert model.serialize()["bssmask_head"]["mask"] == "irm" and copied.serialize()["bssmask_head"]["mask"] == "cirm"
     with pytest.raises(checkpoint.CheckpointError, match=f"it holds a {name}, not a MaskSeparator; "
                                                          "bssmask.models.load_model loads it"):
         MaskSeparator.from_pretrained(path)
