@@ -104,7 +104,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``bssmask separate``."""
     parser.add_argument("inputs", nargs="+", metavar="WAV_OR_DIR",
                         help="mono audio files to separate, or folders of them")
-    parser.add_argument("--model", required=True, help="trained model file (a recipe's best_model.pth)")
+    parser.add_argument("--model", required=True,
+                        help="a bundled model's name (default) or a model file saved with serialize() "
+                             "(a recipe's best_model.pth)")
     parser.add_argument("--out", required=True, help="output folder: <out>/<input name>_s<k>.wav")
     parser.add_argument("--device", default="auto",
                         help="torch device: auto (a CUDA GPU if there is one, else the CPU), cpu, cuda, cuda:N")
