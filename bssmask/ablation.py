@@ -40,7 +40,7 @@ from .metrics import METRICS, separation_metrics
 from .stats import mean_ci, nanmean
 from .stft import WINDOWS, make_stft, synthesize
 
-MIX_MODES = ("sum", "mean")
+MIX_MODES = ("sum", "mean", "file")
 UPSAMPLED = ("mask", "spectrogram")
 ROW_KEYS = ("mask", "upsampled", "mode", "space")
 
@@ -60,7 +60,9 @@ class AblationConfig:
         n_fft, hop: STFT size and hop (1022 / 256 give 512 bins).
         window: STFT window, ``"hann"`` (default, as ``torch.stft`` users and
             the source post) or ``"sqrt-hann"`` (Asteroid's default).
-        mix: ``"sum"`` (mixture = sum of sources, the default) or ``"mean"``
+        mix: ``"file"`` (a mixture given with the sources, as a LibriMix CSV's
+            ``mixture_path``, for mixtures that are not the sources' sum), ``"sum"``
+            (mixture = sum of sources, the default) or ``"mean"``
             (sum / n_src, which lowers each source by 1 / n_src in the mixture).
         device: torch device for the STFT and masks (scores run on the CPU).
     """
@@ -130,12 +132,30 @@ def _estimate(row: dict, config: AblationConfig, S: torch.Tensor, Y: torch.Tenso
     return resample.upsample(kind.apply(mask_low, Y_low), n_freq, row["mode"], space)
 
 
-def estimate_grid(sources: torch.Tensor, config: AblationConfig) -> tuple[list[dict], torch.Tensor]:
+def mixture_of(sources: torch.Tensor, mix: str, mixture: torch.Tensor | None = None) -> torch.Tensor:
+    """The mixture ``[T]`` of ``sources [n_src, T]`` by rule ``mix`` (:data:`MIX_MODES`).
+
+    ``"sum"`` and ``"mean"`` compute it; ``"file"`` returns ``mixture``, which it requires.
+
+    Example:
+        >>> mixture_of(torch.tensor([[1.0, 2.0], [3.0, 0.0]]), "mean")
+        tensor([2., 1.])
+    """
+    if mix == "file":
+        if mixture is None:
+            raise ValueError("mix 'file' needs the mixture itself (a --dataset CSV's mixture_path)")
+        return mixture
+    return sources.sum(0) if mix == "sum" else sources.mean(0)
+
+
+def estimate_grid(sources: torch.Tensor, config: AblationConfig,
+                  mixture: torch.Tensor | None = None) -> tuple[list[dict], torch.Tensor]:
     """Waveform estimates of every grid row on one mixture.
 
     Args:
         sources: ``[n_src, T]`` waveforms at their original level.
         config: the grid.
+        mixture: ``[T]``, the mixture when ``config.mix == "file"``.
 
     Returns:
         ``(rows, estimates)``: the :func:`grid` rows and their estimates
@@ -143,7 +163,7 @@ def estimate_grid(sources: torch.Tensor, config: AblationConfig) -> tuple[list[d
     """
     encoder, decoder = (m.to(config.device) for m in make_stft(config.n_fft, config.hop, window=config.window))
     sources = sources.to(config.device)
-    mixture = sources.sum(0) if config.mix == "sum" else sources.mean(0)
+    mixture = mixture_of(sources, config.mix, None if mixture is None else mixture.to(config.device))
     with torch.no_grad():
         spectra = masks.from_asteroid(encoder(torch.cat([sources, mixture[None]])[None]))[0]
         S, Y = spectra[:-1], spectra[-1]  # [n_src, F, T'], [F, T']
@@ -172,8 +192,9 @@ def check_independent(sources: torch.Tensor, tolerance: float = 1e-6) -> None:
                          "BSS-Eval is undefined for them")
 
 
-def score_mixture(sources: torch.Tensor, config: AblationConfig) -> list[dict]:
-    """Score every grid row on one mixture (``sources [n_src, T]`` at their original level).
+def score_mixture(sources: torch.Tensor, config: AblationConfig, mixture: torch.Tensor | None = None) -> list[dict]:
+    """Score every grid row on one mixture (``sources [n_src, T]`` at their original level;
+    ``mixture [T]`` when ``config.mix == "file"``).
 
     Raises ``ValueError`` for linearly dependent sources (:func:`check_independent`).
 
@@ -182,7 +203,7 @@ def score_mixture(sources: torch.Tensor, config: AblationConfig) -> list[dict]:
         added (means over sources; NaN where undefined for every source).
     """
     check_independent(sources)
-    rows, est = estimate_grid(sources, config)
+    rows, est = estimate_grid(sources, config, mixture)
     scores = separation_metrics(sources.cpu(), est.cpu())
     for i, row in enumerate(rows):
         for metric in METRICS:

@@ -8,14 +8,20 @@ and no output written.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
+
+import torch
 
 from . import __version__, ablation, device, mask_stats, resample, separate
 from .atomic import output_folder
 from .audio import AudioError, load_sources
 from .data import DEFAULT_SOURCES
-from .data.mixtures import list_mixtures
+from .data.mixtures import list_mixtures, mixture_files
+
+#: A mixture file matches a mixing rule when it differs from the rule's mixture by at most -30 dB.
+RULE_TOLERANCE_DB = -30.0
 
 
 class Parser(argparse.ArgumentParser):
@@ -56,7 +62,8 @@ def add_ablate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spaces", type=_names, default=defaults.spaces,
                         help="spaces for complex values (default: cartesian,polar,phasor)")
     parser.add_argument("--mix", default=defaults.mix,
-                        help="mixture = sum (default) or mean of the sources")
+                        help="mixture = sum (default) or mean of the sources, or file: the --dataset CSV's "
+                             "mixture_path (mixtures that are not the sum of the sources, e.g. with noise)")
     parser.add_argument("--n-fft", type=int, default=defaults.n_fft, help="STFT size (default 1022: 512 bins)")
     parser.add_argument("--hop", type=int, default=defaults.hop, help="STFT hop (default 256)")
     parser.add_argument("--window", default=defaults.window,
@@ -75,6 +82,34 @@ def add_ablate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=defaults.device, help="torch device: auto, cpu, cuda, cuda:N (default cpu)")
 
 
+def _distance_db(mixture: torch.Tensor, reference: torch.Tensor) -> float:
+    """``10 log10(|mixture - reference|^2 / |reference|^2)``: how far a mixture file is from a rule's mixture."""
+    error = (mixture - reference).double().pow(2).sum()
+    energy = reference.double().pow(2).sum()
+    if error == 0:
+        return -math.inf
+    return math.inf if energy == 0 else 10 * math.log10(error / energy)
+
+
+def check_mixture_rule(sources: torch.Tensor, mixture: torch.Tensor, mix: str, path: Path) -> None:
+    """Refuse a mixture file that is neither the sum nor the mean of its ``sources`` (within :data:`RULE_TOLERANCE_DB`).
+
+    A file made by either rule is a clean mixture of these sources, and
+    ``mix`` then says which rule the ablation mixes them by (a LibriMix sum
+    can be studied as a mean); any other file (noise, music, other sources)
+    is scored only with ``--mix file``.
+
+    Raises:
+        AudioError: one line naming the file and how far it is from the ``mix`` rule.
+    """
+    if any(_distance_db(mixture, ablation.mixture_of(sources, rule)) <= RULE_TOLERANCE_DB for rule in ("sum", "mean")):
+        return
+    distance = _distance_db(mixture, ablation.mixture_of(sources, mix))
+    raise AudioError(f"{path}: the mixture file is not the {mix} of its sources ({distance:.1f} dB from it, "
+                     f"more than {RULE_TOLERANCE_DB:g} dB), nor their {'mean' if mix == 'sum' else 'sum'}; "
+                     "pass --mix file to score the file itself (a mixture with noise, say)")
+
+
 def run_ablate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -87,6 +122,9 @@ def run_ablate(args: argparse.Namespace) -> int:
     output_folder(args.out)
     if args.sample_rate is not None and args.sample_rate <= 0:
         raise ValueError(f"--sample-rate must be positive, got {args.sample_rate}")
+    files = mixture_files(args.dataset) if args.dataset else {}
+    if args.mix == "file" and not files:
+        raise ValueError("--mix file: needs a --dataset CSV with a mixture_path column (the mixtures to score)")
     if args.dataset:
         mixtures = list_mixtures(args.dataset)[: args.max_mixtures]
     else:
@@ -94,7 +132,13 @@ def run_ablate(args: argparse.Namespace) -> int:
         mixtures = [("+".join(p.stem for p in paths), paths)]
     per_mixture, stats, rates, notes = {}, [], set(), []
     for mixture_id, paths in tqdm(mixtures, desc="mixtures", disable=len(mixtures) == 1, file=sys.stderr):
-        sources, rate, file_notes = load_sources(paths, args.sample_rate)
+        mixture_path = files.get(mixture_id)
+        sources, rate, file_notes = load_sources([*paths, mixture_path] if mixture_path else paths, args.sample_rate)
+        mixture = None
+        if mixture_path:
+            sources, mixture = sources[:-1], sources[-1]
+            if args.mix != "file":
+                check_mixture_rule(sources, mixture, args.mix, mixture_path)
         if sources.shape[-1] < config.n_fft:
             raise AudioError(f"{', '.join(map(str, paths))}: {sources.shape[-1]} samples, shorter than one "
                              f"STFT frame (--n-fft {config.n_fft})")
@@ -104,10 +148,10 @@ def run_ablate(args: argparse.Namespace) -> int:
             ablation.check_independent(sources)
         except ValueError as err:
             raise AudioError(f"{', '.join(map(str, paths))}: {err}") from None
-        per_mixture[mixture_id] = ablation.score_mixture(sources, config)
+        per_mixture[mixture_id] = ablation.score_mixture(sources, config, mixture)
         if args.stats:
             stats.append(mask_stats.mask_statistics(sources, config.masks, config.n_fft, config.hop,
-                                                    config.window, config.mix))
+                                                    config.window, config.mix, mixture))
     if len(rates) > 1:
         raise AudioError(f"{args.dataset}: mixtures have different sample rates {sorted(rates)}; pass --sample-rate")
     for note in notes:

@@ -40,6 +40,7 @@ import math
 import torch
 
 from . import masks
+from .ablation import mixture_of
 from .stft import make_stft
 
 STATISTICS = ("mix_adjacent_corr", "mask_adjacent_corr", "share_large", "energy_large", "error_large")
@@ -58,20 +59,21 @@ def _share(part: torch.Tensor, whole: torch.Tensor) -> float:
 
 
 def mask_statistics(sources: torch.Tensor, mask_specs, n_fft: int, hop: int, window: str,
-                    mix: str = "sum") -> list[dict]:
+                    mix: str = "sum", mixture: torch.Tensor | None = None) -> list[dict]:
     """:data:`STATISTICS` of each mask kind's oracle on one mixture.
 
     Args:
         sources: ``[n_src, T]`` waveforms at their original level.
         mask_specs: mask kind names or specs (``"cirm:max=1"``).
         n_fft, hop, window: the STFT (:func:`bssmask.stft.make_stft`).
-        mix: ``"sum"`` or ``"mean"`` of the sources.
+        mix: ``"sum"`` or ``"mean"`` of the sources, or ``"file"``: ``mixture`` (``[T]``) itself
+            (:func:`bssmask.ablation.mixture_of`).
 
     Returns:
         One dict per spec: ``mask`` and the statistics (floats; NaN where undefined).
     """
     encoder, _ = make_stft(n_fft, hop, window=window)
-    mixture = sources.sum(0) if mix == "sum" else sources.mean(0)
+    mixture = mixture_of(sources, mix, mixture)
     with torch.no_grad():
         spectra = masks.from_asteroid(encoder(torch.cat([sources, mixture[None]])[None]))[0].to(torch.complex128)
     S, Y = spectra[:-1], spectra[-1]

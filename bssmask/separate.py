@@ -28,27 +28,9 @@ import torch
 from . import device as devices
 from .atomic import atomic_path, output_folder
 from .audio import AudioError, read_mono, resample
-from .checkpoint import CheckpointError
 
 #: File name suffixes of the formats soundfile reads (``.wav``, ``.flac``, ``.ogg``...).
 AUDIO_SUFFIXES = frozenset(f".{name.lower()}" for name in sf.available_formats())
-
-
-def load_model(model_path: str | Path, device: str = "cpu"):
-    """A :class:`~bssmask.models.MaskSeparator` from a ``serialize()`` file, in eval mode on ``device``.
-
-    Raises:
-        CheckpointError: missing, unsafe or not a serialized model.
-    """
-    from .models import MaskSeparator
-
-    try:
-        model = MaskSeparator.from_pretrained(str(model_path))
-    except CheckpointError:
-        raise
-    except (KeyError, ValueError, RuntimeError, TypeError) as err:
-        raise CheckpointError(f"{model_path}: not a bssmask model file ({str(err).splitlines()[0]})") from None
-    return model.eval().to(device)
 
 
 def audio_files(inputs) -> list[Path]:
@@ -74,7 +56,8 @@ def separate_files(model_path, inputs, out_dir, device: str = "auto") -> list[Pa
     """Separate each input file; return the written paths (input order, then source order).
 
     Args:
-        model_path: a model file (``best_model.pth`` of the recipe).
+        model_path: a model file (a recipe's ``best_model.pth``, any model saved with ``serialize()``)
+            or a bundled model's name (``"default"``): :func:`bssmask.models.load_model`.
         inputs: mono audio files, or folders of them (:func:`audio_files`).
         out_dir: output folder (created).
         device: torch device, or ``"auto"`` (:func:`bssmask.device.resolve`).
@@ -94,7 +77,9 @@ def separate_files(model_path, inputs, out_dir, device: str = "auto") -> list[Pa
     clash = sorted({s for s in stems if stems.count(s) > 1})
     if clash:
         raise ValueError(f"inputs share the name(s) {', '.join(clash)}: their outputs would overwrite each other")
-    model = load_model(model_path, device)
+    from .models import load_model  # Asteroid's import is slow: only when separating
+
+    model = load_model(model_path).eval().to(device)
     loaded = [read_mono(p) for p in inputs]
     rate = int(model.sample_rate)
     frame = model.encoder.filterbank.kernel_size
@@ -119,7 +104,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``bssmask separate``."""
     parser.add_argument("inputs", nargs="+", metavar="WAV_OR_DIR",
                         help="mono audio files to separate, or folders of them")
-    parser.add_argument("--model", required=True, help="trained model file (a recipe's best_model.pth)")
+    parser.add_argument("--model", required=True,
+                        help="a bundled model's name (default) or a model file saved with serialize() "
+                             "(a recipe's best_model.pth)")
     parser.add_argument("--out", required=True, help="output folder: <out>/<input name>_s<k>.wav")
     parser.add_argument("--device", default="auto",
                         help="torch device: auto (a CUDA GPU if there is one, else the CPU), cpu, cuda, cuda:N")
