@@ -7,7 +7,7 @@ import pytest
 
 MODULES = [
     "bssmask.masks", "bssmask.resample", "bssmask.stft", "bssmask.metrics", "bssmask.ablation", "bssmask.atomic",
-    "bssmask.heads", "bssmask.models", "bssmask.losses", "bssmask.checkpoint",
+    "bssmask.heads", "bssmask.models", "bssmask.losses", "bssmask.checkpoint", "bssmask.peers",
 ]
 
 
