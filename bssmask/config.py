@@ -117,6 +117,9 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
     "report": {
         "heads": ((dict,), "head variants trained by the report: name -> model/loss overrides"),
         "jobs": ((int,), "head variants trained at once (each with its share of the CPU threads)"),
+        "seeds": ((list,), "training seeds of every head (mean and spread reported)"),
+        "peers": ((dict,), "Asteroid baselines trained by the report: name -> {peer: convtasnet|asteroid_mask, options}"),
+        "peer_minutes": ((float,), "wall-clock training budget of each peer (minutes)"),
     },
 }
 

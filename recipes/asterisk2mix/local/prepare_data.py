@@ -3,7 +3,8 @@
 Speech comes from ``--source_dir`` (one subfolder per speaker) or, by
 default, from the Asterisk voices of the config's ``voices``,
 ``test_unseen_voices`` and ``dev_unseen_voices``
-(``bssmask.data.corpus.asterisk_speakers``). The corpus goes to
+(``bssmask.data.corpus.asterisk_speakers``; ``voices: []``: every Asterisk
+voice that is not held out). The corpus goes to
 ``<storage_dir>/Asterisk2Mix`` (LibriMix layout, with ``speakers.json``);
 each split's CSV is then copied to the config's ``train_dir``,
 ``valid_dir``, ``test_dir``, ``test_unseen_dir``, ``dev_unseen_dir`` and
@@ -51,7 +52,7 @@ def main(argv=None) -> int:
         config.require(conf, "corpus", "data")
         corpus_conf = corpus_config(conf)
         corpus_conf.validate()
-        voices = corpus_conf.all_voices() or tuple(corpus.ASTERISK_VOICES)
+        voices = corpus_conf.all_voices() if corpus_conf.voices else tuple(corpus.ASTERISK_VOICES)  # []: all
         if args.missing_packages == "true":
             print(" ".join(corpus.missing_packages(voices)))
             return 0
