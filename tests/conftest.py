@@ -1,7 +1,7 @@
 """Shared fixtures (real speech from the bundled clips, one quick run of the Asterisk2Mix recipe) and the voice check.
 
 Tests marked ``voices`` need the Debian Asterisk voice packages
-(``corpus.ASTERISK_PACKAGES``). Without them these tests do not run, the
+(every voice of ``corpus.ASTERISK_VOICES``, which the recipe's corpus reads). Without them these tests do not run, the
 summary names what was not tested, and the run FAILS, unless
 ``BSSMASK_SKIP_VOICE_TESTS=1`` says that skipping them is intended.
 """
@@ -25,7 +25,7 @@ torch.set_num_threads(1)
 
 #: Environment switch: skip the tests that need the Asterisk voices instead of failing.
 SKIP_VOICES = "BSSMASK_SKIP_VOICE_TESTS"
-MISSING_VOICES = [lang for lang in corpus.ASTERISK_LANGUAGES if not (corpus.ASTERISK_ROOT / lang).is_dir()]
+MISSING_PACKAGES = corpus.missing_packages(corpus.ASTERISK_VOICES)
 _not_tested: Counter = Counter()
 
 
@@ -34,9 +34,9 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    if not MISSING_VOICES:
+    if not MISSING_PACKAGES:
         return
-    reason = f"needs the Asterisk voices ({corpus.ASTERISK_ROOT}: {', '.join(MISSING_VOICES)} missing)"
+    reason = f"needs the Asterisk voices ({', '.join(MISSING_PACKAGES)} not installed)"
     for item in items:
         if item.get_closest_marker("voices"):
             item.add_marker(pytest.mark.skip(reason=reason))
@@ -47,7 +47,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if not _not_tested:
         return
     files = ", ".join(f"{path} ({n})" for path, n in sorted(_not_tested.items()))
-    packages = " ".join(f"asterisk-core-sounds-{lang}-wav" for lang in MISSING_VOICES)
+    packages = " ".join(MISSING_PACKAGES)
     terminalreporter.section("NOT TESTED", sep="!", red=True, bold=True)
     terminalreporter.line(
         f"{sum(_not_tested.values())} tests need the Debian Asterisk voices and did not run "
