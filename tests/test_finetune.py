@@ -14,7 +14,7 @@ import pytorch_lightning as pl
 import torch
 from asteroid.models import DCUNet
 
-from bssmask import config, finetune, losses
+from bssmask import checkpoint, config, finetune, losses
 from bssmask.checkpoint import CheckpointError
 from bssmask.models import MaskSeparator, attach_head, load_model
 from bssmask.system import SeparationSystem, build_loaders, build_trainer
@@ -133,19 +133,19 @@ def test_hub_id_is_fetched_with_asteroid_and_offline_gives_one_line(monkeypatch,
     """No network: name resolution and Asteroid's download are replaced, whatever the machine."""
     import asteroid.utils.hub_utils as hub_utils
 
-    monkeypatch.setattr(finetune.socket, "getaddrinfo", _offline)
+    monkeypatch.setattr(checkpoint.socket, "getaddrinfo", _offline)
     monkeypatch.setattr(hub_utils, "cached_download", _no_download)
     with pytest.raises(finetune.PretrainedError, match="fetching it from huggingface.co failed "
                        r"\(\[Errno -3\] Temporary failure in name resolution\); on an offline machine") as err:
-        finetune.load_pretrained("mpariente/DPRNNTasNet-ks2_WHAM_sepclean")
+        load_model("mpariente/DPRNNTasNet-ks2_WHAM_sepclean")
     assert "\n" not in str(err.value)
     # Online: the id goes to Asteroid's downloader and its file is loaded; a failed download is one line too.
     model = MaskSeparator(mask="irm", masker="blstm", masker_kwargs={"n_layers": 1, "hid_size": 8})
     torch.save(model.serialize(), tmp_path / "downloaded.pth")
     asked = []
-    monkeypatch.setattr(finetune.socket, "getaddrinfo", lambda host, port: asked.append((host, port)) or [])
+    monkeypatch.setattr(checkpoint.socket, "getaddrinfo", lambda host, port: asked.append((host, port)) or [])
     monkeypatch.setattr(hub_utils, "cached_download", lambda spec: asked.append(spec) or str(tmp_path / "downloaded.pth"))
-    loaded = finetune.load_pretrained("someone/some-model")
+    loaded = load_model("someone/some-model")
     assert asked == [("huggingface.co", 443), "someone/some-model"]
     assert isinstance(loaded, MaskSeparator) and loaded.mask == "irm"
     for name, value in model.state_dict().items():
@@ -155,7 +155,8 @@ def test_hub_id_is_fetched_with_asteroid_and_offline_gives_one_line(monkeypatch,
         raise ConnectionError("HTTPSConnectionPool(host='example.org', port=443): Max retries exceeded\ndetails")
 
     monkeypatch.setattr(hub_utils, "cached_download", refused)
-    with pytest.raises(finetune.PretrainedError, match=r"https://example.org/models/separator: not a local file, and "
-                       r"fetching it from example.org failed \(HTTPSConnectionPool.*Max retries exceeded\)") as err:
-        finetune.load_pretrained("https://example.org/models/separator")
+    with pytest.raises(finetune.PretrainedError, match=r"https://example.org/models/separator: not a local file or a "
+                       r"bundled model \(.*\), and fetching it from example.org failed "
+                       r"\(HTTPSConnectionPool.*Max retries exceeded\)") as err:
+        load_model("https://example.org/models/separator")
     assert "\n" not in str(err.value)

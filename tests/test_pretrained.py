@@ -73,6 +73,7 @@ def test_default_model_separates_the_bundled_clips(clips_mixture, tmp_path):
     assert improvement.mean() > 0, improvement  # SI-SDRi, mean over the two sources
 
 
+@pytest.mark.voices
 def test_bundle_tool_writes_a_small_named_model_with_its_card(quick_recipe, clips_mixture, tmp_path, monkeypatch,
                                                               capsys):
     recipe, _ = quick_recipe

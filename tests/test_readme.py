@@ -67,6 +67,7 @@ def irm_recipe(quick_recipe, tmp_path_factory):
     return copy
 
 
+@pytest.mark.voices
 @pytest.mark.parametrize("heading,line,code", [b for b in BLOCKS if b[0] in IN_RECIPE],
                          ids=[f"line{b[1]}" for b in BLOCKS if b[0] in IN_RECIPE])
 def test_recipe_block_runs(heading, line, code, irm_recipe, monkeypatch, capsys):
