@@ -6,9 +6,7 @@ The recipe folder is copied to a temporary folder, so its ``data/`` and
 
 import json
 import math
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from bssmask.checkpoint import load_safe
+from bssmask.data import corpus
 from bssmask.data.checks import split_csv
 from recipe_helpers import QUICK, RECIPE, first_mixtures, read_rows, run
 
@@ -100,7 +99,7 @@ def test_quick_recipe_report(recipe, quick):
     for name, row in json_rows.items():
         for column in ("si_sdr_imp", "si_sdr_imp_unseen", "sdr_imp_unseen", "si_sdr_imp_same"):
             assert math.isfinite(row[column]), (name, column)
-        run = Path(row["run"])
+        run = recipe / row["run"]  # runs are named relative to the recipe folder
         assert row["si_sdr_imp"] == pytest.approx(json.loads((run / "eval" / "summary.json").read_text())["si_sdr_imp"])
         unseen = json.loads((run / "eval_unseen" / "summary.json").read_text())
         assert (row["si_sdr_imp_unseen"], row["sdr_imp_unseen"]) == pytest.approx((unseen["si_sdr_imp"],
@@ -108,7 +107,7 @@ def test_quick_recipe_report(recipe, quick):
         assert row["seeds"] == 1 and row["si_sdr_imp_std"] is None
     for name in PEERS:
         assert json_rows[name]["oracle_si_sdr"] is None and json_rows[name]["oracle_sdr"] is None
-        package = torch.load(Path(json_rows[name]["run"]) / "peer_model.pth", weights_only=True)
+        package = torch.load(recipe / json_rows[name]["run"] / "peer_model.pth", weights_only=True)
         budget = 60 * QUICK["report"]["peer_minutes"]
         assert 0.5 * budget < package["training"]["seconds"] < budget + 30  # trained for its wall-clock budget
     rows = {r["head"]: r for r in read_rows(report / "report.csv") if r["kind"] == "bssmask"}
