@@ -20,8 +20,15 @@ class AudioError(ValueError):
     """A bad audio input; the message names the file."""
 
 
+#: Headerless formats by file suffix: how soundfile reads them (``.gsm``: raw GSM 6.10, 8 kHz mono,
+#: as Debian's Asterisk prompt packages ship them).
+RAW_FORMATS = {".gsm": dict(format="RAW", subtype="GSM610", samplerate=8000, channels=1)}
+
+
 def read_mono(path: str | Path) -> tuple[np.ndarray, int]:
     """Read a mono file as float32 ``[T]`` with its sample rate, checking it.
+
+    Files with a suffix of :data:`RAW_FORMATS` are read as that headerless format.
 
     Raises:
         AudioError: missing, empty, unreadable, multichannel, or non-finite samples.
@@ -32,7 +39,7 @@ def read_mono(path: str | Path) -> tuple[np.ndarray, int]:
     if path.stat().st_size == 0:
         raise AudioError(f"{path}: file is empty")
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True, **RAW_FORMATS.get(path.suffix.lower(), {}))
     except (sf.LibsndfileError, RuntimeError, ValueError) as err:
         raise AudioError(f"{path}: not a readable audio file ({str(err).strip()})") from None
     if data.shape[1] != 1:

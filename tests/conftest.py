@@ -1,7 +1,7 @@
 """Shared fixtures (real speech from the bundled clips, one quick run of the Asterisk2Mix recipe) and the voice check.
 
 Tests marked ``voices`` need the Debian Asterisk voice packages
-(``corpus.ASTERISK_PACKAGES``). Without them these tests do not run, the
+(every voice of ``corpus.ASTERISK_VOICES``, which the recipe's corpus reads). Without them these tests do not run, the
 summary names what was not tested, and the run FAILS, unless
 ``BSSMASK_SKIP_VOICE_TESTS=1`` says that skipping them is intended.
 """
@@ -25,9 +25,7 @@ torch.set_num_threads(1)
 
 #: Environment switch: skip the tests that need the Asterisk voices instead of failing.
 SKIP_VOICES = "BSSMASK_SKIP_VOICE_TESTS"
-#: Languages whose prompt folder is missing or holds no audio file the corpus reads (a partial install).
-MISSING_VOICES = [lang for lang in corpus.ASTERISK_LANGUAGES
-                  if not any(p.suffix in corpus.AUDIO_SUFFIXES for p in (corpus.ASTERISK_ROOT / lang).rglob("*"))]
+MISSING_PACKAGES = corpus.missing_packages(corpus.ASTERISK_VOICES)
 _not_tested: Counter = Counter()
 
 
@@ -36,9 +34,9 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    if not MISSING_VOICES:
+    if not MISSING_PACKAGES:
         return
-    reason = f"needs the Asterisk voices (no audio prompts in {corpus.ASTERISK_ROOT}/{{{','.join(MISSING_VOICES)}}})"
+    reason = f"needs the Asterisk voices ({', '.join(MISSING_PACKAGES)} not installed)"
     for item in items:
         if item.get_closest_marker("voices"):
             item.add_marker(pytest.mark.skip(reason=reason))
@@ -49,13 +47,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if not _not_tested:
         return
     files = ", ".join(f"{path} ({n})" for path, n in sorted(_not_tested.items()))
-    packages = " ".join(f"asterisk-core-sounds-{lang}-wav" for lang in MISSING_VOICES)
+    packages = " ".join(MISSING_PACKAGES)
     terminalreporter.section("NOT TESTED", sep="!", red=True, bold=True)
     terminalreporter.line(
         f"{sum(_not_tested.values())} tests need the Debian Asterisk voices and did not run "
         f"(the recipe, training, evaluation, resume, fine-tuning and fault tests): {files}", red=True)
-    terminalreporter.line(f"No audio prompts in {corpus.ASTERISK_ROOT}/{{{','.join(MISSING_VOICES)}}} (packages {packages})."
-                          f" Install them with recipes/asterisk2mix/local/install_asterisk_sounds.sh"
+    terminalreporter.line(f"Missing: {packages}. Install them with recipes/asterisk2mix/local/install_asterisk_sounds.sh"
                           f" (as root), or set {SKIP_VOICES}=1 to skip these tests on purpose.", red=True)
     if os.environ.get(SKIP_VOICES) != "1":
         terminalreporter.line(f"The run FAILS because of them ({SKIP_VOICES} is not set).", red=True, bold=True)

@@ -46,9 +46,13 @@ def first_mixtures(split_dir, n: int, dest) -> Path:
 
 
 def tiny_flags(n_train: int, n_dev: int, n_test: int) -> list[str]:
-    """Config flags of a tiny corpus of 1 s mixtures in ``data/tiny`` (built by :func:`build_tiny`)."""
+    """Config flags of a tiny corpus of 1 s mixtures in ``data/tiny`` (built by :func:`build_tiny`);
+    its held-out-voice and same-voice test sets have ``n_test`` mixtures each."""
     return ["--n_train", str(n_train), "--n_dev", str(n_dev), "--n_test", str(n_test), "--mix_length", "1.0",
-            "--train_dir", "data/tiny/train", "--valid_dir", "data/tiny/dev", "--test_dir", "data/tiny/test"]
+            "--n_test_unseen", str(n_test), "--n_dev_unseen", str(n_test), "--n_test_same", str(n_test),
+            "--train_dir", "data/tiny/train", "--valid_dir", "data/tiny/dev", "--test_dir", "data/tiny/test",
+            "--test_unseen_dir", "data/tiny/test_unseen", "--dev_unseen_dir", "data/tiny/dev_unseen",
+            "--test_same_dir", "data/tiny/test_same"]
 
 
 def build_tiny(recipe: Path, flags: list[str]) -> None:

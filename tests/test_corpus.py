@@ -1,17 +1,37 @@
-"""The corpus builder: LibriMix layout, exact mixtures, levels, disjoint splits, determinism."""
+"""The corpus builder: LibriMix layout, exact mixtures, levels, disjoint splits, held-out voices, determinism."""
 
 import csv
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import soundfile as sf
 from asteroid.data import LibriMix
 
+from bssmask.audio import read_mono
 from bssmask.data import DEFAULT_SOURCES, corpus
+from recipe_helpers import RECIPE
 
 SMALL = corpus.CorpusConfig(n_train=12, n_dev=4, n_test=4, mix_length=1.5, max_duration=5.0,
-                            split=(0.5, 0.25, 0.25), seed=3)
+                            split=(0.5, 0.25, 0.25), seed=3, n_test_same=2)
+#: SMALL with held-out voices: two for test_unseen, one for dev_unseen.
+HELD = corpus.CorpusConfig(**{**SMALL.__dict__, "voices": ("alpha", "beta"), "test_unseen_voices": ("gamma", "delta"),
+                              "dev_unseen_voices": ("epsilon",), "n_test_unseen": 6, "n_dev_unseen": 4})
+
+
+def write_speaker(folder, clip, n: int, offset: int = 0):
+    """``n`` utterances of 1.25 s cut from a bundled prompt (from ``offset`` samples on), some in a subfolder,
+    and two files that are not used: a "tone" name and a too short one."""
+    wav, rate = sf.read(clip, dtype="float32")
+    (folder / "sub").mkdir(parents=True)
+    for i in range(n):
+        sf.write(folder / ("sub" if i % 2 else "") / f"part{i}.wav", wav[offset + i * 10000 : offset + (i + 1) * 10000],
+                 rate)
+    sf.write(folder / "beep.wav", wav[: 2 * rate], rate)  # a "tone" name: skipped
+    sf.write(folder / "short.wav", wav[: rate // 2], rate)  # too short: skipped
 
 
 @pytest.fixture(scope="module")
@@ -19,14 +39,25 @@ def source_dir(tmp_path_factory):
     """Two speaker folders of real speech: the bundled prompts cut in eight 1.25 s utterances each."""
     root = tmp_path_factory.mktemp("speakers")
     for name, clip in zip(("alpha", "beta"), DEFAULT_SOURCES):
-        wav, rate = sf.read(clip, dtype="float32")
-        (root / name / "sub").mkdir(parents=True)
-        for i in range(8):
-            folder = root / name / ("sub" if i % 2 else "")
-            sf.write(folder / f"part{i}.wav", wav[i * 10000 : (i + 1) * 10000], rate)
-        sf.write(root / name / "beep.wav", wav[: 2 * rate], rate)  # a "tone" name: skipped
-        sf.write(root / name / "short.wav", wav[: rate // 2], rate)  # too short: skipped
+        write_speaker(root / name, clip, 8)
     return root
+
+
+@pytest.fixture(scope="module")
+def five_voices(source_dir, tmp_path_factory):
+    """``source_dir`` and three more speaker folders (gamma and delta with four utterances, epsilon with three)."""
+    root = tmp_path_factory.mktemp("five")
+    for name in ("alpha", "beta"):
+        os.symlink(source_dir / name, root / name)
+    for name, clip, n, offset in (("gamma", DEFAULT_SOURCES[0], 4, 5000), ("delta", DEFAULT_SOURCES[1], 4, 5000),
+                                  ("epsilon", DEFAULT_SOURCES[0], 3, 2500)):
+        write_speaker(root / name, clip, n, offset)
+    return root
+
+
+@pytest.fixture(scope="module")
+def built_held(five_voices, tmp_path_factory):
+    return corpus.build(corpus.folder_speakers(five_voices), tmp_path_factory.mktemp("held") / "Mix", HELD)
 
 
 @pytest.fixture(scope="module")
@@ -127,8 +158,9 @@ def test_asteroid_librimix_reads_the_local_metadata(built, tmp_path):
 def test_errors_name_the_problem(source_dir, tmp_path):
     with pytest.raises(corpus.CorpusError, match="at least two speaker"):
         corpus.folder_speakers(source_dir / "alpha")
-    with pytest.raises(corpus.CorpusError, match="no Asterisk prompts .*apt-get install asterisk-core-sounds-en-wav"):
-        corpus.asterisk_speakers(tmp_path)
+    with pytest.raises(corpus.CorpusError, match="allison not installed.*apt-get install asterisk-core-sounds-en-wav "
+                                                 "asterisk-core-sounds-es-wav"):
+        corpus.asterisk_speakers(["allison"], tmp_path)
     with pytest.raises(corpus.CorpusError, match="split"):
         corpus.build(corpus.folder_speakers(source_dir), tmp_path / "x", corpus.CorpusConfig(split=(0.5, 0.5, 0.5)))
     (tmp_path / "taken").mkdir()
@@ -140,29 +172,126 @@ def test_errors_name_the_problem(source_dir, tmp_path):
         corpus.local_metadata(tmp_path, {"train-360": tmp_path / "out"})
 
 
-def test_asterisk_voices_merge_the_folders_of_one_voice(tmp_path):
-    """The Debian layout (language links to voice folders) on a fake root: no installed voices needed."""
-    root = tmp_path / "sounds"
-    wav, rate = sf.read(DEFAULT_SOURCES[0], dtype="float32")
-    for voice, files in (("en_US_f_Allison", 2), ("es_MX_f_Allison", 1), ("fr_CA_f_June", 1), ("it_IT_m_Carlo", 1),
-                         ("ru", 1)):
-        for k in range(files):
-            (root / voice / "digits").mkdir(parents=True, exist_ok=True)
-            sf.write(root / voice / "digits" / f"{k}.wav", wav[:rate], rate)
-    for lang, voice in (("en", "en_US_f_Allison"), ("es", "es_MX_f_Allison"), ("fr", "fr_CA_f_June"),
-                        ("it", "it_IT_m_Carlo")):
-        (root / lang).symlink_to(root / voice)
-    speakers = corpus.asterisk_speakers(root)
-    assert {name: len(files) for name, files in speakers.items()} == {"allison": 3, "june": 1, "carlo": 1, "ru": 1}
-    assert {p.parent.parent.name for p in speakers["allison"]} == {"en_US_f_Allison", "es_MX_f_Allison"}
-    (root / "it").unlink()
-    with pytest.raises(corpus.CorpusError, match=r"no Asterisk prompts for it; install them as root with "
-                                                 r"`apt-get install asterisk-core-sounds-it-wav`"):
-        corpus.asterisk_speakers(root)
+def speakers_of(metadata, split):
+    """``[(speaker_1, speaker_2, utterances_1, utterances_2)]`` of a split's mixtures."""
+    return [(r["speaker_1"], r["speaker_2"], r["utterances_1"], r["utterances_2"])
+            for r in read_csv(metadata / f"sources_{split}.csv")]
+
+
+def test_held_out_voices_are_in_no_training_or_validation_mixture(built_held):
+    metadata = built_held
+    voices = {split: {v for row in speakers_of(metadata, split) for v in row[:2]} for split in corpus.ALL_SPLITS}
+    assert voices["train"] == voices["dev"] == voices["test"] == {"alpha", "beta"}
+    assert voices["test_unseen"] == {"gamma", "delta"}
+    assert not voices["test_unseen"] & (voices["train"] | voices["dev"] | voices["dev_unseen"])
+    assert json.loads((metadata.parent / "speakers.json").read_text()) == {
+        "train": ["alpha", "beta"], "dev": ["alpha", "beta"], "test": ["alpha", "beta"],
+        "test_unseen": ["delta", "gamma"], "dev_unseen": ["alpha", "beta", "epsilon"], "test_same": ["alpha", "beta"]}
+    # With one held-out voice, dev_unseen pairs it with a seen voice's validation utterance.
+    dev_utterances = {u for row in speakers_of(metadata, "dev") for u in row[2].split(";") + row[3].split(";")}
+    test_utterances = {u for row in speakers_of(metadata, "test") for u in row[2:]}
+    for first, second, _, utterance in speakers_of(metadata, "dev_unseen"):
+        assert first == "epsilon" and second in ("alpha", "beta") and utterance in dev_utterances
+    # test_same: two different test utterances of one seen voice.
+    rows = speakers_of(metadata, "test_same")
+    assert len(rows) == HELD.n_test_same
+    for first, second, utt_1, utt_2 in rows:
+        assert first == second and utt_1 != utt_2 and {utt_1, utt_2} <= test_utterances
+    for split in ("test_unseen", "dev_unseen", "test_same"):
+        mixtures = read_csv(metadata / f"mixture_{split}_mix_clean.csv")
+        assert len(mixtures) == getattr(HELD, f"n_{split}")
+        mix, _ = sf.read(mixtures[0]["mixture_path"], dtype="float32")
+        s1, _ = sf.read(mixtures[0]["source_1_path"], dtype="float32")
+        s2, _ = sf.read(mixtures[0]["source_2_path"], dtype="float32")
+        np.testing.assert_array_equal(mix, s1 + s2)
+
+
+def test_held_out_test_sets_leave_the_other_splits_as_they_were(built_held, five_voices, tmp_path):
+    """The seen-voice splits of a corpus with held-out voices are those of a corpus of the seen voices alone."""
+    seen = {name: files for name, files in corpus.folder_speakers(five_voices).items() if name in ("alpha", "beta")}
+    plain = corpus.build(seen, tmp_path / "Mix", SMALL)
+    for split in corpus.SPLITS:
+        assert read_csv(plain / f"sources_{split}.csv") == read_csv(built_held / f"sources_{split}.csv")
+        first_plain = read_csv(plain / f"mixture_{split}_mix_clean.csv")[0]
+        first_held = read_csv(built_held / f"mixture_{split}_mix_clean.csv")[0]
+        np.testing.assert_array_equal(sf.read(first_plain["mixture_path"])[0], sf.read(first_held["mixture_path"])[0])
+
+
+def test_a_voice_with_too_few_utterances_stops_the_build(five_voices, tmp_path):
+    speakers = corpus.folder_speakers(five_voices)
+    speakers["epsilon"] = [f for f in speakers["epsilon"] if f.name.startswith("part")][:2]
+    with pytest.raises(corpus.CorpusError, match=r"^voice epsilon: 2 usable utterances .*needs 3$"):
+        corpus.build(speakers, tmp_path / "Mix", HELD)
+    with pytest.raises(corpus.CorpusError, match=r"voice 'zeta': not among the speakers found"):
+        corpus.build(speakers, tmp_path / "Mix", corpus.CorpusConfig(**{**HELD.__dict__, "voices": ("alpha", "zeta")}))
+    with pytest.raises(corpus.CorpusError, match="gamma given more than once"):
+        corpus.CorpusConfig(**{**HELD.__dict__, "dev_unseen_voices": ("gamma",)}).validate()
+    assert not (tmp_path / "Mix").exists()
+
+
+def test_data_stage_stops_with_one_line_when_a_voice_is_missing(source_dir, tmp_path):
+    """prepare_data.py with held-out voices that the speech folder lacks: exit 2, one line naming the voice, no data."""
+    proc = subprocess.run(
+        [sys.executable, "local/prepare_data.py", "--conf", "conf.yml", "--conf", "local/quick.yml",
+         "--storage_dir", str(tmp_path / "corpus"), "--source_dir", str(source_dir), "--voices", "[alpha, beta]",
+         "--train_dir", str(tmp_path / "train")],
+        cwd=RECIPE, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("prepare_data.py: error: voice 'menardi': not among "
+                                                                   "the speakers found (alpha, beta)"), proc.stderr
+    assert not (tmp_path / "corpus").exists() and not (tmp_path / "train").exists()
+
+
+def test_missing_asterisk_voices_name_their_packages(tmp_path):
+    """A voice read from a language link is not read: the link is another voice's (here June's)."""
+    (tmp_path / "fr_CA_f_June").mkdir()
+    sf.write(tmp_path / "fr_CA_f_June" / "hello.wav", np.zeros(8000, dtype=np.float32), 8000)
+    os.symlink(tmp_path / "fr_CA_f_June", tmp_path / "fr")
+    assert corpus.missing_packages(["june", "armelle", "menardi"], tmp_path) == [
+        "asterisk-prompt-fr-armelle", "asterisk-prompt-it-menardi-wav"]
+    with pytest.raises(corpus.CorpusError, match=r"voice\(s\) armelle, menardi not installed.*`apt-get install "
+                                                 r"asterisk-prompt-fr-armelle asterisk-prompt-it-menardi-wav`"):
+        corpus.asterisk_speakers(["june", "armelle", "menardi"], tmp_path)
+    with pytest.raises(corpus.CorpusError, match="unknown Asterisk voice 'nobody'; known voices: allison, june"):
+        corpus.missing_packages(["nobody"], tmp_path)
+    # Installed: a real folder "fr" of GSM files, and "digits/fr" beside it.
+    os.unlink(tmp_path / "fr")
+    (tmp_path / "fr").mkdir()
+    (tmp_path / "digits" / "fr").mkdir(parents=True)
+    for path in (tmp_path / "fr" / "bonjour.gsm", tmp_path / "digits" / "fr" / "1.gsm"):
+        sf.write(path, np.zeros(1600, dtype=np.float32), 8000, format="RAW", subtype="GSM610")
+    speakers = corpus.asterisk_speakers(["june", "armelle"], tmp_path)
+    assert speakers == {"june": [tmp_path / "fr_CA_f_June" / "hello.wav"],
+                        "armelle": [tmp_path / "digits" / "fr" / "1.gsm", tmp_path / "fr" / "bonjour.gsm"]}
+
+
+def test_gsm_files_read_to_their_length_and_signal(tmp_path):
+    """Raw GSM 6.10 (33 bytes per 160 samples at 8 kHz): read to the written length, close to the speech written."""
+    wav, _ = sf.read(DEFAULT_SOURCES[0], dtype="float32")
+    speech = wav[8000:16000]
+    path = tmp_path / "speech.gsm"
+    sf.write(path, speech, 8000, format="RAW", subtype="GSM610")
+    assert path.stat().st_size == 8000 // 160 * 33
+    decoded, rate = read_mono(path)
+    assert rate == 8000 and decoded.shape == (8000,)
+    snr = 10 * np.log10(np.sum(speech**2) / np.sum((decoded - speech) ** 2))
+    assert snr > 12, snr  # a lossy codec, but the same speech
+
+
+@pytest.mark.skipif(not (corpus.ASTERISK_ROOT / "fr").is_dir() or (corpus.ASTERISK_ROOT / "fr").is_symlink(),
+                    reason="asterisk-prompt-fr-armelle not installed")
+def test_installed_gsm_prompts_read_to_the_length_of_their_frames():
+    files = corpus.asterisk_speakers(["armelle"])["armelle"]
+    assert len(files) > 100 and all(f.suffix == ".gsm" for f in files)
+    for path in files[:20]:
+        data, rate = read_mono(path)
+        assert rate == 8000 and len(data) == path.stat().st_size // 33 * 160 and np.abs(data).max() > 0.01
 
 
 @pytest.mark.voices
-def test_installed_asterisk_voices_give_speakers_with_speech():
-    speakers = corpus.asterisk_speakers()
-    assert len(speakers) >= 2 and all(len(files) > 100 for files in speakers.values()), \
-        {name: len(files) for name, files in speakers.items()}
+def test_asterisk_voices_merge_english_and_spanish():
+    speakers = corpus.asterisk_speakers(["allison", "june", "carlo", "ivrvoiceru"])
+    assert len(speakers) == 4
+    english = {p for p in speakers["allison"] if "/en_US_f_Allison/" in str(p)}
+    spanish = {p for p in speakers["allison"] if "/es_MX_f_Allison/" in str(p)}
+    assert english and spanish and len(english | spanish) == len(speakers["allison"])

@@ -15,7 +15,7 @@ def test_registry_lists_every_kind():
     with pytest.raises(ValueError, match="unknown mask kind 'foo'"):
         masks.get("foo")
     with pytest.raises(ValueError, match="bad options"):
-        masks.get("cirm", max=3)
+        masks.get("cirm", min=3)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

@@ -6,9 +6,7 @@ The recipe folder is copied to a temporary folder, so its ``data/`` and
 
 import json
 import math
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,11 +16,13 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from bssmask.checkpoint import load_safe
+from bssmask.data import corpus
 from bssmask.data.checks import split_csv
 from recipe_helpers import QUICK, RECIPE, first_mixtures, read_rows, run
 
 N_TEST = QUICK["corpus"]["n_test"]
 HEADS = QUICK["report"]["heads"]
+PEERS = QUICK["report"]["peers"]
 
 pytestmark = pytest.mark.voices
 
@@ -39,10 +39,24 @@ def quick(quick_recipe):
 
 
 def test_quick_recipe_data_stage(recipe, quick):
-    for split in ("train", "dev", "test"):
+    for split in corpus.ALL_SPLITS:
         rows = read_rows(split_csv(recipe / "data" / "quick" / split))
         assert len(rows) == QUICK["corpus"][f"n_{split}"]
         assert Path(rows[0]["mixture_path"]).is_file()
+
+
+def test_quick_corpus_holds_out_voices(recipe, quick):
+    """The voices of test_unseen (Menardi, Armelle) are in no training or validation mixture; dev_unseen's (July)
+    in no other split."""
+    metadata = recipe / "data" / "quick" / "Asterisk2Mix" / "wav8k" / "max" / "metadata"
+    heard = {split: {row[f"speaker_{k}"] for row in read_rows(metadata / f"sources_{split}.csv") for k in (1, 2)}
+             for split in corpus.ALL_SPLITS}
+    assert heard["test_unseen"] == {"menardi", "armelle"}
+    assert not heard["test_unseen"] & (heard["train"] | heard["dev"] | heard["test"] | heard["dev_unseen"])
+    assert heard["train"] == heard["dev"] == heard["test"] == {"allison", "june", "carlo", "ivrvoiceru"}
+    assert "july" in heard["dev_unseen"] and not {"july"} & (heard["train"] | heard["dev"] | heard["test"])
+    speakers = json.loads((metadata.parent / "speakers.json").read_text())
+    assert {split: set(voices) for split, voices in speakers.items()} == heard
 
 
 def test_quick_recipe_train_and_eval(recipe, quick):
@@ -62,6 +76,15 @@ def test_quick_recipe_train_and_eval(recipe, quick):
     assert summary["config"]["model"] == yaml.safe_load((exp / "conf.yml").read_text())["model"]
     assert 1 <= summary["pesq"] <= 4.5 and 0 < summary["stoi"] <= 1
     assert (exp / "eval" / "masks.png").stat().st_size > 10_000
+    # The held-out-voice and same-voice test sets, scored the same way.
+    for out, split in (("eval_unseen", "test_unseen"), ("eval_same", "test_same")):
+        other = json.loads((exp / out / "summary.json").read_text())
+        assert other.keys() == summary.keys() and other["n_mixtures"] == N_TEST
+        set_rows = read_rows(exp / out / "metrics.csv")
+        set_ids = [r["mixture_ID"] for r in read_rows(split_csv(recipe / "data" / "quick" / split))]
+        assert [r["mixture_ID"] for r in set_rows] == set_ids
+        assert other["si_sdr_imp"] == pytest.approx(sum(float(r["si_sdr"]) - float(r["input_si_sdr"])
+                                                        for r in set_rows) / N_TEST)
     example = next((exp / "eval" / "examples").iterdir())
     assert {p.name for p in example.iterdir()} == {"mixture.wav", "s1.wav", "s2.wav", "s1_estimate.wav",
                                                    "s2_estimate.wav"}
@@ -70,8 +93,24 @@ def test_quick_recipe_train_and_eval(recipe, quick):
 def test_quick_recipe_report(recipe, quick):
     report = recipe / "exp" / "quick" / "report"
     assert {p.name for p in report.iterdir()} == {"report.md", "report.csv", "report.json", "report.png"}
-    rows = {r["head"]: r for r in read_rows(report / "report.csv")}
-    assert set(rows) == set(HEADS)
+    json_rows = {r["head"]: r for r in json.loads((report / "report.json").read_text())["rows"]}
+    assert {name: r["kind"] for name, r in json_rows.items()} == {**{h: "bssmask" for h in HEADS},
+                                                                  **{p: "peer" for p in PEERS}}
+    for name, row in json_rows.items():
+        for column in ("si_sdr_imp", "si_sdr_imp_unseen", "sdr_imp_unseen", "si_sdr_imp_same"):
+            assert math.isfinite(row[column]), (name, column)
+        run = recipe / row["run"]  # runs are named relative to the recipe folder
+        assert row["si_sdr_imp"] == pytest.approx(json.loads((run / "eval" / "summary.json").read_text())["si_sdr_imp"])
+        unseen = json.loads((run / "eval_unseen" / "summary.json").read_text())
+        assert (row["si_sdr_imp_unseen"], row["sdr_imp_unseen"]) == pytest.approx((unseen["si_sdr_imp"],
+                                                                                   unseen["sdr_imp"]))
+        assert row["seeds"] == 1 and row["si_sdr_imp_std"] is None
+    for name in PEERS:
+        assert json_rows[name]["oracle_si_sdr"] is None and json_rows[name]["oracle_sdr"] is None
+        package = torch.load(recipe / json_rows[name]["run"] / "peer_model.pth", weights_only=True)
+        budget = 60 * QUICK["report"]["peer_minutes"]
+        assert 0.5 * budget < package["training"]["seconds"] < budget + 30  # trained for its wall-clock budget
+    rows = {r["head"]: r for r in read_rows(report / "report.csv") if r["kind"] == "bssmask"}
     for name, row in rows.items():
         assert math.isfinite(float(row["si_sdr"])) and math.isfinite(float(row["oracle_si_sdr"]))
         assert float(row["oracle_si_sdr"]) > float(row["si_sdr"]), name

@@ -1,10 +1,11 @@
 """Two-speaker mixture corpus from recorded speech, in LibriMix's on-disk layout.
 
 Speech comes from one folder per speaker (any tree of audio files under it),
-or by default from the Asterisk telephony prompts that Debian packages as
-``asterisk-core-sounds-{en,es,fr,it,ru}-wav``: four professional voices, the
-English and Spanish prompts being the same speaker (the folders resolve to
-``en_US_f_Allison`` and ``es_MX_f_Allison``, merged by :func:`asterisk_speakers`).
+or by default from the Asterisk telephony prompts that Debian packages
+(:data:`ASTERISK_VOICES`), each voice read from its own folders, never from
+the language links (``sounds/fr`` ...) that other voice packages replace.
+The English and Spanish prompts of ``asterisk-core-sounds-{en,es}-wav`` are
+one speaker, Allison, and one voice here.
 
 Recipe, deterministic given ``seed``:
 
@@ -12,14 +13,24 @@ Recipe, deterministic given ``seed``:
    seconds, not a tone or a silence file (:data:`NON_SPEECH`), RMS above
    :data:`MIN_RMS_DB`; resample to ``sample_rate``; normalise each
    utterance to an RMS of :data:`LEVEL_DB` dBFS.
-2. Split each speaker's utterances into train / dev / test by ``split``
-   fractions (utterance-disjoint splits; the speakers are shared).
+2. Split the utterances of each seen voice (``voices``) into train / dev /
+   test by ``split`` fractions (utterance-disjoint splits; the voices are
+   shared). The held-out voices (``test_unseen_voices``,
+   ``dev_unseen_voices``) are in none of these splits.
 3. Mix two different speakers at a relative level drawn uniformly in
    ``[-max_level_db, max_level_db]`` dB. Train and dev mixtures are fixed
    ``mix_length``-second excerpts of each speaker talking in turns: a pause
    of up to ``max_gap`` seconds, an utterance, and so on (so that, as in the
    test mixtures, a speaker is sometimes silent); test mixtures are two full
    utterances, the shorter zero-padded at the end (LibriMix's "max" mode).
+   The other test sets are made like the test set: ``test_unseen`` of two
+   different ``test_unseen_voices``; ``dev_unseen`` (for choosing remedies
+   without looking at the test voices) of a ``dev_unseen_voices`` voice and
+   another one of them, or, when only one voice is held out for it, a seen
+   voice's validation utterance; ``test_same`` of two different test
+   utterances of one seen voice. Each split draws from its own random
+   stream, so a corpus with more test sets has the same train, dev and test
+   mixtures as one without.
 4. Scale a mixture and its sources together so that the mixture peaks at or
    below 0.9, and write 16-bit files. The sources are rounded first and the
    mixture is their exact sum, so ``mixture == s1 + s2`` sample for sample.
@@ -28,14 +39,17 @@ Layout (that of ``Libri2Mix/wav8k/max``, so :class:`asteroid.data.LibriMix`
 reads it as it reads LibriMix)::
 
     <out_dir>/wav8k/max/
-        {train,dev,test}/{mix_clean,s1,s2}/<mixture_ID>.wav
+        <split>/{mix_clean,s1,s2}/<mixture_ID>.wav     splits of ALL_SPLITS that the options ask for
         metadata/mixture_<split>_mix_clean.csv   mixture_ID, mixture_path, source_1_path, source_2_path, length
         metadata/sources_<split>.csv             speakers, utterances and relative level of each mixture
+        speakers.json                            the voices each split draws from: {split: [voice, ...]}
         corpus.json                              options and counts; written last, it marks a complete corpus
 
 Example:
-    >>> speakers = asterisk_speakers()                    # doctest: +SKIP
-    >>> build(speakers, "data/Asterisk2Mix", CorpusConfig(n_train=64, n_dev=8, n_test=8))  # doctest: +SKIP
+    >>> config = CorpusConfig(n_train=64, n_dev=8, n_test=8, voices=("allison", "june", "carlo", "ivrvoiceru"),
+    ...                       test_unseen_voices=("menardi", "armelle"))
+    >>> speakers = asterisk_speakers(config.all_voices())  # doctest: +SKIP
+    >>> build(speakers, "data/Asterisk2Mix", config)  # doctest: +SKIP
     PosixPath('data/Asterisk2Mix/wav8k/max/metadata')
 """
 
@@ -55,13 +69,14 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from ..audio import AudioError, read_mono, resample
+from ..audio import RAW_FORMATS, AudioError, read_mono, resample
 
 ASTERISK_ROOT = Path("/usr/share/asterisk/sounds")
-ASTERISK_LANGUAGES = ("en", "es", "fr", "it", "ru")
-ASTERISK_PACKAGES = tuple(f"asterisk-core-sounds-{lang}-wav" for lang in ASTERISK_LANGUAGES)
+#: Splits of the seen voices (utterance-disjoint).
 SPLITS = ("train", "dev", "test")
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+#: Every split a corpus may hold, in the order of their random streams.
+ALL_SPLITS = (*SPLITS, "test_unseen", "dev_unseen", "test_same")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", *RAW_FORMATS)
 
 #: Files that are not speech, matched on the path relative to the speaker folder.
 NON_SPEECH = re.compile(r"(^|/)silence/|(^|/)(beep[^/]*|[^/]*2tone|tt-monkeys|confbridge-(join|leave))\.[a-z0-9]+$")
@@ -71,6 +86,36 @@ MIN_RMS_DB = -50.0
 LEVEL_DB = -25.0
 #: Peak the written mixtures stay under.
 PEAK = 0.9
+
+
+@dataclass(frozen=True)
+class AsteriskVoice:
+    """Where one Debian package puts a voice's prompts.
+
+    Attributes:
+        package: the Debian package.
+        folders: its folders of the voice's files, relative to :data:`ASTERISK_ROOT`;
+            real folders, never the language links.
+        suffix: the files' suffix (``.gsm``: raw GSM 6.10, see :data:`bssmask.audio.RAW_FORMATS`).
+    """
+
+    package: str
+    folders: tuple[str, ...]
+    suffix: str = ".wav"
+
+
+#: The Asterisk voices Debian packages, by voice name (credits in the README).
+ASTERISK_VOICES: dict[str, tuple[AsteriskVoice, ...]] = {
+    "allison": (AsteriskVoice("asterisk-core-sounds-en-wav", ("en_US_f_Allison",)),
+                AsteriskVoice("asterisk-core-sounds-es-wav", ("es_MX_f_Allison",))),
+    "june": (AsteriskVoice("asterisk-core-sounds-fr-wav", ("fr_CA_f_June",)),),
+    "carlo": (AsteriskVoice("asterisk-core-sounds-it-wav", ("it_IT_m_Carlo",)),),
+    "ivrvoiceru": (AsteriskVoice("asterisk-core-sounds-ru-wav", ("ru_RU_f_IvrvoiceRU",)),),
+    "menardi": (AsteriskVoice("asterisk-prompt-it-menardi-wav", ("it_IT_f_Menardi",)),),
+    "armelle": (AsteriskVoice("asterisk-prompt-fr-armelle",
+                              ("fr", "digits/fr", "letters/fr", "phonetic/fr", "dictate/fr"), ".gsm"),),
+    "july": (AsteriskVoice("asterisk-prompt-es-co", ("es", "digits/es"), ".gsm"),),
+}
 
 
 class CorpusError(ValueError):
@@ -88,8 +133,12 @@ class CorpusConfig:
         max_gap: longest pause before each utterance of a train or dev mixture (s).
         max_level_db: relative level of the two speakers drawn in ``[-x, x]`` dB.
         min_duration, max_duration: utterances outside this range (s) are not used.
-        split: fractions of each speaker's utterances in train, dev and test.
+        split: fractions of each seen voice's utterances in train, dev and test.
         seed: seed of every random choice.
+        voices: the seen voices (train, dev, test); empty: every speaker not held out.
+        test_unseen_voices: voices held out for ``test_unseen`` (none, or at least two).
+        dev_unseen_voices: voices held out for ``dev_unseen`` (none: no such split).
+        n_test_unseen, n_dev_unseen, n_test_same: number of mixtures of these test sets.
     """
 
     sample_rate: int = 8000
@@ -103,10 +152,29 @@ class CorpusConfig:
     max_duration: float = 10.0
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)
     seed: int = 0
+    voices: tuple[str, ...] = ()
+    test_unseen_voices: tuple[str, ...] = ()
+    dev_unseen_voices: tuple[str, ...] = ()
+    n_test_unseen: int = 100
+    n_dev_unseen: int = 100
+    n_test_same: int = 100
+
+    def held_out(self) -> dict[str, tuple[str, ...]]:
+        """Held-out voices by split (only the splits that have some)."""
+        held = {"test_unseen": self.test_unseen_voices, "dev_unseen": self.dev_unseen_voices}
+        return {split: voices for split, voices in held.items() if voices}
+
+    def splits(self) -> tuple[str, ...]:
+        """The splits of :data:`ALL_SPLITS` that a corpus of these options holds."""
+        return tuple(split for split in ALL_SPLITS if split in (*SPLITS, *self.held_out(), "test_same"))
+
+    def all_voices(self) -> tuple[str, ...]:
+        """The seen voices, then the held-out ones."""
+        return (*self.voices, *self.test_unseen_voices, *self.dev_unseen_voices)
 
     def validate(self) -> None:
         """Raise :class:`CorpusError` naming the first bad option."""
-        for name in ("sample_rate", "n_train", "n_dev", "n_test"):
+        for name in ("sample_rate", "n_train", "n_dev", "n_test", "n_test_unseen", "n_dev_unseen", "n_test_same"):
             if getattr(self, name) < 1:
                 raise CorpusError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.sample_rate % 1000:
@@ -119,6 +187,14 @@ class CorpusConfig:
         numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in self.split)
         if len(self.split) != 3 or not numbers or min(self.split) <= 0 or abs(sum(self.split) - 1) > 1e-6:
             raise CorpusError(f"split must be three positive fractions summing to 1, got {list(self.split)}")
+        names = self.all_voices()
+        twice = sorted({v for v in names if names.count(v) > 1})
+        if twice:
+            raise CorpusError(f"voices, test_unseen_voices, dev_unseen_voices: {', '.join(twice)} given more than "
+                              "once (a held-out voice is in no other split)")
+        if len(self.test_unseen_voices) == 1:
+            raise CorpusError(f"test_unseen_voices: need none or at least two voices (mixtures of two held-out "
+                              f"voices), got {list(self.test_unseen_voices)}")
 
 
 def _clean_name(text: str) -> str:
@@ -126,29 +202,53 @@ def _clean_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9-]+", "-", text).strip("-")
 
 
-def asterisk_speakers(root: str | Path = ASTERISK_ROOT, languages=ASTERISK_LANGUAGES) -> dict[str, list[Path]]:
-    """Speech files of the Asterisk prompts by speaker.
+def _voice_parts(name: str) -> tuple[AsteriskVoice, ...]:
+    if name not in ASTERISK_VOICES:
+        raise CorpusError(f"unknown Asterisk voice {name!r}; known voices: {', '.join(ASTERISK_VOICES)}")
+    return ASTERISK_VOICES[name]
 
-    Each language folder resolves (Debian alternatives) to a voice folder
-    such as ``en_US_f_Allison``; folders of the same voice are one speaker.
+
+def _installed(folder: Path) -> bool:
+    """A voice folder is there when it is a real folder (a language link points to another voice)."""
+    return folder.is_dir() and not folder.is_symlink()
+
+
+def missing_packages(voices, root: str | Path = ASTERISK_ROOT) -> list[str]:
+    """Debian packages of the Asterisk ``voices`` that are not installed (their first folder is not there).
 
     Raises:
-        CorpusError: a language folder is missing, with the packages to install.
+        CorpusError: an unknown voice name.
+    """
+    missing = []
+    for name in voices:
+        for part in _voice_parts(name):
+            if not _installed(Path(root) / part.folders[0]) and part.package not in missing:
+                missing.append(part.package)
+    return missing
+
+
+def asterisk_speakers(voices=tuple(ASTERISK_VOICES), root: str | Path = ASTERISK_ROOT) -> dict[str, list[Path]]:
+    """Speech files of the Asterisk ``voices`` (names of :data:`ASTERISK_VOICES`), by voice.
+
+    Each voice is read from its own folders; a folder that is missing or is
+    a link (a language link, such as ``sounds/fr``, to another voice) means
+    that the voice's package is not installed.
+
+    Raises:
+        CorpusError: an unknown voice, or voices not installed, with the packages to install.
     """
     root = Path(root)
-    missing = [lang for lang in languages if not (root / lang).is_dir()]
+    missing = missing_packages(voices, root)
     if missing:
-        packages = " ".join(f"asterisk-core-sounds-{lang}-wav" for lang in missing)
+        absent = [name for name in voices if any(part.package in missing for part in ASTERISK_VOICES[name])]
         raise CorpusError(
-            f"{root}: no Asterisk prompts for {', '.join(missing)}; install them as root with "
-            f"`apt-get install {packages}`, or give a folder with one subfolder per speaker (--source_dir)"
+            f"{root}: Asterisk voice(s) {', '.join(absent)} not installed; install them as root with "
+            f"`apt-get install {' '.join(missing)}`, or give a folder with one subfolder per speaker (--source_dir)"
         )
-    speakers: dict[str, list[Path]] = {}
-    for lang in languages:
-        folder = (root / lang).resolve()
-        voice = folder.name.split("_")[-1] if folder.name.count("_") >= 2 else lang
-        speakers.setdefault(_clean_name(voice).lower(), []).extend(_audio_files(folder))
-    return speakers
+    return {name: sorted(path for part in _voice_parts(name) for folder in part.folders
+                         if _installed(root / folder) for path in (root / folder).rglob(f"*{part.suffix}")
+                         if path.is_file())
+            for name in voices}
 
 
 def folder_speakers(source_dir: str | Path) -> dict[str, list[Path]]:
@@ -180,10 +280,11 @@ def _load_speaker(name: str, files: list[Path], config: CorpusConfig) -> list[tu
         if NON_SPEECH.search(rel):
             continue
         try:
-            info = sf.info(str(path))
+            with sf.SoundFile(str(path), **RAW_FORMATS.get(path.suffix.lower(), {})) as info:
+                duration = info.frames / info.samplerate
         except (sf.LibsndfileError, RuntimeError) as err:
             raise CorpusError(f"{path}: not a readable audio file ({str(err).strip()})") from None
-        if not config.min_duration <= info.duration <= config.max_duration:
+        if not config.min_duration <= duration <= config.max_duration:
             continue
         try:
             data, rate = read_mono(path)
@@ -221,24 +322,50 @@ def _excerpt(pool, length: int, max_gap: int, rng) -> tuple[np.ndarray, list[str
     return np.concatenate(parts)[:length], ids
 
 
-def _draw_segment(pools, length, max_gap, rng):
-    spk = rng.choice(sorted(pools), size=2, replace=False)
-    (a, ids_a), (b, ids_b) = (_excerpt(pools[s], length, max_gap, rng) for s in spk)
-    return list(spk), (a, b), (ids_a, ids_b)
+def _excerpt_draw(pools: dict, config: CorpusConfig):
+    """``draw(rng, used)`` of a train or dev split: ``mix_length`` s excerpts of two different speakers."""
+    length = int(round(config.mix_length * config.sample_rate))
+    max_gap = int(round(config.max_gap * config.sample_rate))
 
-
-def _draw_utterances(pools, rng, used: set):
-    """Two full utterances of different speakers, a pair not drawn before."""
-    for _ in range(1000):
+    def draw(rng, used):
         spk = rng.choice(sorted(pools), size=2, replace=False)
+        (a, ids_a), (b, ids_b) = (_excerpt(pools[s], length, max_gap, rng) for s in spk)
+        return list(spk), (a, b), (ids_a, ids_b)
+
+    return draw
+
+
+def _draw_utterances(pick_speakers, pools, rng, used: set, split: str):
+    """Two different full utterances, a pair not drawn before, of the speakers ``pick_speakers(rng)`` gives."""
+    for _ in range(1000):
+        spk = pick_speakers(rng)
         picks = [pools[s][rng.integers(len(pools[s]))] for s in spk]
         key = frozenset((picks[0][0], picks[1][0]))
-        if key not in used:
+        if len(key) == 2 and key not in used:
             used.add(key)
             length = max(len(w) for _, w in picks)
             wavs = tuple(np.pad(w, (0, length - len(w))) for _, w in picks)
-            return list(spk), wavs, ([picks[0][0]], [picks[1][0]])
-    raise CorpusError("test: not enough distinct utterance pairs; lower n_test or add speech")
+            return [str(s) for s in spk], wavs, ([picks[0][0]], [picks[1][0]])
+    raise CorpusError(f"{split}: not enough distinct utterance pairs; lower n_{split} or add speech")
+
+
+def _utterance_draw(split: str, pools: dict, partners: dict | None = None, same_voice: bool = False):
+    """``draw(rng, used)`` of a split of full-utterance mixtures.
+
+    Two different speakers of ``pools``; with ``partners``, one of ``pools``
+    and one of ``partners``; with ``same_voice``, two utterances of one speaker.
+    """
+    if same_voice:
+        def pick(rng):
+            return [rng.choice(sorted(pools))] * 2
+    elif partners is not None:
+        def pick(rng):
+            return [rng.choice(sorted(pools)), rng.choice(sorted(set(partners) - set(pools)))]
+    else:
+        def pick(rng):
+            return rng.choice(sorted(pools), size=2, replace=False)
+    every = {**(partners or {}), **pools}
+    return lambda rng, used: _draw_utterances(pick, every, rng, used, split)
 
 
 def _mix(wavs, level_db: float) -> tuple[np.ndarray, np.ndarray]:
@@ -252,21 +379,21 @@ def _mix(wavs, level_db: float) -> tuple[np.ndarray, np.ndarray]:
     return sources, sources.astype(np.int32).sum(0).astype(np.int16)
 
 
-def _write_split(split, pools, n, config, split_dir: Path, final_dir: Path, rng) -> tuple[list[dict], list[dict]]:
-    """Write one split's wav files; return its LibriMix rows and its source rows."""
+def _write_split(draw, n: int, excerpts: bool, config, split_dir: Path, final_dir: Path,
+                 rng) -> tuple[list[dict], list[dict]]:
+    """Write one split's wav files; return its LibriMix rows and its source rows.
+
+    ``draw(rng, used)`` gives a mixture's speakers, signals and utterance ids
+    (:func:`_excerpt_draw`, :func:`_utterance_draw`); mixtures of ``excerpts``
+    are named by their index, the others by their utterances.
+    """
     for sub in ("mix_clean", "s1", "s2"):
         (split_dir / sub).mkdir(parents=True)
-    seg_len = int(round(config.mix_length * config.sample_rate))
-    max_gap = int(round(config.max_gap * config.sample_rate))
     used: set = set()
     rows, info = [], []
     for i in range(n):
-        if split == "test":
-            spk, wavs, ids = _draw_utterances(pools, rng, used)
-            mixture_id = "_".join(i[0] for i in ids)
-        else:
-            spk, wavs, ids = _draw_segment(pools, seg_len, max_gap, rng)
-            mixture_id = f"{i:05d}-{spk[0]}_{i:05d}-{spk[1]}"
+        spk, wavs, ids = draw(rng, used)
+        mixture_id = f"{i:05d}-{spk[0]}_{i:05d}-{spk[1]}" if excerpts else "_".join(i[0] for i in ids)
         level_db = float(rng.uniform(-config.max_level_db, config.max_level_db))
         sources, mixture = _mix(wavs, level_db)
         paths = {sub: final_dir / sub / f"{mixture_id}.wav" for sub in ("mix_clean", "s1", "s2")}
@@ -311,6 +438,52 @@ def _remove_abandoned(out_dir: Path) -> None:
             continue  # another build is writing it
 
 
+#: Fewest usable utterances a voice may have.
+MIN_UTTERANCES = 3
+
+
+def _split_draws(speakers: dict[str, list[Path]], config: CorpusConfig) -> dict[str, tuple]:
+    """Each split's ``(draw, {speaker: utterances})`` (:func:`_write_split`), in the order of :data:`ALL_SPLITS`.
+
+    Raises:
+        CorpusError: a voice of the options that ``speakers`` lacks, a voice
+            with too few usable utterances, fewer than two seen voices.
+    """
+    held = config.held_out()
+    held_names = [name for names in held.values() for name in names]
+    seen = list(config.voices) or [name for name in sorted(speakers) if name not in held_names]
+    for name in (*seen, *held_names):
+        if name not in speakers:
+            raise CorpusError(f"voice {name!r}: not among the speakers found ({', '.join(sorted(speakers))}); "
+                              "set voices, test_unseen_voices and dev_unseen_voices to their names")
+    if len(seen) < 2:
+        raise CorpusError(f"voices: need at least two seen voices, got {seen}")
+    utterances = {name: _load_speaker(name, speakers[name], config) for name in sorted({*seen, *held_names})}
+    per_split = {split: {} for split in SPLITS}
+    rng = np.random.default_rng(config.seed)
+    for name in sorted(seen):
+        parts = _split_utterances(utterances[name], config.split, rng) if len(utterances[name]) >= MIN_UTTERANCES \
+            else {}
+        if not parts or not all(parts.values()):
+            raise CorpusError(f"voice {name}: {len(utterances[name])} usable utterances ({config.min_duration} to "
+                              f"{config.max_duration} s, not silent), too few for a train/dev/test split "
+                              f"{list(config.split)}")
+        for split, utts in parts.items():
+            per_split[split][name] = utts
+    for name in held_names:
+        if len(utterances[name]) < MIN_UTTERANCES:
+            raise CorpusError(f"voice {name}: {len(utterances[name])} usable utterances ({config.min_duration} to "
+                              f"{config.max_duration} s, not silent); a held-out voice needs {MIN_UTTERANCES}")
+    draws = {split: (_excerpt_draw(per_split[split], config), per_split[split]) for split in ("train", "dev")}
+    draws["test"] = (_utterance_draw("test", per_split["test"]), per_split["test"])
+    for split, names in held.items():
+        pools = {name: utterances[name] for name in names}
+        partners = per_split["dev"] if len(pools) == 1 else None
+        draws[split] = (_utterance_draw(split, pools, partners), {**(partners or {}), **pools})
+    draws["test_same"] = (_utterance_draw("test_same", per_split["test"], same_voice=True), per_split["test"])
+    return {split: draws[split] for split in config.splits()}
+
+
 def build(speakers: dict[str, list[Path]], out_dir: str | Path, config: CorpusConfig = CorpusConfig()) -> Path:
     """Build the corpus under ``out_dir`` (see the module docstring); return its ``metadata`` folder.
 
@@ -333,8 +506,8 @@ def build(speakers: dict[str, list[Path]], out_dir: str | Path, config: CorpusCo
     config.validate()
     out_dir = Path(out_dir).resolve()
     final = corpus_dir(out_dir, config.sample_rate)
-    options = dataclasses.asdict(config)
-    options["split"] = list(config.split)
+    options = {key: list(value) if isinstance(value, tuple) else value
+               for key, value in dataclasses.asdict(config).items()}
     sources = {name: [str(f) for f in files] for name, files in sorted(speakers.items())}
     marker = final / "corpus.json"
     if marker.is_file():
@@ -344,22 +517,7 @@ def build(speakers: dict[str, list[Path]], out_dir: str | Path, config: CorpusCo
     elif out_dir.exists() and any(out_dir.iterdir()):
         raise CorpusError(f"{out_dir}: exists and is not a corpus built here; remove it or choose another folder")
 
-    utterances = {name: _load_speaker(name, files, config) for name, files in sorted(speakers.items())}
-    rng = np.random.default_rng(config.seed)
-    per_split = {s: {} for s in SPLITS}
-    for name, utts in utterances.items():
-        if len(utts) < 3:
-            continue
-        for split, utts_split in _split_utterances(utts, config.split, rng).items():
-            if utts_split:
-                per_split[split][name] = utts_split
-    for split, pools in per_split.items():
-        if len(pools) < 2:
-            raise CorpusError(
-                f"{split}: fewer than two speakers have usable speech ({', '.join(pools) or 'none'}); "
-                f"kept utterances per speaker: {', '.join(f'{k}={len(v)}' for k, v in utterances.items())}"
-            )
-
+    draws = _split_draws(speakers, config)
     _remove_abandoned(out_dir)
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -367,18 +525,19 @@ def build(speakers: dict[str, list[Path]], out_dir: str | Path, config: CorpusCo
     fcntl.flock(lock, fcntl.LOCK_EX)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp_final = corpus_dir(tmp, config.sample_rate)
-    counts = {"train": config.n_train, "dev": config.n_dev, "test": config.n_test}
     try:
         (tmp_final / "metadata").mkdir(parents=True)
-        for index, split in enumerate(SPLITS):
-            split_rng = np.random.default_rng([config.seed, index])
-            rows, info = _write_split(split, per_split[split], counts[split], config,
+        for split, (draw, pools) in draws.items():
+            split_rng = np.random.default_rng([config.seed, ALL_SPLITS.index(split)])
+            rows, info = _write_split(draw, getattr(config, f"n_{split}"), split in ("train", "dev"), config,
                                       tmp_final / split, final / split, split_rng)
             _write_csv(tmp_final / "metadata" / f"mixture_{split}_mix_clean.csv", rows)
             _write_csv(tmp_final / "metadata" / f"sources_{split}.csv", info)
+        voices = {split: sorted(pools) for split, (_, pools) in draws.items()}
+        (tmp_final / "speakers.json").write_text(json.dumps(voices, indent=2) + "\n")
         summary = dict(
             options=options,
-            utterances={s: {k: len(v) for k, v in pools.items()} for s, pools in per_split.items()},
+            utterances={split: {k: len(v) for k, v in pools.items()} for split, (_, pools) in draws.items()},
             source_files=sources,
         )
         (tmp_final / "corpus.json").write_text(json.dumps(summary, indent=2) + "\n")

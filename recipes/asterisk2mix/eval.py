@@ -1,6 +1,11 @@
-"""Stage 2: score the trained separator on every test mixture.
+"""Stage 2: score the trained separator on every mixture of each test set.
 
-Writes to ``<exp_dir>/eval/``:
+The test sets are the config's ``test_dir`` (written to ``<exp_dir>/eval/``),
+``test_unseen_dir`` (held-out voices, ``<exp_dir>/eval_unseen/``) and
+``test_same_dir`` (two utterances of one voice, ``<exp_dir>/eval_same/``);
+an empty folder name skips that set. Every set's files are checked before
+any is scored. Writes to ``<exp_dir>/eval/`` (the other folders hold
+``metrics.csv`` and ``summary.json`` of the same shape):
 
 - ``metrics.csv``: one row per test mixture: SDR, SI-SDR, SIR, SAR (dB),
   PESQ, STOI of the estimates (means over sources, estimates matched to
@@ -35,6 +40,8 @@ from bssmask.models import MaskSeparator
 from bssmask.system import EVAL_METRICS, build_test_loader, predict_rows, summarize
 
 COLUMNS = ["mixture_ID", "length", *EVAL_METRICS, *(f"input_{m}" for m in EVAL_METRICS)]
+#: Output folder of each test set, by the data section's key of its folder.
+TEST_SETS = {"test_dir": "eval", "test_unseen_dir": "eval_unseen", "test_same_dir": "eval_same"}
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -99,6 +106,35 @@ def plot_masks(model: MaskSeparator, mixture: torch.Tensor, sources: torch.Tenso
     tables.save_png(fig, path, dpi=100)
 
 
+def test_sets(conf: dict) -> dict[str, dict]:
+    """The config of each test set to score (its folder as ``test_dir``), by output folder name."""
+    return {out: {**conf, "data": {**conf["data"], "test_dir": conf["data"][key]}}
+            for key, out in TEST_SETS.items() if conf["data"][key]}
+
+
+def score_sets(model, conf: dict, exp_dir: Path, model_path) -> dict[str, dict]:
+    """Score ``model`` on each test set of ``conf``; process 0 writes ``<exp_dir>/<set>/{metrics.csv,summary.json}``.
+
+    Every set's files are checked before any is scored. Returns the
+    summaries by output folder name (``eval``, ``eval_unseen``, ``eval_same``).
+
+    Raises:
+        ValueError, OSError: a missing or bad test set (nothing written).
+    """
+    sets = test_sets(conf)
+    for set_conf in sets.values():
+        build_test_loader(set_conf)  # checks the set's files
+    rows = {out: predict_rows(model, set_conf, exp_dir) for out, set_conf in sets.items()}
+    summaries = {out: summarize(set_rows, sets[out], model_path) for out, set_rows in rows.items()}
+    if rank_zero_only.rank == 0:
+        for out, summary in summaries.items():
+            tables.write_text(exp_dir / out / "metrics.csv", tables.to_csv(rows[out], COLUMNS))
+            tables.write_text(exp_dir / out / "summary.json", tables.to_json(summary))
+            shown = "  ".join(f"{m} {summary[m]:.2f} ({summary[m + '_imp']:+.2f})" for m in EVAL_METRICS)
+            print(f"{out}: {summary['n_mixtures']} mixtures: {shown}")
+    return summaries
+
+
 def main(argv=None) -> int:
     conf, args = config.parse_args(argv, __doc__.splitlines()[0], add_options)
     exp_dir = Path(args.exp_dir)
@@ -107,23 +143,16 @@ def main(argv=None) -> int:
         config.require(conf, "data", "trainer", "training", "eval")
         model = MaskSeparator.from_pretrained(str(model_path))
         check_compatible(model, conf["data"]["sample_rate"], conf["data"]["n_src"], str(model_path))
-        loader = build_test_loader(conf)
-        rows = predict_rows(model, conf, exp_dir)
+        score_sets(model, conf, exp_dir, model_path)
     except (ValueError, OSError) as err:
         print(f"eval.py: error: {err}", file=sys.stderr)
         return 2
     if rank_zero_only.rank != 0:
         return 0
-    out_dir = exp_dir / "eval"
     model.eval()
-    first = save_examples(model, loader, conf["eval"]["n_save_ex"], out_dir / "examples")
+    first = save_examples(model, build_test_loader(conf), conf["eval"]["n_save_ex"], exp_dir / "eval" / "examples")
     if first is not None:
-        plot_masks(model, *first, out_dir / "masks.png")
-    tables.write_text(out_dir / "metrics.csv", tables.to_csv(rows, COLUMNS))
-    summary = summarize(rows, conf, model_path)
-    tables.write_text(out_dir / "summary.json", tables.to_json(summary))
-    shown = "  ".join(f"{m} {summary[m]:.2f} ({summary[m + '_imp']:+.2f})" for m in EVAL_METRICS)
-    print(f"{len(rows)} test mixtures: {shown}")
+        plot_masks(model, *first, exp_dir / "eval" / "masks.png")
     return 0
 
 

@@ -1,17 +1,29 @@
-"""Stage 3: the trained ablation: each head of ``report.heads``, trained and evaluated with everything else equal.
+"""Stage 3: the trained ablation: each head of ``report.heads``, trained and evaluated with everything else equal,
+next to Asteroid's own separators (``report.peers``).
 
 Each head's overrides replace keys of the ``model`` (and ``loss``) sections;
-the rest of the config is shared. A head whose resulting config is the
-config of ``--exp_dir`` reuses that run (stages 1 and 2); the others train
-and evaluate in ``<exp_dir>/heads/<name>/`` (``train.py`` then ``eval.py``,
-each skipped when its result exists for the same config), ``report.jobs``
-at a time: with several jobs each gets its share of the CPU threads
-(``OMP_NUM_THREADS``, unless set) and writes its output to
-``<exp_dir>/heads/<name>/{train,eval}.log``. Next to each head, the oracle
-of the same mask kind (with its options, e.g. the PSM range) at the same
-resolution (factor, upsampling method and space, STFT) on the same test
-mixtures, scored by :func:`bssmask.ablation.score_mixture` (the machinery of
-``bssmask ablate``; the head's bound on cIRM values is not applied).
+the rest of the config is shared. Each head trains once per seed of
+``report.seeds`` (``training.seed``); the report gives the mean over seeds
+and, with several seeds, their standard deviation (``*_std``). A head run
+whose config is the config of ``--exp_dir`` reuses that run (stages 1 and
+2); the others train and evaluate in ``<exp_dir>/heads/<name>/`` (first
+seed) or ``<exp_dir>/heads/<name>-seed<k>/`` (``train.py`` then
+``eval.py``, each skipped when its result exists for the same config).
+Each peer (:mod:`bssmask.peers`) trains for ``report.peer_minutes`` of
+wall-clock time and is scored the same way in ``<exp_dir>/peers/<name>/``
+(``peer.py``). Runs go ``report.jobs`` at a time: with several jobs each
+gets its share of the CPU threads (``OMP_NUM_THREADS``, unless set) and
+writes its output to ``<run>/{train,eval,peer}.log``. Next to each head,
+the oracle of the same mask kind (with its options, e.g. the PSM range) at
+the same resolution (factor, upsampling method and space, STFT) on the same
+test mixtures, scored by :func:`bssmask.ablation.score_mixture` (the
+machinery of ``bssmask ablate``; the head's bound on cIRM values is not
+applied); peers have no oracle (``null``).
+
+Every row has ``kind`` (``bssmask`` or ``peer``), the SI-SDR improvement on
+the seen-voice test set (``si_sdr_imp``), on the held-out-voice test set
+(``si_sdr_imp_unseen``, ``sdr_imp_unseen``; ``null`` without one) and on
+the same-voice test set (``si_sdr_imp_same``).
 
 Writes ``<exp_dir>/report/report.{md,csv,json,png}``.
 """
@@ -22,6 +34,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -32,13 +45,22 @@ from bssmask import ablation, config, heads, masks, tables
 from bssmask.audio import load_sources
 from bssmask.data.checks import split_csv
 from bssmask.data.mixtures import list_mixtures
+from eval import test_sets
 
 HERE = Path(__file__).resolve().parent
 COLUMNS = {
-    "head": None, "mask": None, "options": None, "factor": None,
-    "si_sdr": ".2f", "si_sdr_imp": ".2f", "sdr": ".2f", "sdr_imp": ".2f", "sir": ".2f", "sar": ".2f",
+    "head": None, "kind": None, "mask": None, "options": None, "factor": None, "seeds": None,
+    "si_sdr_imp": ".2f", "si_sdr_imp_std": ".2f", "si_sdr_imp_unseen": ".2f", "si_sdr_imp_unseen_std": ".2f",
+    "sdr_imp_unseen": ".2f", "si_sdr_imp_same": ".2f",
+    "si_sdr": ".2f", "sdr": ".2f", "sdr_imp": ".2f", "sir": ".2f", "sar": ".2f",
     "pesq": ".2f", "stoi": ".3f", "oracle_si_sdr": ".2f", "oracle_sdr": ".2f",
 }
+#: Report columns from each test set's summary (``eval/``, ``eval_unseen/``, ``eval_same/``).
+SCORES = {"eval": {k: k for k in ("si_sdr", "si_sdr_imp", "sdr", "sdr_imp", "sir", "sar", "pesq", "stoi")},
+          "eval_unseen": {"si_sdr_imp": "si_sdr_imp_unseen", "sdr_imp": "sdr_imp_unseen"},
+          "eval_same": {"si_sdr_imp": "si_sdr_imp_same"}}
+#: Columns that get a standard deviation over seeds.
+SPREAD = ("si_sdr_imp", "si_sdr_imp_unseen")
 OVERRIDABLE = ("model", "loss")
 
 
@@ -87,29 +109,57 @@ def _stored_conf(run_dir: Path):
         return None
 
 
-def train_and_evaluate(conf: dict, run_dir: Path, env: dict | None = None, log: bool = False) -> dict:
-    """Run ``train.py`` and ``eval.py`` for ``conf`` in ``run_dir`` unless done; return the eval summary.
+def train_and_evaluate(conf: dict, run_dir: Path, env: dict | None = None, log: bool = False,
+                       peer: str | None = None) -> dict[str, dict]:
+    """Train and score ``conf`` in ``run_dir`` unless done; return the summaries by test set (``eval``, ...).
+
+    A head runs ``train.py`` then ``eval.py``; a ``peer`` (a name of
+    ``report.peers``) runs ``peer.py``. What exists for the same config is kept.
 
     Args:
         env: environment of the scripts (default: this one).
-        log: write each script's output to ``run_dir/<train|eval>.log`` instead of the console.
+        log: write each script's output to ``run_dir/<script>.log`` instead of the console.
     """
-    model, summary = run_dir / "best_model.pth", run_dir / "eval" / "summary.json"
+    model = run_dir / ("peer_model.pth" if peer else "best_model.pth")
+    summaries = [run_dir / out / "summary.json" for out in test_sets(conf)]
     stored = _stored_conf(run_dir)
     trained = stored is not None and _same_run(stored, conf) and model.is_file()
-    evaluated = trained and summary.is_file() and summary.stat().st_mtime >= model.stat().st_mtime
+    if peer:
+        trained = trained and stored["report"]["peers"].get(peer) == conf["report"]["peers"][peer] \
+            and stored["report"]["peer_minutes"] == conf["report"]["peer_minutes"]
+    evaluated = trained and all(p.is_file() and p.stat().st_mtime >= model.stat().st_mtime for p in summaries)
     conf_file = run_dir / "report_conf.yml"
-    scripts = ([] if trained else ["train.py"]) + ([] if evaluated else ["eval.py"])
+    if peer:
+        scripts = [] if evaluated else ["peer.py"]
+    else:
+        scripts = ([] if trained else ["train.py"]) + ([] if evaluated else ["eval.py"])
     if scripts:
         config.dump(conf, conf_file)
     for script in scripts:
-        command = [sys.executable, str(HERE / script), "--conf", str(conf_file), "--exp_dir", str(run_dir)]
+        command = [sys.executable, str(HERE / script), "--conf", str(conf_file), "--exp_dir", str(run_dir),
+                   *(["--peer", peer] if peer else [])]
         if log:
             with open(run_dir / f"{Path(script).stem}.log", "w") as out:
                 subprocess.run(command, check=True, env=env, stdout=out, stderr=subprocess.STDOUT)
         else:
             subprocess.run(command, check=True, env=env)
-    return json.loads(summary.read_text())
+    return {p.parent.name: json.loads(p.read_text()) for p in summaries}
+
+
+def scores(summaries: list[dict[str, dict]]) -> dict:
+    """Report columns of :data:`SCORES` from one run's summaries per seed: means, and the spread of :data:`SPREAD`.
+
+    A test set absent from the summaries gives ``None``; the spread is the
+    sample standard deviation over seeds (``None`` for one seed).
+    """
+    row = {}
+    for out, columns in SCORES.items():
+        for key, column in columns.items():
+            values = [s[out][key] for s in summaries if out in s]
+            row[column] = sum(values) / len(values) if values else None
+            if column in SPREAD:
+                row[f"{column}_std"] = statistics.stdev(values) if len(values) > 1 else None
+    return row
 
 
 def oracle_config(conf: dict) -> ablation.AblationConfig:
@@ -121,6 +171,7 @@ def oracle_config(conf: dict) -> ablation.AblationConfig:
     return ablation.AblationConfig(
         masks=(kind,), upsampled=("mask",), methods=(model["method"],), spaces=(model["space"],),
         factor=model["factor"], down_method=model["down_method"], n_fft=model["n_fft"], hop=model["hop"],
+        window=model["window"],
     )
 
 
@@ -133,30 +184,34 @@ def oracle_scores(abl: ablation.AblationConfig, mixtures, sample_rate: int) -> d
 
 
 def plot(rows: list[dict], path: Path) -> None:
-    """Trained and oracle SI-SDR per head; bars beyond the axis are labelled with their value."""
+    """SI-SDR improvement of each head and peer on the seen-voice and held-out-voice test sets, side by side
+    (error bars: the spread over seeds)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    trained = [r["si_sdr"] for r in rows]
-    oracle = [r["oracle_si_sdr"] for r in rows]
-    finite = [v for v in trained + oracle if not math.isnan(v)]
-    top = min(max(finite, default=1.0), 3 * max([v for v in trained if not math.isnan(v)], default=10.0)) * 1.15
     fig, ax = plt.subplots(figsize=(1.4 * len(rows) + 2, 3.6))
     x = range(len(rows))
-    for offset, values, label in ((-0.2, trained, "trained"), (0.2, oracle, "oracle")):
-        bars = ax.bar([i + offset for i in x], [min(v, top) if not math.isnan(v) else 0 for v in values],
-                      width=0.4, label=label)
+    for offset, column, label in ((-0.2, "si_sdr_imp", "seen voices"), (0.2, "si_sdr_imp_unseen", "held-out voices")):
+        values = [math.nan if r[column] is None else r[column] for r in rows]
+        spread = [r.get(f"{column}_std") or 0.0 for r in rows]
+        bars = ax.bar([i + offset for i in x], [0.0 if math.isnan(v) else v for v in values], width=0.4,
+                      yerr=spread, capsize=3, label=label)
         for bar, v in zip(bars, values):
-            ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), "n/a" if math.isnan(v) else f"{v:.1f}",
-                    ha="center", va="bottom", fontsize=8)
-    ax.set_xticks(list(x), [r["head"] for r in rows])
-    ax.set_ylim(min(0.0, min(finite, default=0.0)), top * 1.1)
-    ax.set_ylabel("SI-SDR (dB)")
-    ax.set_title("Trained heads and the oracle of their mask (test set)", fontsize=10)
+            ax.text(bar.get_x() + bar.get_width() / 2, max(bar.get_height(), 0.0),
+                    "n/a" if math.isnan(v) else f"{v:.1f}", ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(list(x), [f"{r['head']}{' (peer)' if r['kind'] == 'peer' else ''}" for r in rows], fontsize=8)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_ylabel("SI-SDR improvement (dB)")
+    ax.set_title("Trained heads and Asteroid peers: seen and held-out voices", fontsize=10)
     ax.legend(fontsize=8)
     tables.save_png(fig, path)
+
+
+def seed_config(conf: dict, seed: int) -> dict:
+    """``conf`` trained with ``seed``."""
+    return config.merge(conf, {"training": {"seed": seed}})
 
 
 def main(argv=None) -> int:
@@ -164,65 +219,99 @@ def main(argv=None) -> int:
     exp_dir = Path(args.exp_dir)
     try:
         config.require(conf, "data", "model", "loss", "report")
-        variants = {name: head_config(conf, name, overrides) for name, overrides in conf["report"]["heads"].items()}
+        report = conf["report"]
+        variants = {name: head_config(conf, name, overrides) for name, overrides in report["heads"].items()}
         if not variants:
             raise config.ConfigError("report.heads: no head to train")
+        seeds = report["seeds"]
+        if not seeds or not all(isinstance(seed, int) and not isinstance(seed, bool) for seed in seeds) \
+                or len(set(seeds)) < len(seeds):
+            raise config.ConfigError(f"report.seeds: expected distinct integers, got {seeds!r}")
+        for name, spec in report["peers"].items():
+            if not isinstance(spec, dict) or "peer" not in spec:
+                raise config.ConfigError(f"report.peers.{name}: expected a mapping with a 'peer' key")
+        if report["peers"] and report["peer_minutes"] <= 0:
+            raise config.ConfigError(f"report.peer_minutes: expected > 0, got {report['peer_minutes']}")
         test_csv = split_csv(conf["data"]["test_dir"], conf["data"]["task"])
         mixtures = list_mixtures(test_csv)
+        for out, set_conf in test_sets(conf).items():
+            split_csv(set_conf["data"]["test_dir"], conf["data"]["task"])
         for head_conf in variants.values():
             oracle_config(head_conf).validate()
     except (ValueError, OSError) as err:
         print(f"report.py: error: {err}", file=sys.stderr)
         return 2
-    runs = {name: exp_dir if _same_run(head_conf, conf) else exp_dir / "heads" / name
-            for name, head_conf in variants.items()}
-    jobs = max(1, conf["report"]["jobs"])
+
+    def head_dir(name: str, run_conf: dict, seed: int) -> Path:
+        if _same_run(run_conf, conf):
+            return exp_dir
+        return exp_dir / "heads" / (name if seed == seeds[0] else f"{name}-seed{seed}")
+
+    runs = {(name, seed): (seed_config(head_conf, seed), None) for name, head_conf in variants.items() for seed in seeds}
+    run_dirs = {key: head_dir(key[0], run_conf, key[1]) for key, (run_conf, _) in runs.items()}
+    for name in report["peers"]:
+        runs[(name, None)] = (conf, name)
+        run_dirs[(name, None)] = exp_dir / "peers" / name
+    jobs = max(1, report["jobs"])
     env = dict(os.environ)
     if jobs > 1:
         env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
 
-    print_lock = threading.Lock()  # heads run in threads: one whole line at a time
+    print_lock = threading.Lock()  # runs go in threads: one whole line at a time
 
     def say(line: str) -> None:
         with print_lock:
             print(line, flush=True)
 
-    def run_head(name):
-        runs[name].mkdir(parents=True, exist_ok=True)
-        say(f"report: head {name} in {runs[name]}")
+    def run(key):
+        (name, seed), (run_conf, peer) = key, runs[key]
+        run_dir = run_dirs[key]
+        what = f"peer {name}" if peer else f"head {name}" + (f" seed {seed}" if len(seeds) > 1 else "")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        say(f"report: {what} in {run_dir}")
         try:
-            summary = train_and_evaluate(variants[name], runs[name], env, log=jobs > 1)
+            summaries = train_and_evaluate(run_conf, run_dir, env, log=jobs > 1, peer=peer)
         except subprocess.CalledProcessError as err:
             script = Path(err.cmd[1]).name
-            where = f", see {runs[name] / Path(script).with_suffix('.log')}" if jobs > 1 else ""
-            raise RuntimeError(f"head {name}: {script} failed with exit code {err.returncode}{where}") from None
-        say(f"report: head {name} done: SI-SDR {summary['si_sdr']:.2f} dB")
-        return summary
+            where = f", see {run_dir / Path(script).with_suffix('.log')}" if jobs > 1 else ""
+            raise RuntimeError(f"{what}: {script} failed with exit code {err.returncode}{where}") from None
+        say(f"report: {what} done: SI-SDR {summaries['eval']['si_sdr']:.2f} dB")
+        return summaries
 
     try:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            summaries = dict(zip(variants, pool.map(run_head, variants)))
+            summaries = dict(zip(runs, pool.map(run, runs)))
     except RuntimeError as err:
         print(f"report.py: error: {err}", file=sys.stderr)
         return 1
     rows, oracles = [], {}
     for name, head_conf in variants.items():
         abl = oracle_config(head_conf)
-        key = (repr(abl.masks[0]), abl.factor, abl.methods, abl.spaces, abl.down_method, abl.n_fft, abl.hop)
+        key = (repr(abl.masks[0]), abl.factor, abl.methods, abl.spaces, abl.down_method, abl.n_fft, abl.hop, abl.window)
         if key not in oracles:
             oracles[key] = oracle_scores(abl, mixtures, conf["data"]["sample_rate"])
-        model, summary = head_conf["model"], summaries[name]
+        model = head_conf["model"]
         rows.append(dict(
-            head=name, mask=model["mask"], factor=model["factor"], run=str(runs[name]),
+            head=name, kind="bssmask", mask=model["mask"], factor=model["factor"], seeds=len(seeds),
+            run=str(run_dirs[(name, seeds[0])]),
             options=", ".join(f"{k}={v}" for k, v in model["mask_options"].items()) or None,
-            **{k: summary[k] for k in ("si_sdr", "si_sdr_imp", "sdr", "sdr_imp", "sir", "sar", "pesq", "stoi")},
+            **scores([summaries[(name, seed)] for seed in seeds]),
             oracle_si_sdr=oracles[key]["si_sdr"], oracle_sdr=oracles[key]["sdr"],
+        ))
+    for name, spec in report["peers"].items():
+        rows.append(dict(
+            head=name, kind="peer", mask=None, factor=None, seeds=1, run=str(run_dirs[(name, None)]),
+            options=", ".join(f"{k}={v}" for k, v in spec.items()),
+            **scores([summaries[(name, None)]]), oracle_si_sdr=None, oracle_sdr=None,
         ))
     out_dir = exp_dir / "report"
     preamble = (
-        f"Trained heads on {test_csv} ({len(mixtures)} test mixtures), everything else equal "
-        f"(masker {conf['model']['masker']}, loss {conf['loss']['loss']}, n_fft {conf['model']['n_fft']}, "
-        f"hop {conf['model']['hop']}). Means over mixtures; *_imp: improvement over the mixture; "
+        f"Trained heads (kind bssmask) and Asteroid separators (kind peer, each trained for "
+        f"{report['peer_minutes']:g} min of wall-clock time) on {test_csv} ({len(mixtures)} test mixtures, seen "
+        f"voices; *_unseen: the held-out-voice test set, *_same: two utterances of one voice), everything else "
+        f"equal (masker {conf['model']['masker']}, loss {conf['loss']['loss']}, n_fft {conf['model']['n_fft']}, "
+        f"hop {conf['model']['hop']}). Means over mixtures, and over the training seeds {seeds} of each head "
+        "(*_std: their standard deviation); *_imp: improvement over the mixture; "
         "oracle_*: the mask kind's oracle at the head's resolution (bssmask ablate).\n\n"
     )
     paths = tables.write_table(out_dir, "report", rows, COLUMNS, dict(config=conf, test_csv=str(test_csv)), preamble)

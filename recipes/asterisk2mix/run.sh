@@ -6,10 +6,13 @@
 #                 [--<config key> VALUE ...]
 #
 # Stages (results in exp/<tag>/):
-#   0  data:   build the corpus from the Asterisk prompts (or --source_dir,
-#              one subfolder per speaker) into <storage_dir>/Asterisk2Mix
+#   0  data:   build the corpus from the Asterisk voices (installed when
+#              missing) or --source_dir (one subfolder per speaker) into
+#              <storage_dir>/Asterisk2Mix: train, dev, test (seen voices),
+#              test_unseen, dev_unseen (held-out voices), test_same (one voice)
 #   1  train:  exp/<tag>/best_model.pth, checkpoints/, logs/
-#   2  eval:   exp/<tag>/eval/{metrics.csv,summary.json,masks.png,examples/}
+#   2  eval:   exp/<tag>/eval/{metrics.csv,summary.json,masks.png,examples/},
+#              exp/<tag>/eval_unseen/, eval_same/ (metrics.csv, summary.json)
 #   3  report: each head of conf.yml's report.heads, trained and evaluated,
 #              next to its oracle: exp/<tag>/report/report.{md,csv,json,png}
 #
@@ -17,8 +20,11 @@
 # Trainer: --accelerator cpu|gpu --devices N --num_nodes N --strategy ddp.
 # --quick true: tiny corpus and model (local/quick.yml), tag "quick".
 # --resume true: stage 1 continues from exp/<tag>/checkpoints/last.ckpt.
+# Paths given as --storage_dir, --source_dir are taken from the folder run.sh
+# is started in; the config's paths (data, exp) from the recipe's folder.
 # Python: $PYTHON, else the repository's .venv, else python3.
 set -euo pipefail
+caller=$PWD
 cd "$(dirname "$0")"
 
 stage=0
@@ -30,6 +36,8 @@ storage_dir=""
 source_dir=""
 run_options="stage stop_stage tag quick resume storage_dir source_dir"
 . local/parse_options.sh
+storage_dir=$(from_caller "$storage_dir")
+source_dir=$(from_caller "$source_dir")
 
 . local/path.sh
 
@@ -47,7 +55,8 @@ args=("${conf[@]}" "${conf_args[@]}")
 if [[ $stage -le 0 && $stop_stage -ge 0 ]]; then
   echo "Stage 0: data ($storage_dir)"
   if [[ -z $source_dir ]]; then
-    local/install_asterisk_sounds.sh
+    packages=$($python local/prepare_data.py "${args[@]}" --storage_dir "$storage_dir" --missing_packages true)
+    local/install_asterisk_sounds.sh $packages
   fi
   $python local/prepare_data.py "${args[@]}" --storage_dir "$storage_dir" --source_dir "$source_dir"
 fi

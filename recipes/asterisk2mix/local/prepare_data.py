@@ -1,10 +1,17 @@
 """Stage 0: build the two-speaker corpus and the per-split CSV folders of the config.
 
 Speech comes from ``--source_dir`` (one subfolder per speaker) or, by
-default, from the Asterisk prompts (``bssmask.data.corpus.asterisk_speakers``).
-The corpus goes to ``<storage_dir>/Asterisk2Mix`` (LibriMix layout); each
-split's CSV is then copied to the config's ``train_dir``, ``valid_dir`` and
-``test_dir``.
+default, from the Asterisk voices of the config's ``voices``,
+``test_unseen_voices`` and ``dev_unseen_voices``
+(``bssmask.data.corpus.asterisk_speakers``; ``voices: []``: every Asterisk
+voice that is not held out). The corpus goes to
+``<storage_dir>/Asterisk2Mix`` (LibriMix layout, with ``speakers.json``);
+each split's CSV is then copied to the config's ``train_dir``,
+``valid_dir``, ``test_dir``, ``test_unseen_dir``, ``dev_unseen_dir`` and
+``test_same_dir``.
+
+``--missing_packages true`` only prints the Debian packages of the config's
+Asterisk voices that are not installed (``run.sh`` installs them).
 """
 
 from __future__ import annotations
@@ -16,30 +23,50 @@ import sys
 from bssmask import config
 from bssmask.data import corpus
 
+#: The data section's folder of each corpus split.
+SPLIT_DIRS = {"train": "train_dir", "dev": "valid_dir", "test": "test_dir", "test_unseen": "test_unseen_dir",
+              "dev_unseen": "dev_unseen_dir", "test_same": "test_same_dir"}
+
 
 def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--storage_dir", required=True, help="folder of the corpus (created)")
     parser.add_argument("--source_dir", default="", help="speech folder, one subfolder per speaker "
                         "(default: the Asterisk prompts)")
+    parser.add_argument("--missing_packages", default="false", choices=("true", "false"),
+                        help="print the Debian packages of the config's voices that are not installed, and stop")
+
+
+def corpus_config(conf: dict) -> corpus.CorpusConfig:
+    """The :class:`~bssmask.data.corpus.CorpusConfig` of a recipe config's ``corpus`` and ``data`` sections."""
+    options = dict(conf["corpus"])
+    return corpus.CorpusConfig(
+        sample_rate=conf["data"]["sample_rate"], seed=options.pop("corpus_seed"),
+        **{key: tuple(options.pop(key)) for key in ("split", "voices", "test_unseen_voices", "dev_unseen_voices")},
+        **options,
+    )
 
 
 def main(argv=None) -> int:
     conf, args = config.parse_args(argv, __doc__.splitlines()[0], add_options)
     try:
         config.require(conf, "corpus", "data")
-        options, data = dict(conf["corpus"]), conf["data"]
-        corpus_config = corpus.CorpusConfig(sample_rate=data["sample_rate"], seed=options.pop("corpus_seed"),
-                                            split=tuple(options.pop("split")), **options)
-        speakers = corpus.folder_speakers(args.source_dir) if args.source_dir else corpus.asterisk_speakers()
-        metadata = corpus.build(speakers, f"{args.storage_dir}/Asterisk2Mix", corpus_config)
-        corpus.local_metadata(metadata, {"train": data["train_dir"], "dev": data["valid_dir"],
-                                         "test": data["test_dir"]})
+        corpus_conf = corpus_config(conf)
+        corpus_conf.validate()
+        voices = corpus_conf.all_voices() if corpus_conf.voices else tuple(corpus.ASTERISK_VOICES)  # []: all
+        if args.missing_packages == "true":
+            print(" ".join(corpus.missing_packages(voices)))
+            return 0
+        unset = [SPLIT_DIRS[split] for split in corpus_conf.splits() if not conf["data"][SPLIT_DIRS[split]]]
+        if unset:
+            raise config.ConfigError(f"data: {', '.join(unset)} empty, but the corpus options ask for that split")
+        speakers = corpus.folder_speakers(args.source_dir) if args.source_dir else corpus.asterisk_speakers(voices)
+        metadata = corpus.build(speakers, f"{args.storage_dir}/Asterisk2Mix", corpus_conf)
+        corpus.local_metadata(metadata, {split: conf["data"][SPLIT_DIRS[split]] for split in corpus_conf.splits()})
     except (ValueError, OSError) as err:
         print(f"prepare_data.py: error: {err}", file=sys.stderr)
         return 2
-    counts = json.loads((metadata.parent / "corpus.json").read_text())["utterances"]
     print(f"corpus: {metadata.parent}")
-    for split, per_speaker in counts.items():
+    for split, per_speaker in json.loads((metadata.parent / "corpus.json").read_text())["utterances"].items():
         print(f"  {split}: utterances per speaker {per_speaker}")
     return 0
 

@@ -1,0 +1,92 @@
+"""Report baseline: train an Asteroid peer of ``report.peers`` for ``report.peer_minutes`` and score it like a head.
+
+The peer (:mod:`bssmask.peers`) trains on the config's data with the
+config's optimizer, learning-rate schedule, batch size and seed, the
+``sisdr`` loss with PIT, for a wall-clock budget (Lightning's ``max_time``;
+early stopping as configured); the weights at the end of the budget are
+scored on the test sets as ``eval.py`` scores a head. Writes to
+``<exp_dir>``: ``peer_model.pth`` (``{"peer", "options", "state_dict",
+"training"}``), ``conf.yml``, ``checkpoints/``, ``logs/``, and
+``eval/``, ``eval_unseen/``, ``eval_same/`` (``metrics.csv``,
+``summary.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+
+from bssmask import config, losses
+from bssmask.atomic import atomic_path
+from bssmask.peers import build_peer
+from bssmask.system import SeparationSystem, build_loaders, build_optimization, build_trainer
+from eval import score_sets
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--exp_dir", required=True, help="folder of the peer's run")
+    parser.add_argument("--peer", required=True, help="a name of the config's report.peers")
+
+
+def peer_options(conf: dict, name: str) -> tuple[str, dict]:
+    """``(peer kind, options)`` of ``report.peers[name]``; ``asteroid_mask`` takes the model section's
+    masker, masker options and STFT unless given."""
+    spec = conf["report"]["peers"].get(name)
+    if not isinstance(spec, dict) or "peer" not in spec:
+        raise config.ConfigError(f"report.peers.{name}: expected a mapping with a 'peer' key "
+                                 f"(peers: {', '.join(conf['report']['peers']) or 'none'})")
+    options = {k: v for k, v in spec.items() if k != "peer"}
+    if spec["peer"] == "asteroid_mask":
+        model = conf["model"]
+        options = {"masker": model["masker"], "masker_kwargs": model["masker_kwargs"], "n_fft": model["n_fft"],
+                   "hop": model["hop"], **options}
+    return spec["peer"], options
+
+
+def main(argv=None) -> int:
+    conf, args = config.parse_args(argv, __doc__.splitlines()[0], add_options)
+    exp_dir = Path(args.exp_dir)
+    try:
+        config.require(conf, "data", "model", "optim", "training", "trainer", "report")
+        kind, options = peer_options(conf, args.peer)
+        pl.seed_everything(conf["training"]["seed"], workers=True, verbose=False)
+        peer = build_peer(kind, conf["data"]["n_src"], conf["data"]["sample_rate"], **options)
+        optimizer, scheduler = build_optimization(peer.parameters(), conf)
+        train, valid = build_loaders(conf)
+        system = SeparationSystem(peer, optimizer, losses.get("sisdr"), train, valid, scheduler, config=conf,
+                                  on_nonfinite=conf["training"]["on_nonfinite"])
+        trainer = build_trainer(conf, exp_dir, max_epochs=-1,
+                                max_time=timedelta(minutes=conf["report"]["peer_minutes"]))
+    except (ValueError, OSError) as err:
+        print(f"peer.py: error: {err}", file=sys.stderr)
+        return 2
+    if trainer.is_global_zero:
+        config.dump(conf, exp_dir / "conf.yml")
+    start = time.monotonic()
+    trainer.fit(system)
+    seconds = time.monotonic() - start
+    model_path = exp_dir / "peer_model.pth"
+    if trainer.is_global_zero:
+        package = dict(peer=kind, options=options, state_dict=peer.state_dict(),
+                       training=dict(seconds=seconds, epochs=trainer.current_epoch, global_step=trainer.global_step,
+                                     parameters=sum(p.numel() for p in peer.parameters())))
+        with atomic_path(model_path) as tmp:
+            torch.save(package, tmp)
+        print(f"peer {args.peer} ({kind}): {seconds:.0f} s, {trainer.global_step} steps, {trainer.current_epoch} "
+              f"epochs: {model_path}")
+    try:
+        score_sets(peer, conf, exp_dir, model_path)
+    except (ValueError, OSError) as err:
+        print(f"peer.py: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
