@@ -99,3 +99,13 @@ def test_an_interrupted_write_leaves_no_partial_file(tmp_path, existing):
     assert sorted(os.listdir(tmp_path)) == (["model.pth"] if existing else [])  # no .tmp file left
     if existing:
         assert dest.read_text() == "previous model"
+
+
+def test_output_folder_accepts_a_folder_or_nothing_and_refuses_a_file(tmp_path):
+    assert atomic.output_folder(tmp_path) == tmp_path
+    assert atomic.output_folder(str(tmp_path / "new")) == tmp_path / "new"
+    assert not (tmp_path / "new").exists()  # created on the first write, not here
+    (tmp_path / "taken").write_text("mine")
+    with pytest.raises(ValueError) as err:
+        atomic.output_folder(tmp_path / "taken")
+    assert str(err.value) == f"{tmp_path / 'taken'}: exists and is not a folder; give a folder for the results"

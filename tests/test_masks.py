@@ -284,3 +284,45 @@ def test_apply_tf_without_a_batch_dim_and_its_error_message():
         with pytest.raises(ValueError) as err:
             masks.apply_tf(mask, mix)
         assert str(err.value) == "mask has 100 frequency rows; expected F=256 (real) or 2F=512 (complex)"
+
+
+def test_cirm_max_clips_the_magnitude_and_keeps_the_phase():
+    assert masks.get("cirm").bounds == (None, None) and masks.ComplexRatioMask().max is None
+    Y = TWO.sum(0)
+    for max_, clipped in ((1.0, [1, -1]), (1.5, [1.5, -1])):  # the bin with cIRM (2, -1)
+        kind = masks.get("cirm", max=max_)
+        assert kind.bounds == (None, max_)
+        expected = torch.tensor([[(9 - 12j) / 25, clipped[0], 0, 0.5 + 0.5j], [(16 + 12j) / 25, clipped[1], 0, 0.5 - 0.5j]],
+                                dtype=torch.complex128)
+        torch.testing.assert_close(kind.oracle(TWO, Y)[..., 0], expected, rtol=0, atol=1e-12)
+    got = masks.clip_magnitude(torch.tensor([0.5j, -4 + 3j, 0j, 2.0], dtype=torch.complex128), 2.0)
+    torch.testing.assert_close(got, torch.tensor([0.5j, -1.6 + 1.2j, 0j, 2.0], dtype=torch.complex128), rtol=0, atol=1e-12)
+    with pytest.raises(ValueError) as err:
+        masks.get("cirm", max=0)
+    assert str(err.value) == "cirm max must be > 0, got 0"
+
+
+def test_specs_name_a_kind_with_its_options():
+    assert masks.parse_spec(" psm : min=-1 : max=1.5 ") == ("psm", {"min": -1, "max": 1.5})
+    assert masks.parse_spec("ibm:against=rest:a=TRUE:b=none:c=False") == (
+        "ibm", {"against": "rest", "a": True, "b": None, "c": False})
+    assert masks.parse_spec("irm") == ("irm", {})
+    assert masks.get("iam:max=2").bounds == (0.0, 2.0)
+    assert masks.get("iam:max=2", max=3).bounds == (0.0, 3.0)  # keyword options win
+    assert masks.get("cirm:max=1").max == 1.0 and masks.get("ibm:against=rest").against == "rest"
+    kinds = "ibm, irm, wiener, iam, psm, cirm"
+    for call, message in (
+        (lambda: masks.get("foo:max=1"), f"mask 'foo:max=1': unknown mask kind 'foo'; choose from {kinds}"),
+        (lambda: masks.get("cirm:max=0"), "mask 'cirm:max=0': cirm max must be > 0, got 0"),
+        (lambda: masks.parse_spec("cirm:max"), "mask 'cirm:max': option 'max' is not key=value (e.g. cirm:max=1)"),
+        (lambda: masks.parse_spec("cirm:=1"), "mask 'cirm:=1': option '=1' is not key=value (e.g. cirm:max=1)"),
+        (lambda: masks.parse_spec("cirm:max= "), "mask 'cirm:max= ': option 'max=' is not key=value "
+                                                 "(e.g. cirm:max=1)"),
+    ):
+        with pytest.raises(ValueError) as err:
+            call()
+        assert str(err.value) == message
+    with pytest.raises(ValueError, match=r"^mask 'cirm:K=1': bad options for mask kind 'cirm': "):
+        masks.get("cirm:K=1")
+    with pytest.raises(ValueError, match=r"^bad options for mask kind 'cirm': "):
+        masks.get("cirm", K=1)
