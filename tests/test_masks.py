@@ -306,7 +306,7 @@ def test_specs_name_a_kind_with_its_options():
     assert masks.parse_spec(" psm : min=-1 : max=1.5 ") == ("psm", {"min": -1, "max": 1.5})
     assert masks.parse_spec("ibm:against=rest:a=TRUE:b=none:c=False") == (
         "ibm", {"against": "rest", "a": True, "b": None, "c": False})
-    assert masks.parse_spec("irm") == ("irm", {})
+    assert masks.parse_spec("irm") == ("irm", {}) and masks.parse_spec("x:k=a=b") == ("x", {"k": "a=b"})
     assert masks.get("iam:max=2").bounds == (0.0, 2.0)
     assert masks.get("iam:max=2", max=3).bounds == (0.0, 3.0)  # keyword options win
     assert masks.get("cirm:max=1").max == 1.0 and masks.get("ibm:against=rest").against == "rest"
