@@ -101,7 +101,7 @@ def test_quick_recipe_report(recipe, quick):
     for name, row in json_rows.items():
         for column in ("si_sdr_imp", "si_sdr_imp_unseen", "sdr_imp_unseen", "si_sdr_imp_same"):
             assert math.isfinite(row[column]), (name, column)
-        run = Path(row["run"])
+        run = recipe / row["run"]  # relative to the recipe folder
         assert row["si_sdr_imp"] == pytest.approx(json.loads((run / "eval" / "summary.json").read_text())["si_sdr_imp"])
         unseen = json.loads((run / "eval_unseen" / "summary.json").read_text())
         assert (row["si_sdr_imp_unseen"], row["sdr_imp_unseen"]) == pytest.approx((unseen["si_sdr_imp"],
@@ -109,7 +109,7 @@ def test_quick_recipe_report(recipe, quick):
         assert row["seeds"] == 1 and row["si_sdr_imp_std"] is None
     for name in PEERS:
         assert json_rows[name]["oracle_si_sdr"] is None and json_rows[name]["oracle_sdr"] is None
-        package = torch.load(Path(json_rows[name]["run"]) / "peer_model.pth", weights_only=True)
+        package = torch.load(recipe / json_rows[name]["run"] / "peer_model.pth", weights_only=True)
         budget = 60 * QUICK["report"]["peer_minutes"]
         assert 0.5 * budget < package["training"]["seconds"] < budget + 30  # trained for its wall-clock budget
     rows = {r["head"]: r for r in read_rows(report / "report.csv") if r["kind"] == "bssmask"}
