@@ -1,7 +1,8 @@
 """The oracle mask ablation: what frequency down/upsampling costs each mask.
 
 For a mixture ``Y`` of sources ``S_i`` (STFT with Asteroid's ``torch_stft``
-filterbank), each mask kind is scored
+filterbank and a Hann window by default, :data:`bssmask.stft.WINDOWS`), each
+mask kind (a spec with its options, e.g. ``"cirm:max=1"``) is scored
 
 - at full resolution (``upsampled="none"``): ``M = oracle(S, Y)``, estimate ``M * Y``;
 - with the mask upsampled (``"mask"``): the oracle of the downsampled
@@ -12,14 +13,16 @@ filterbank), each mask kind is scored
 
 Estimates are turned back into waveforms and scored against the sources at
 their original level (SDR/SIR/SAR, SI-SDR, L1; means over sources and, for
-several mixtures, over mixtures). Real masks are interpolated as real values,
+several mixtures, over mixtures with the half-width of their 95% confidence
+interval in ``<metric>_ci``). Real masks are interpolated as real values,
 so their ``mask`` rows have no space (``None``).
 
 Example:
     >>> from bssmask.data import DEFAULT_SOURCES
     >>> from bssmask.audio import load_sources
     >>> sources, rate, _ = load_sources(DEFAULT_SOURCES)
-    >>> rows = score_mixture(sources[:, :16000], AblationConfig(masks=("cirm",), methods=("nearest",), spaces=("cartesian",)))
+    >>> config = AblationConfig(masks=("cirm",), methods=("nearest",), spaces=("cartesian",))
+    >>> rows = score_mixture(sources[:, :16000], config)
     >>> [(r["upsampled"], round(r["sdr"]) > 90) for r in rows][0]
     ('none', True)
 """
@@ -34,9 +37,10 @@ import torch
 
 from . import masks, resample
 from .metrics import METRICS, separation_metrics
-from .stft import make_stft, synthesize
+from .stats import mean_ci, nanmean
+from .stft import WINDOWS, make_stft, synthesize
 
-MIX_MODES = ("sum", "mean")
+MIX_MODES = ("sum", "mean", "file")
 UPSAMPLED = ("mask", "spectrogram")
 ROW_KEYS = ("mask", "upsampled", "mode", "space")
 
@@ -46,19 +50,24 @@ class AblationConfig:
     """Every option of the ablation grid.
 
     Attributes:
-        masks: mask kinds (names of :data:`bssmask.masks.KINDS`).
+        masks: mask kinds: names of :data:`bssmask.masks.KINDS` or specs with
+            options (``"cirm:max=1"``, ``"iam:max=2"``; :func:`bssmask.masks.get`).
         upsampled: what is upsampled: ``"mask"``, ``"spectrogram"`` or both.
         methods: upsampling methods (:data:`bssmask.resample.UP_METHODS`).
         spaces: spaces for complex values (:data:`bssmask.resample.SPACES`).
         factor: frequency downsampling factor; must divide ``n_fft // 2 + 1``.
         down_method: downsampling method (:data:`bssmask.resample.DOWN_METHODS`).
         n_fft, hop: STFT size and hop (1022 / 256 give 512 bins).
-        mix: ``"sum"`` (mixture = sum of sources, the default) or ``"mean"``
+        window: STFT window, ``"hann"`` (default, as ``torch.stft`` users and
+            the source post) or ``"sqrt-hann"`` (Asteroid's default).
+        mix: ``"file"`` (a mixture given with the sources, as a LibriMix CSV's
+            ``mixture_path``, for mixtures that are not the sources' sum), ``"sum"``
+            (mixture = sum of sources, the default) or ``"mean"``
             (sum / n_src, which lowers each source by 1 / n_src in the mixture).
         device: torch device for the STFT and masks (scores run on the CPU).
     """
 
-    masks: tuple[str, ...] = ("ibm", "cirm")
+    masks: tuple[str, ...] = ("ibm", "cirm", "cirm:max=1")
     upsampled: tuple[str, ...] = UPSAMPLED
     methods: tuple[str, ...] = resample.UP_METHODS
     spaces: tuple[str, ...] = ("cartesian", "polar", "phasor")
@@ -66,6 +75,7 @@ class AblationConfig:
     down_method: str = "keep"
     n_fft: int = 1022
     hop: int = 256
+    window: str = "hann"
     mix: str = "sum"
     device: str = "cpu"
 
@@ -78,6 +88,7 @@ class AblationConfig:
         _check_choices("spaces", self.spaces, resample.SPACES)
         _check_choices("down-method", (self.down_method,), resample.DOWN_METHODS)
         _check_choices("mix", (self.mix,), MIX_MODES)
+        _check_choices("window", (self.window,), WINDOWS)
         if not self.masks:
             raise ValueError("masks: give at least one mask kind")
         make_stft(self.n_fft, self.hop)
@@ -121,20 +132,38 @@ def _estimate(row: dict, config: AblationConfig, S: torch.Tensor, Y: torch.Tenso
     return resample.upsample(kind.apply(mask_low, Y_low), n_freq, row["mode"], space)
 
 
-def estimate_grid(sources: torch.Tensor, config: AblationConfig) -> tuple[list[dict], torch.Tensor]:
+def mixture_of(sources: torch.Tensor, mix: str, mixture: torch.Tensor | None = None) -> torch.Tensor:
+    """The mixture ``[T]`` of ``sources [n_src, T]`` by rule ``mix`` (:data:`MIX_MODES`).
+
+    ``"sum"`` and ``"mean"`` compute it; ``"file"`` returns ``mixture``, which it requires.
+
+    Example:
+        >>> mixture_of(torch.tensor([[1.0, 2.0], [3.0, 0.0]]), "mean")
+        tensor([2., 1.])
+    """
+    if mix == "file":
+        if mixture is None:
+            raise ValueError("mix 'file' needs the mixture itself (a --dataset CSV's mixture_path)")
+        return mixture
+    return sources.sum(0) if mix == "sum" else sources.mean(0)
+
+
+def estimate_grid(sources: torch.Tensor, config: AblationConfig,
+                  mixture: torch.Tensor | None = None) -> tuple[list[dict], torch.Tensor]:
     """Waveform estimates of every grid row on one mixture.
 
     Args:
         sources: ``[n_src, T]`` waveforms at their original level.
         config: the grid.
+        mixture: ``[T]``, the mixture when ``config.mix == "file"``.
 
     Returns:
         ``(rows, estimates)``: the :func:`grid` rows and their estimates
         ``[len(rows), n_src, T]`` (on ``config.device``).
     """
-    encoder, decoder = (m.to(config.device) for m in make_stft(config.n_fft, config.hop))
+    encoder, decoder = (m.to(config.device) for m in make_stft(config.n_fft, config.hop, window=config.window))
     sources = sources.to(config.device)
-    mixture = sources.sum(0) if config.mix == "sum" else sources.mean(0)
+    mixture = mixture_of(sources, config.mix, None if mixture is None else mixture.to(config.device))
     with torch.no_grad():
         spectra = masks.from_asteroid(encoder(torch.cat([sources, mixture[None]])[None]))[0]
         S, Y = spectra[:-1], spectra[-1]  # [n_src, F, T'], [F, T']
@@ -143,33 +172,59 @@ def estimate_grid(sources: torch.Tensor, config: AblationConfig) -> tuple[list[d
         return rows, synthesize(decoder, est_tf, sources.shape[-1])
 
 
-def score_mixture(sources: torch.Tensor, config: AblationConfig) -> list[dict]:
-    """Score every grid row on one mixture (``sources [n_src, T]`` at their original level).
+def check_independent(sources: torch.Tensor, tolerance: float = 1e-6) -> None:
+    """Raise ``ValueError`` when the non-silent sources ``[n_src, T]`` are linearly dependent.
+
+    BSS-Eval separates an estimate into projections on the references; for
+    the same signal twice, or scaled copies, that split is undefined. Sources
+    count as dependent when the smallest eigenvalue of their correlation
+    matrix is below ``tolerance`` (two different speech signals: above 0.5).
+    Silent sources are left out (their metrics are undefined, NaN, by rule).
+    """
+    sources = sources.detach().to(torch.float64).cpu()
+    energy = (sources**2).sum(-1)
+    active = sources[energy > 0]
+    if active.shape[0] < 2:
+        return
+    unit = active / active.norm(dim=-1, keepdim=True)
+    if torch.linalg.eigvalsh(unit @ unit.T)[0] < tolerance:
+        raise ValueError("the sources are linearly dependent (the same signal twice, or scaled copies): "
+                         "BSS-Eval is undefined for them")
+
+
+def score_mixture(sources: torch.Tensor, config: AblationConfig, mixture: torch.Tensor | None = None) -> list[dict]:
+    """Score every grid row on one mixture (``sources [n_src, T]`` at their original level;
+    ``mixture [T]`` when ``config.mix == "file"``).
+
+    Raises ``ValueError`` for linearly dependent sources (:func:`check_independent`).
 
     Returns:
         One dict per :func:`grid` row with the metrics of :data:`bssmask.metrics.METRICS`
         added (means over sources; NaN where undefined for every source).
     """
-    rows, est = estimate_grid(sources, config)
+    check_independent(sources)
+    rows, est = estimate_grid(sources, config, mixture)
     scores = separation_metrics(sources.cpu(), est.cpu())
     for i, row in enumerate(rows):
         for metric in METRICS:
-            row[metric] = _nanmean(scores[metric][i].tolist())
+            row[metric] = nanmean(scores[metric][i].tolist())
     return rows
 
 
-def _nanmean(values) -> float:
-    finite = [v for v in values if not math.isnan(v)]
-    return sum(finite) / len(finite) if finite else math.nan
+def mean_rows(per_mixture: list[list[dict]], keys=ROW_KEYS, metrics=METRICS) -> list[dict]:
+    """Average the rows of several mixtures, leaving undefined (NaN) values out.
 
-
-def mean_rows(per_mixture: list[list[dict]]) -> list[dict]:
-    """Average the rows of several mixtures, leaving undefined (NaN) values out."""
+    With two or more mixtures each metric ``m`` gets ``m_ci``, the half-width
+    of the 95% Student-t confidence interval of its mean
+    (:func:`bssmask.stats.mean_ci`).
+    """
     means = []
     for group in zip(*per_mixture):
-        row = {k: group[0][k] for k in ROW_KEYS}
-        for metric in METRICS:
-            row[metric] = _nanmean([r[metric] for r in group])
+        row = {k: group[0][k] for k in keys}
+        for metric in metrics:
+            row[metric], half_width = mean_ci([r[metric] for r in group])
+            if len(per_mixture) > 1:
+                row[f"{metric}_ci"] = half_width
         means.append(row)
     return means
 
@@ -203,7 +258,7 @@ def write_results(out_dir, rows: list[dict], meta: dict, per_mixture: dict[str, 
         per_mixture: rows of each mixture by mixture id.
 
     Returns:
-        The Markdown table.
+        The Markdown table (``mean ± 95% half-width`` for several mixtures).
     """
     from pathlib import Path
 
@@ -214,18 +269,25 @@ def write_results(out_dir, rows: list[dict], meta: dict, per_mixture: dict[str, 
     n_mix = len(per_mixture)
     preamble = (
         f"Oracle mask ablation: factor {meta['factor']} ({meta['down_method']} down), "
-        f"n_fft {meta['n_fft']}, hop {meta['hop']}, mix = {meta['mix']} of the sources, "
+        f"n_fft {meta['n_fft']}, hop {meta['hop']}, {meta['window']} window, mix = {meta['mix']} of the sources, "
         f"{n_mix} mixture{'s' if n_mix > 1 else ''}"
-        f"{' (means over mixtures)' if n_mix > 1 else ''}. Sorted by SDR (dB).\n"
+        f"{' (means over mixtures ± half-width of their 95% confidence interval)' if n_mix > 1 else ''}. "
+        "Sorted by SDR (dB).\n"
         "upsampled none = full-resolution oracle; space - = real mask interpolated as is; "
-        "n/a = undefined (silent reference).\n\n"
+        f"n/a = undefined (silent reference); > {tables.DB_CEILING:g} = above {tables.DB_CEILING:g} dB "
+        "(float precision; exact values in the CSV and JSON).\n\n"
     )
+    columns = dict(COLUMNS)
     if n_mix > 1:
         flat = [dict(mixture_id=mid, **r) for mid, mrows in per_mixture.items() for r in mrows]
         tables.write_text(out_dir / "ablation_per_mixture.csv", tables.to_csv(flat, ["mixture_id", *COLUMNS]))
+        columns.update({f"{m}_ci": COLUMNS[m] for m in METRICS})
     tables.bar_plot(
         rows, ["mask", "upsampled", "mode", "space"], "sdr", out_dir / "ablation.png",
-        title=f"Oracle SDR after frequency down/upsampling by {meta['factor']}", color_key="mask",
+        title=f"Oracle SDR after frequency down/upsampling by {meta['factor']} ({meta['window']} window)"
+              + (f", 95% intervals over {n_mix} mixtures" if n_mix > 1 else ""),
+        color_key="mask", error_key="sdr_ci" if n_mix > 1 else None,
     )
-    paths = tables.write_table(out_dir, "ablation", rows, COLUMNS, meta, preamble)
+    ceilings = {metric: tables.DB_CEILING for metric in METRICS if metric != "l1"}
+    paths = tables.write_table(out_dir, "ablation", rows, columns, meta, preamble, ceilings, spread_suffix="_ci")
     return paths["md"].read_text()

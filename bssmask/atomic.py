@@ -2,7 +2,9 @@
 
 Each writer writes a temporary file in the destination folder and renames it
 over the destination (``os.replace``, atomic on POSIX), so an interrupted run
-leaves at most a ``.tmp`` file that no reader takes for a result.
+leaves at most a ``.tmp`` file that no reader takes for a result. The file
+gets the permissions of any new file under the process's umask (0644 under
+umask 022), not the 0600 of :func:`tempfile.mkstemp`.
 """
 
 from __future__ import annotations
@@ -13,9 +15,18 @@ import tempfile
 from pathlib import Path
 
 
+def _umask() -> int:
+    """The process's file mode creation mask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path):
     """Yield a temporary path next to ``path``; on success rename it to ``path``.
+
+    The file's mode is ``0666`` less the umask, as for a file opened with ``open(path, "w")``.
 
     Example:
         >>> import numpy as np, soundfile as sf
@@ -25,6 +36,7 @@ def atomic_path(path: str | Path):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, 0o666 & ~_umask())
     os.close(fd)
     try:
         yield tmp
@@ -38,3 +50,19 @@ def write_text(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically."""
     with atomic_path(path) as tmp:
         Path(tmp).write_text(text)
+
+
+def output_folder(path: str | Path) -> Path:
+    """``path`` checked as an output folder: absent (created on the first write) or a folder.
+
+    Raises:
+        ValueError: ``path`` exists and is not a folder (a file of that name, say).
+
+    Example:
+        >>> output_folder("/tmp")
+        PosixPath('/tmp')
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path}: exists and is not a folder; give a folder for the results")
+    return path

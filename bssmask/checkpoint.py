@@ -1,10 +1,14 @@
-"""Loading checkpoints without running code from them.
+"""Finding model files and loading checkpoints without running code from them.
 
 A PyTorch checkpoint is a pickle, and unpickling can call any function the
 file names. :func:`load_safe` loads with ``torch.load(weights_only=True)``:
 only tensors, numbers, strings and plain containers (plus ``TorchVersion``,
 the string subclass Asteroid's ``serialize`` records) come back; a file that
 names any other global is refused before anything runs.
+
+:func:`locate` turns what a user names into a file: a local file, a model
+bundled with the package (``"default"``, :data:`PRETRAINED_DIR`), or a
+Hugging Face hub id or URL (downloaded by Asteroid, online only).
 
 Example:
     >>> import torch, tempfile, os
@@ -18,11 +22,20 @@ from __future__ import annotations
 
 import os
 import pickle
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 from torch.torch_version import TorchVersion
 
-__all__ = ["CheckpointError", "load_safe"]
+__all__ = ["CheckpointError", "PretrainedError", "PRETRAINED_DIR", "bundled_models", "locate", "load_safe"]
+
+#: Models shipped inside the package: ``<name>.pth`` (a ``serialize()`` file) and its model card ``<name>.md``.
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+
+#: Suffixes that mark a name as a local file rather than a hub id.
+_FILE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
 
 
 #: First bytes of ``torch.save`` files: a zip archive, or a pickle (legacy format).
@@ -31,6 +44,64 @@ _MAGICS = (b"PK\x03\x04", b"\x80")
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be loaded safely; the one-line message names the file."""
+
+
+class PretrainedError(ValueError):
+    """A pretrained model that cannot be used here; the message names it."""
+
+
+def bundled_models() -> list[str]:
+    """Names of the models bundled with the package (``["default"]``)."""
+    return sorted(p.stem for p in PRETRAINED_DIR.glob("*.pth"))
+
+
+def _download(spec: str) -> str:
+    """Local copy of a hub id or URL (Asteroid's downloader), or a one-line error.
+
+    The host's name is resolved first, so that an offline machine gets the
+    error at once instead of after the hub client's retries.
+    """
+    from asteroid.utils.hub_utils import cached_download
+
+    host = urlparse(spec).hostname if spec.startswith(("http://", "https://")) else "huggingface.co"
+    try:
+        socket.getaddrinfo(host, 443)
+        return cached_download(spec)
+    except Exception as err:  # socket, requests, huggingface_hub and OS errors alike when offline
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise PretrainedError(
+            f"{spec}: not a local file or a bundled model ({', '.join(bundled_models()) or 'none'}), and fetching "
+            f"it from {host} failed ({reason}); on an offline machine pass a file saved with serialize()"
+        ) from None
+
+
+def locate(spec: str | os.PathLike) -> str:
+    """The model file ``spec`` names: a local file, a bundled model's file, or a hub download.
+
+    Args:
+        spec: a path; a bundled model's name (:func:`bundled_models`, e.g.
+            ``"default"``); a Hugging Face hub id (``"owner/name"``) or an
+            http(s) URL, fetched when the machine is online.
+
+    Raises:
+        CheckpointError: a path (absolute, starting with ``.``, or ending in
+            ``.pth``, ``.pt``, ``.ckpt``, ``.bin``) that does not exist.
+        PretrainedError: a hub id or URL that could not be fetched.
+
+    Example:
+        >>> locate(__file__) == __file__
+        True
+    """
+    path = os.fspath(spec)
+    if os.path.isfile(path):
+        return path
+    if path in bundled_models():
+        return str(PRETRAINED_DIR / f"{path}.pth")
+    if os.path.isdir(path):
+        raise CheckpointError(f"{path}: a folder, not a model file")
+    if os.path.isabs(path) or path.startswith(".") or path.endswith(_FILE_SUFFIXES):
+        raise CheckpointError(f"{path}: no such file")
+    return _download(path)
 
 
 def _first_reason(message: str) -> str:

@@ -74,6 +74,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
         "masker_kwargs": ((dict,), "options of the masker"),
         "n_fft": ((int,), "STFT size"),
         "hop": ((int,), "STFT hop"),
+        "window": ((str,), "STFT window: sqrt-hann (Asteroid's default) or hann"),
         "factor": ((int,), "frequency downsampling factor of the mask"),
         "method": ((str,), "upsampling method of the mask: nearest, bilinear, bicubic"),
         "space": ((str,), "interpolation space of complex masks: cartesian, polar, phasor"),

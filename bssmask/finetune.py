@@ -4,8 +4,9 @@ A user holding a trained separator (a recipe's ``best_model.pth``, or an
 Asteroid ``DCUNet``, ``DCCRNet``, ``DPRNNTasNet``... saved with
 ``serialize()``) swaps what it predicts and trains on:
 
-1. :func:`load_pretrained` loads it without executing code from the file;
-   a hub id works only when the machine is online (one-line error otherwise);
+1. :func:`bssmask.models.load_model` loads it without executing code from
+   the file, with its bssmask head if :func:`attach_head` gave it one; a hub
+   id works only when the machine is online (one-line error otherwise);
 2. :func:`check_compatible` refuses a model whose sample rate or number of
    sources does not match the data;
 3. :func:`swap_head` puts a head of another kind on it, keeping the encoder
@@ -25,81 +26,22 @@ from __future__ import annotations
 
 import copy
 import os
-import socket
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytorch_lightning as pl
 import torch
-from asteroid import models as asteroid_models
 from torch import nn
 
 from . import losses, tables
 from .atomic import atomic_path
-from .checkpoint import CheckpointError, load_safe
-from .models import HeadMasker, MaskSeparator, attach_head
+from .checkpoint import PretrainedError, load_safe
+from .models import HeadMasker, MaskSeparator, attach_head, load_model
 from .system import SeparationSystem, build_loaders, build_optimization, build_trainer, predict_rows, summarize
 
 FREEZE_PARTS = ("encoder", "masker", "none")
 
-
-class PretrainedError(ValueError):
-    """A pretrained model that cannot be used here; the message names it."""
-
-
-def _download(spec: str) -> str:
-    """Local copy of a hub id or URL (Asteroid's downloader), or a one-line error.
-
-    The host's name is resolved first, so that an offline machine gets the
-    error at once instead of after the hub client's retries.
-    """
-    from asteroid.utils.hub_utils import cached_download
-
-    host = urlparse(spec).hostname if spec.startswith(("http://", "https://")) else "huggingface.co"
-    try:
-        socket.getaddrinfo(host, 443)
-        return cached_download(spec)
-    except Exception as err:  # socket, requests, huggingface_hub and OS errors alike when offline
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise PretrainedError(
-            f"{spec}: not a local file, and fetching it from {host} failed ({reason}); "
-            "on an offline machine pass a file saved with serialize()"
-        ) from None
-
-
-def load_pretrained(spec: str | os.PathLike) -> nn.Module:
-    """A separator from a ``serialize()`` file, a fine-tuned package, or a hub id (online only).
-
-    Files are read with :func:`bssmask.checkpoint.load_safe` (weights only).
-    ``MaskSeparator`` packages come back as ``MaskSeparator``; other Asteroid
-    models by their ``model_name``; packages written by :func:`save_model`
-    after :func:`attach_head` get their head back.
-
-    Raises:
-        PretrainedError: unknown model class, or a hub id while offline.
-        CheckpointError: missing, unsafe or malformed file.
-    """
-    path = os.fspath(spec)
-    if not os.path.exists(path):
-        if os.path.isabs(path) or path.startswith(".") or path.endswith((".pth", ".pt", ".ckpt", ".bin")):
-            raise CheckpointError(f"{path}: no such file")
-        path = _download(path)
-    package = load_safe(path)
-    if not isinstance(package, dict) or not {"model_name", "state_dict", "model_args"} <= set(package):
-        raise CheckpointError(f"{path}: not a model saved with serialize() (needs model_name, model_args, state_dict)")
-    name = package["model_name"]
-    if name == MaskSeparator.__name__:
-        return MaskSeparator.from_pretrained(package)
-    try:
-        cls = asteroid_models.get(name)
-    except ValueError:
-        raise PretrainedError(f"{path}: unknown model class {name!r}") from None
-    head = package.get("bssmask_head")
-    if head is None:
-        return cls.from_pretrained(package)
-    model = attach_head(cls(**package["model_args"]), head["mask"], **head["options"])
-    model.load_state_dict(package["state_dict"])
-    return model
+__all__ = ["FREEZE_PARTS", "PretrainedError", "FreezeParts", "check_compatible", "finetune", "save_model",
+           "swap_head", "trainable_parts"]
 
 
 def check_compatible(model: nn.Module, sample_rate: int, n_src: int, source: str = "pretrained model") -> None:
@@ -116,14 +58,10 @@ def check_compatible(model: nn.Module, sample_rate: int, n_src: int, source: str
 
 
 def swap_head(model: nn.Module, mask: str, **options) -> nn.Module:
-    """The model with a head of kind ``mask``, encoder and masker weights kept."""
+    """The model with a head of kind ``mask``, encoder and masker weights kept (a bssmask head is replaced)."""
     if isinstance(model, MaskSeparator):
         return model.with_head(mask, **options)
-    if isinstance(getattr(model, "masker", None), HeadMasker):
-        raise PretrainedError("this model already carries a bssmask head; load its original instead")
-    model = attach_head(model, mask, **options)
-    model.bssmask_head = {"mask": mask, "options": dict(options)}
-    return model
+    return attach_head(model, mask, **options)
 
 
 class _WaveformOutputs(nn.Module):
@@ -178,10 +116,8 @@ class FreezeParts(pl.Callback):
 
 
 def save_model(model: nn.Module, path: str | Path, infos: dict | None = None) -> Path:
-    """``serialize()`` the model (with its bssmask head spec when attached) to ``path``, atomically."""
+    """``serialize()`` the model (with its bssmask head, :func:`attach_head`) to ``path``, atomically."""
     package = model.serialize()
-    if hasattr(model, "bssmask_head"):
-        package["bssmask_head"] = model.bssmask_head
     package.setdefault("infos", {}).update(infos or {})
     with atomic_path(path) as tmp:
         torch.save(package, tmp)
@@ -193,7 +129,7 @@ def finetune(pretrained, conf: dict, exp_dir, mask: str, mask_options: dict | No
     """Swap the head of a pretrained separator, fine-tune it and score the test set before and after.
 
     Args:
-        pretrained: a file (or hub id when online) for :func:`load_pretrained`, or a model.
+        pretrained: a file, bundled model or hub id (online) for :func:`bssmask.models.load_model`, or a model.
         conf: a recipe config (:mod:`bssmask.config`): data, optim, training, trainer.
         exp_dir: output folder: ``checkpoints/``, ``logs/``, ``finetuned_model.pth``,
             ``finetune/metrics_{pretrained,swapped,finetuned}.csv`` and ``finetune/summary.json``.
@@ -214,7 +150,7 @@ def finetune(pretrained, conf: dict, exp_dir, mask: str, mask_options: dict | No
         raise ValueError(f"freeze: {freeze!r} not in {', '.join(FREEZE_PARTS)}")
     exp_dir = Path(exp_dir)
     source = str(pretrained) if isinstance(pretrained, (str, os.PathLike)) else type(pretrained).__name__
-    model = load_pretrained(pretrained) if isinstance(pretrained, (str, os.PathLike)) else pretrained
+    model = load_model(pretrained) if isinstance(pretrained, (str, os.PathLike)) else pretrained
     check_compatible(model, conf["data"]["sample_rate"], conf["data"]["n_src"], source)
     last = exp_dir / "checkpoints" / "last.ckpt"
     if resume and not last.is_file():

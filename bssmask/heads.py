@@ -228,7 +228,7 @@ class ComplexMaskHead(MaskHead):
     def target(self, sources_tf, mix_tf):
         oracle = self.kind.oracle(masks.from_asteroid(sources_tf), masks.from_asteroid(mix_tf))
         if self.bound_type == "tanh":
-            oracle = oracle / oracle.abs().clamp_min(1.0)
+            oracle = masks.clip_magnitude(oracle, 1.0)
         elif self.bound_type == "sigmoid":
             oracle = torch.complex(oracle.real.clamp(0, 1), oracle.imag.clamp(0, 1))
         elif self.bound_type == "compressed":

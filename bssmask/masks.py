@@ -7,7 +7,9 @@ mixture, as torch complex tensors:
 - ``mixture``: complex ``[..., F, T]`` (usually the sum or mean of the sources)
 
 and returns a mask of shape ``[..., n_src, F, T]``: real for ``ibm``, ``irm``,
-``wiener``, ``iam`` and ``psm``, complex for ``cirm``. Applying a mask is the
+``wiener``, ``iam`` and ``psm``, complex for ``cirm``. A kind is named by a spec with its options,
+``"kind:key=value"`` (:func:`get`, e.g. ``"cirm:max=1"``, ``"iam:max=2"``).
+Applying a mask is the
 product ``mask * mixture`` for real and complex kinds alike.
 
 Asteroid stores complex spectra as real tensors with the real parts then the
@@ -49,9 +51,11 @@ __all__ = [
     "IdealAmplitudeMask",
     "PhaseSensitiveMask",
     "ComplexRatioMask",
+    "clip_magnitude",
     "compress_cirm",
     "decompress_cirm",
     "get",
+    "parse_spec",
     "zero_floor",
     "safe_ratio",
     "to_asteroid",
@@ -252,15 +256,45 @@ class PhaseSensitiveMask(MaskKind):
         return safe_ratio(sources, mixture.unsqueeze(-3)).real.clamp(self.min, self.max)
 
 
+def clip_magnitude(mask: torch.Tensor, max: float) -> torch.Tensor:
+    """Complex ``mask`` with its magnitude clipped to ``max`` and its phase kept.
+
+    ``mask * max / max(|mask|, max)``: bins with ``|mask| <= max`` are
+    unchanged (no division by a small magnitude anywhere).
+
+    Example:
+        >>> clip_magnitude(torch.tensor([0.5j, -4.0 + 3.0j]), 1.0)
+        tensor([ 0.0000+0.5000j, -0.8000+0.6000j])
+    """
+    return mask * (max / mask.abs().clamp_min(max))
+
+
 class ComplexRatioMask(MaskKind):
-    """cIRM: ``S_i / Y`` (complex, unbounded). Applied to ``Y`` it returns ``S_i`` exactly."""
+    """cIRM: ``S_i / Y`` (complex), unbounded unless ``max`` is given.
+
+    Unbounded, applied to ``Y`` it returns ``S_i`` exactly. Where sources
+    nearly cancel, ``|S_i / Y|`` grows without limit (10^4 on real speech);
+    ``max`` clips the magnitude to ``max`` and keeps the phase
+    (:func:`clip_magnitude`): ``cirm`` with ``max=1`` is the target of the
+    tanh-bounded complex head (``bssmask.heads``).
+    """
 
     name = "cirm"
     is_complex = True
 
+    def __init__(self, max: float | None = None):
+        if max is not None and not max > 0:
+            raise ValueError(f"cirm max must be > 0, got {max}")
+        self.max = None if max is None else float(max)
+
+    @property
+    def bounds(self):
+        return (None, self.max)
+
     def oracle(self, sources, mixture):
         _check_sources(sources, mixture)
-        return safe_ratio(sources, mixture.unsqueeze(-3))
+        mask = safe_ratio(sources, mixture.unsqueeze(-3))
+        return mask if self.max is None else clip_magnitude(mask, self.max)
 
 
 def _check_compression(K: float, C: float) -> None:
@@ -315,18 +349,59 @@ _REGISTRY = {
 KINDS: tuple[str, ...] = tuple(_REGISTRY)
 
 
+def parse_spec(spec: str) -> tuple[str, dict]:
+    """Split a kind spec ``"kind[:key=value[:key=value ...]]"`` into its name and options.
+
+    Values are read as int, float, ``true``/``false``/``none``, else kept as text.
+
+    Example:
+        >>> parse_spec("psm:min=-1:max=1")
+        ('psm', {'min': -1, 'max': 1})
+        >>> parse_spec("ibm:against=rest")
+        ('ibm', {'against': 'rest'})
+    """
+    name, *items = spec.strip().split(":")
+    options = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not (sep and key.strip() and value.strip()):
+            raise ValueError(f"mask {spec!r}: option {item!r} is not key=value (e.g. cirm:max=1)")
+        options[key.strip()] = _parse_value(value.strip())
+    return name.strip(), options
+
+
+def _parse_value(text: str):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
+
+
 def get(name: str | MaskKind, **options) -> MaskKind:
-    """Mask kind by name (``bssmask.masks.KINDS``), built with its options.
+    """Mask kind by name or spec (``bssmask.masks.KINDS``), built with its options.
 
     Args:
-        name: a name from :data:`KINDS`, or a :class:`MaskKind` (returned as is).
-        **options: the kind's constructor options (e.g. ``max=2`` for ``iam``).
+        name: a name from :data:`KINDS`, a spec ``"kind:key=value"`` with the
+            kind's options (:func:`parse_spec`, e.g. ``"cirm:max=1"``), or a
+            :class:`MaskKind` (returned as is).
+        **options: more of the kind's constructor options (e.g. ``max=2`` for ``iam``).
+
+    Example:
+        >>> get("cirm:max=1")
+        ComplexRatioMask(max=1.0)
     """
     if isinstance(name, MaskKind):
         return name
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown mask kind {name!r}; choose from {', '.join(KINDS)}")
+    kind, spec_options = parse_spec(name) if ":" in name else (name, {})
+    options = {**spec_options, **options}
+    where = f"mask {name!r}: " if spec_options else ""
+    if kind not in _REGISTRY:
+        raise ValueError(f"{where}unknown mask kind {kind!r}; choose from {', '.join(KINDS)}")
     try:
-        return _REGISTRY[name](**options)
+        return _REGISTRY[kind](**options)
     except TypeError as err:
-        raise ValueError(f"bad options for mask kind {name!r}: {err}") from None
+        raise ValueError(f"{where}bad options for mask kind {kind!r}: {err}") from None
+    except ValueError as err:
+        raise ValueError(f"{where}{err}") from None

@@ -2,6 +2,10 @@
 
 BSS-Eval comes from ``fast_bss_eval`` (same values as mir_eval's
 ``bss_eval_sources``, 512-tap distortion filter, computed in float64 here).
+Its linear systems (Toeplitz and block-Toeplitz correlation matrices, symmetric
+positive semi-definite) are solved by :func:`spd_solve`, a Cholesky
+factorisation, instead of the LU solve it uses by default: torch 2.9's MKL LU
+solve fails or hangs on these systems under ``torch.set_num_threads(n > 1)``.
 
 All functions take ``ref`` and ``est`` of shape ``[..., n_src, T]`` (torch or
 NumPy) and return float64 tensors ``[..., n_src]``. A metric that is undefined
@@ -24,12 +28,63 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import fast_bss_eval
+import fast_bss_eval.torch.metrics as fast_bss_eval_torch
 import torch
 from fast_bss_eval.torch.metrics import square_cosine_metrics
 
 METRICS = ("sdr", "si_sdr", "sir", "sar", "l1")
 MAX_DB = 300.0
+
+
+def spd_solve(matrix: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
+    """Solve ``matrix @ x = rhs`` for symmetric positive semi-definite matrices, with any thread count.
+
+    A Cholesky factorisation; the batch items whose factorisation fails (a
+    singular matrix, e.g. the correlation matrix of a pure tone) are solved
+    by least squares instead (pivoted QR, minimum-norm solution, as mir_eval
+    falls back to ``lstsq``). Same calling convention as ``torch.linalg.solve``.
+
+    Args:
+        matrix: ``[..., n, n]``.
+        rhs: ``[..., n, k]``, or ``[..., n]`` (one vector per matrix).
+
+    Returns:
+        ``x`` with the shape of ``rhs``.
+
+    Example:
+        >>> a = torch.tensor([[4.0, 2.0], [2.0, 3.0]], dtype=torch.float64)
+        >>> spd_solve(a, torch.tensor([2.0, 1.0], dtype=torch.float64))
+        tensor([0.5000, 0.0000], dtype=torch.float64)
+    """
+    vector = rhs.dim() == matrix.dim() - 1 and rhs.shape == matrix.shape[:-1]
+    rhs = rhs.unsqueeze(-1) if vector else rhs
+    batch = torch.broadcast_shapes(matrix.shape[:-2], rhs.shape[:-2])
+    matrix, rhs = matrix.expand(*batch, *matrix.shape[-2:]), rhs.expand(*batch, *rhs.shape[-2:])
+    factor, info = torch.linalg.cholesky_ex(matrix)
+    solution = torch.cholesky_solve(rhs, factor)
+    singular = info != 0
+    if singular.any():
+        solution[singular] = torch.linalg.lstsq(matrix[singular], rhs[singular], driver="gelsy").solution
+    return solution.squeeze(-1) if vector else solution
+
+
+_SOLVER_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _cholesky_solver():
+    """fast_bss_eval's torch metrics solving with :func:`spd_solve` while the context lasts."""
+    with _SOLVER_LOCK:
+        default = fast_bss_eval_torch.solve
+        fast_bss_eval_torch.solve = spd_solve
+        try:
+            yield
+        finally:
+            fast_bss_eval_torch.solve = default
 
 
 def _as_float64(x) -> torch.Tensor:
@@ -53,6 +108,7 @@ def _prepare(ref, est) -> tuple[torch.Tensor, torch.Tensor]:
     return ref, est
 
 
+@_cholesky_solver()
 def bss_eval(ref, est, compute_permutation: bool = False) -> dict[str, torch.Tensor]:
     """BSS-Eval v3 SDR, SIR, SAR (dB), ``[..., n_src]`` each.
 
@@ -80,11 +136,14 @@ def bss_eval(ref, est, compute_permutation: bool = False) -> dict[str, torch.Ten
         for key, val in zip(("sdr", "sir", "sar"), (sdr, sir, sar)):
             out[key][full] = val
     # Items with a silent reference: SDR of the active sources on their own
-    # (SIR and SAR, which project on every reference, stay undefined).
+    # (SIR and SAR, which project on every reference, stay undefined), in the
+    # given order unless asked to permute (one active source needs no permutation).
     for i in torch.nonzero(~full).flatten().tolist():
         keep = active[i]
-        if keep.any():
+        if compute_permutation and keep.sum() > 1:
             out["sdr"][i, keep] = fast_bss_eval.sdr(ref_flat[i, keep], est_flat[i, keep])
+        elif keep.any():
+            out["sdr"][i, keep] = -fast_bss_eval.sdr_loss(est_flat[i, keep], ref_flat[i, keep])
     return {k: _clamp_db(v.reshape(*lead, n_src)) for k, v in out.items()}
 
 

@@ -7,6 +7,15 @@
 - :func:`attach_head`: put a bssmask head on an existing Asteroid model
   (``DCUNet``, ``DCCRNet``, or a TasNet-style model built on an STFT
   filterbank), keeping its weights.
+- :func:`load_model`: the one way back from ``serialize()`` for all of them
+  (``MaskSeparator.from_pretrained``, ``bssmask separate`` and fine-tuning
+  read models through it), from a file, a bundled model (``"default"``) or
+  the hub.
+
+Saving and reloading, whatever the model::
+
+    torch.save(model.serialize(), "model.pth")   # MaskSeparator, or any model after attach_head
+    model = load_model("model.pth")               # the same class, head and weights
 
 Data flow of :class:`MaskSeparator` (``F = n_fft // 2 + 1``, ``F' = F / factor``)::
 
@@ -27,15 +36,16 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 
 import torch
 from asteroid import complex_nn, masknn
+from asteroid import models as asteroid_models
 from asteroid.models import DCCRNet
 from asteroid.models.base_models import BaseEncoderMaskerDecoder, _unsqueeze_to_3d
 from asteroid.models.dcunet import BaseDCUNet
-from asteroid.utils.hub_utils import cached_download
 from asteroid.utils.torch_utils import pad_x_to_y
 from asteroid_filterbanks import STFTFB
 from torch import nn
@@ -43,7 +53,7 @@ from torch import nn
 from . import checkpoint, heads, masks, resample
 from .stft import make_stft
 
-__all__ = ["MASKERS", "MaskSeparator", "HeadMasker", "attach_head"]
+__all__ = ["MASKERS", "MaskSeparator", "HeadMasker", "attach_head", "load_model"]
 
 #: Asteroid maskers by name, with the small defaults :class:`MaskSeparator` uses
 #: (``masker_kwargs`` override them; the others keep Asteroid's defaults).
@@ -95,6 +105,8 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
         n_fft: FFT size; ``F = n_fft // 2 + 1`` (the default 254 gives
             ``F = 128``, divisible by factors 2, 4, 8...).
         hop: STFT hop size in samples.
+        window: STFT window, ``"sqrt-hann"`` (Asteroid's default) or ``"hann"``
+            (:data:`bssmask.stft.WINDOWS`).
         mask_options: options of the head and of the mask kind
             (:func:`bssmask.heads.get`), e.g. ``{"bound": "compressed"}``.
         masker_kwargs: masker constructor options over :data:`MASKERS`'s defaults.
@@ -128,8 +140,9 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
         space: str = "cartesian",
         down_method: str = "keep",
         masker_out: int | None = None,
+        window: str = "sqrt-hann",
     ):
-        encoder, decoder = make_stft(n_fft, hop, sample_rate)
+        encoder, decoder = make_stft(n_fft, hop, sample_rate, window)
         n_freq = n_fft // 2 + 1
         resample.check_factor(n_freq, factor)
         for value, allowed, what in (
@@ -148,7 +161,7 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
         self.mask_options = dict(mask_options or {})
         self.head = heads.get(mask, in_chan, low, n_src, **self.mask_options)
         self.n_src, self.mask, self.masker_name = n_src, mask, masker
-        self.n_fft, self.hop, self.n_freq = n_fft, hop, n_freq
+        self.n_fft, self.hop, self.n_freq, self.window = n_fft, hop, n_freq, window
         self.masker_kwargs = masker_kwargs
         self.factor, self.method, self.space, self.down_method = factor, method, space, down_method
         self.masker_out = masker_out
@@ -215,6 +228,7 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
             "sample_rate": self.sample_rate,
             "n_fft": self.n_fft,
             "hop": self.hop,
+            "window": self.window,
             "mask_options": dict(self.mask_options),
             "masker_kwargs": dict(self.masker_kwargs),
             "factor": self.factor,
@@ -245,30 +259,110 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
         return new
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_conf_or_path, *args, **kwargs):
-        """Model from ``serialize()`` output: a dict, a file (loaded by
-        :func:`bssmask.checkpoint.load_safe`, never executing code) or an
-        http(s) URL (downloaded by Asteroid, then loaded the same way).
+    def from_pretrained(cls, pretrained_model_conf_or_path, **kwargs) -> "MaskSeparator":
+        """A ``MaskSeparator`` from ``serialize()`` output, through :func:`load_model`.
 
-        ``kwargs`` override the stored model arguments, as in Asteroid.
+        Args:
+            pretrained_model_conf_or_path: a ``serialize()`` dict, a file, the
+                name of a bundled model (``"default"``), a hub id or URL.
+            **kwargs: override the stored model arguments, as in Asteroid.
+
+        Raises:
+            CheckpointError: not a file of a ``MaskSeparator`` (another model's
+                file names :func:`load_model`, which loads any).
+
+        Example:
+            >>> model = MaskSeparator.from_pretrained(MaskSeparator(mask="irm", masker="blstm").serialize())
+            >>> model.mask, model.masker_name
+            ('irm', 'blstm')
         """
-        conf = pretrained_model_conf_or_path
-        if isinstance(conf, (str, os.PathLike)):
-            path = os.fspath(conf)
-            if path.startswith(("http://", "https://")):
-                path = cached_download(path)
-            conf = checkpoint.load_safe(path)
-        if not isinstance(conf, dict):
+        model = load_model(pretrained_model_conf_or_path, **kwargs)
+        if not isinstance(model, cls):
             raise checkpoint.CheckpointError(
-                f"{pretrained_model_conf_or_path}: expected a serialized model dict, "
-                f"got {type(conf).__name__}"
+                f"{_source(pretrained_model_conf_or_path)}: not a bssmask model file (it holds a "
+                f"{type(model).__name__}, not a {cls.__name__}; bssmask.models.load_model loads it)"
             )
-        name = conf.get("model_name")
-        if name != cls.__name__:
-            what = f"it holds a {name}, not a {cls.__name__}; bssmask.finetune.load_pretrained loads it" if name \
-                else "no model_name: not written by serialize()"
-            raise checkpoint.CheckpointError(f"{pretrained_model_conf_or_path}: not a bssmask model file ({what})")
-        return super().from_pretrained(conf, *args, **kwargs)
+        return model
+
+
+def _source(spec) -> str:
+    """How to name a model spec in a message."""
+    return os.fspath(spec) if isinstance(spec, (str, os.PathLike)) else "serialized model"
+
+
+def _weights_mismatch(model: nn.Module, state_dict: dict) -> str | None:
+    """Load ``state_dict`` into ``model``; on a mismatch, one line saying what did not fit (else None)."""
+    try:
+        missing, unexpected = model.load_state_dict(state_dict, strict=False)
+    except RuntimeError as err:  # shapes that differ
+        lines = [line.strip() for line in str(err).splitlines() if "size mismatch" in line]
+        return lines[0] if lines else str(err).strip().splitlines()[0]
+    parts = [f"{len(keys)} {what} (first: {keys[0]})" for keys, what in ((missing, "missing"), (unexpected, "unexpected"))
+             if keys]
+    return ", ".join(parts) or None
+
+
+def load_model(pretrained, **model_args) -> nn.Module:
+    """A separator from ``serialize()`` output: ``MaskSeparator``, any Asteroid model, or one with a bssmask head.
+
+    The one loader of saved models: a package holds ``model_name``,
+    ``model_args`` and ``state_dict`` (Asteroid's ``serialize()``), plus
+    ``bssmask_head`` (kind and options) when :func:`attach_head` put a head
+    on it; the model is built from its arguments, gets the same head back,
+    then its weights. Files are read with :func:`bssmask.checkpoint.load_safe`
+    (weights only, never executing code).
+
+    Args:
+        pretrained: a ``serialize()`` dict, or what
+            :func:`bssmask.checkpoint.locate` finds: a file, a bundled model
+            (``"default"``), a hub id or URL (online only).
+        **model_args: override the stored model arguments.
+
+    Returns:
+        The model, in training mode as built (call ``.eval()`` to separate).
+
+    Raises:
+        CheckpointError: missing, unsafe or malformed file, or weights that do not fit the model.
+        PretrainedError: an unknown model class, or a hub id that cannot be fetched.
+
+    Example:
+        >>> from asteroid.models import DCUNet
+        >>> import tempfile
+        >>> dcunet = attach_head(DCUNet("DCUNet-10", n_src=2, sample_rate=8000, fix_length_mode="pad"), "irm")
+        >>> path = os.path.join(tempfile.mkdtemp(), "dcunet_irm.pth")
+        >>> torch.save(dcunet.serialize(), path)
+        >>> load_model(path).masker.head.kind.name
+        'irm'
+    """
+    source = _source(pretrained)
+    package = pretrained
+    if isinstance(pretrained, (str, os.PathLike)):
+        source = checkpoint.locate(pretrained)
+        package = checkpoint.load_safe(source)
+    if not isinstance(package, dict) or not {"model_name", "model_args", "state_dict"} <= set(package):
+        raise checkpoint.CheckpointError(
+            f"{source}: not a bssmask model file (a serialize() dict with model_name, model_args, state_dict)"
+        )
+    name = package["model_name"]
+    if name == MaskSeparator.__name__:
+        cls = MaskSeparator
+    else:
+        try:
+            cls = asteroid_models.get(name)
+        except ValueError:
+            raise checkpoint.PretrainedError(f"{source}: unknown model class {name!r}") from None
+    try:
+        model = cls(**{**package["model_args"], **model_args})
+        head = package.get("bssmask_head")
+        if head is not None:
+            attach_head(model, head["mask"], **head["options"])
+    except (TypeError, ValueError) as err:
+        raise checkpoint.CheckpointError(f"{source}: cannot build its {name} ({str(err).splitlines()[0]})") from None
+    mismatch = _weights_mismatch(model, package["state_dict"])
+    if mismatch:
+        raise checkpoint.CheckpointError(f"{source}: its weights do not fit a {name} built from its model_args "
+                                         f"and head ({mismatch})")
+    return model
 
 
 class HeadMasker(nn.Module):
@@ -292,6 +386,10 @@ class HeadMasker(nn.Module):
         self.masker, self.head = masker, head
         self.pre = pre if pre is not None else nn.Identity()
         self.torch_complex = torch_complex
+
+    def get_config(self) -> dict:
+        """The wrapped masker's arguments (Asteroid's ``serialize()`` records them as the model's)."""
+        return self.masker.get_config()
 
     def forward(self, tf_rep: torch.Tensor) -> torch.Tensor:
         """Mask from the model's spectrum; Asteroid format, or torch complex when ``torch_complex``."""
@@ -318,12 +416,27 @@ def _apply_asteroid_mask(tf_rep: torch.Tensor, est_masks: torch.Tensor) -> torch
     return masks.apply_tf(est_masks, tf_rep)
 
 
+def _serialize_with_head(model: BaseEncoderMaskerDecoder) -> dict:
+    """Asteroid's ``serialize()`` plus the ``bssmask_head`` that :func:`load_model` puts back."""
+    package = type(model).serialize(model)
+    package["bssmask_head"] = {"mask": model.bssmask_head["mask"], "options": dict(model.bssmask_head["options"])}
+    return package
+
+
+def _record_head(model: BaseEncoderMaskerDecoder, mask: str, options: dict) -> BaseEncoderMaskerDecoder:
+    """Remember the head's kind and options, and make ``model.serialize()`` save them."""
+    model.bssmask_head = {"mask": mask, "options": dict(options)}
+    model.serialize = functools.partial(_serialize_with_head, model)  # pickles and deep-copies with the model
+    return model
+
+
 def attach_head(model: BaseEncoderMaskerDecoder, mask: str, **options) -> BaseEncoderMaskerDecoder:
     """Put a bssmask head on an Asteroid encoder-masker-decoder model, in place.
 
     The masker keeps its (pretrained) weights and loses its own mask
     nonlinearity; the head turns its raw output into a ``mask`` of the given
-    kind. Supported models:
+    kind. On a model that already has a bssmask head, the head is replaced
+    (the masker, without nonlinearity, stays). Supported models:
 
     - ``DCUNet`` / ``DCCRNet`` (``BaseDCUNet``): the masker's complex output
       ``[B, n_src, F, T]`` becomes Asteroid features ``[B, n_src, 2F, T]``.
@@ -349,12 +462,24 @@ def attach_head(model: BaseEncoderMaskerDecoder, mask: str, **options) -> BaseEn
     Raises:
         TypeError: for models that do not mask an STFT.
 
-    ``model.serialize()`` keeps the original model arguments; to reload,
-    build the original model, call ``attach_head`` with the same arguments,
-    then ``load_state_dict``.
+    ``model.serialize()`` then also saves the head's kind and options, and
+    :func:`load_model` (or ``bssmask separate``, ``finetune.sh --pretrained``)
+    rebuilds the model with the same head and weights.
+
+    Example:
+        >>> from asteroid.models import DCUNet
+        >>> model = attach_head(DCUNet("DCUNet-10", n_src=2, sample_rate=8000, fix_length_mode="pad"), "irm")
+        >>> model(torch.randn(1, 8000)).shape, model.serialize()["bssmask_head"]
+        (torch.Size([1, 2, 8000]), {'mask': 'irm', 'options': {}})
+        >>> attach_head(model, "cirm", bound="tanh").masker.head.kind.name   # another kind, same masker
+        'cirm'
     """
     if isinstance(model, MaskSeparator):
-        raise TypeError("MaskSeparator already has a bssmask head: build it with mask=... instead")
+        raise TypeError("MaskSeparator already has a bssmask head: build it with mask=... or use with_head")
+    if isinstance(getattr(model, "masker", None), HeadMasker):
+        old = model.masker.head
+        model.masker.head = heads.get(mask, old.in_chan, old.n_freq, old.n_src, **options)
+        return _record_head(model, mask, options)
     if isinstance(model, BaseDCUNet):
         n_src = model.masknet_kwargs.get("n_src", 1)
         # DCCRNet drops the Nyquist bin before its masker.
@@ -362,7 +487,7 @@ def attach_head(model: BaseEncoderMaskerDecoder, mask: str, **options) -> BaseEn
         head = heads.get(mask, 2 * n_freq, n_freq, n_src, **options)
         _strip_nonlinearity(model.masker)
         model.masker = HeadMasker(model.masker, head, torch_complex=True)
-        return model
+        return _record_head(model, mask, options)
     filterbank = getattr(getattr(model, "encoder", None), "filterbank", None)
     if not isinstance(model, BaseEncoderMaskerDecoder) or not isinstance(filterbank, STFTFB):
         raise TypeError(
@@ -376,4 +501,4 @@ def attach_head(model: BaseEncoderMaskerDecoder, mask: str, **options) -> BaseEn
     model.masker = HeadMasker(model.masker, head, pre=model.enc_activation)
     model.enc_activation = nn.Identity()
     model.apply_masks = _apply_asteroid_mask
-    return model
+    return _record_head(model, mask, options)

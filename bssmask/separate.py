@@ -1,10 +1,12 @@
-"""Separate audio files with a trained model: ``bssmask separate --model MODEL in.wav [...] --out DIR``.
+"""Separate audio files with a trained model: ``bssmask separate --model MODEL in.wav [DIR ...] --out DIR``.
 
-For each input ``<name>.<ext>`` the estimates are written as
+Inputs are audio files and folders (every audio file in a folder, by name,
+not recursing). For each input ``<name>.<ext>`` the estimates are written as
 ``DIR/<name>_s1.wav``, ``DIR/<name>_s2.wav``, ... (one per source, 32-bit
 float WAV). An input at another sample rate than the model's is resampled
 to the model's rate, separated, and the estimates resampled back, so every
-output has the input's rate and length.
+output has the input's rate and length; an input shorter than one STFT frame
+is padded with zeros for the model and its estimates cut back to its length.
 
 Every input is read and checked before anything is written; a bad model
 file or input ends with a one-line error naming it. Outputs are written
@@ -23,58 +25,71 @@ from pathlib import Path
 import soundfile as sf
 import torch
 
-from .atomic import atomic_path
-from .audio import read_mono, resample
-from .checkpoint import CheckpointError
+from . import device as devices
+from .atomic import atomic_path, output_folder
+from .audio import AudioError, read_mono, resample
+
+#: File name suffixes of the formats soundfile reads (``.wav``, ``.flac``, ``.ogg``...).
+AUDIO_SUFFIXES = frozenset(f".{name.lower()}" for name in sf.available_formats())
 
 
-def load_model(model_path: str | Path, device: str = "cpu"):
-    """A :class:`~bssmask.models.MaskSeparator` from a ``serialize()`` file, in eval mode on ``device``.
+def audio_files(inputs) -> list[Path]:
+    """The files to separate: each file given, and each folder's audio files (:data:`AUDIO_SUFFIXES`, by name).
 
     Raises:
-        CheckpointError: missing, unsafe or not a serialized model.
+        AudioError: a folder without audio files.
     """
-    from .models import MaskSeparator
+    files = []
+    for path in map(Path, inputs):
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir()
+                           if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES and not p.name.startswith("."))
+            if not found:
+                raise AudioError(f"{path}: a folder without audio files (.wav, .flac, .ogg ...)")
+            files += found
+        else:
+            files.append(path)
+    return files
 
-    try:
-        model = MaskSeparator.from_pretrained(str(model_path))
-    except CheckpointError:
-        raise
-    except (KeyError, ValueError, RuntimeError, TypeError) as err:
-        raise CheckpointError(f"{model_path}: not a bssmask model file ({str(err).splitlines()[0]})") from None
-    return model.eval().to(device)
 
-
-def separate_files(model_path, inputs, out_dir, device: str = "cpu") -> list[Path]:
+def separate_files(model_path, inputs, out_dir, device: str = "auto") -> list[Path]:
     """Separate each input file; return the written paths (input order, then source order).
 
     Args:
-        model_path: a model file (``best_model.pth`` of the recipe).
-        inputs: mono audio files.
+        model_path: a model file (a recipe's ``best_model.pth``, any model saved with ``serialize()``)
+            or a bundled model's name (``"default"``): :func:`bssmask.models.load_model`.
+        inputs: mono audio files, or folders of them (:func:`audio_files`).
         out_dir: output folder (created).
-        device: torch device.
+        device: torch device, or ``"auto"`` (:func:`bssmask.device.resolve`).
 
     Raises:
         CheckpointError: bad model file.
-        AudioError: an unreadable, empty, multichannel or non-finite input.
-        ValueError: two inputs with the same name (their outputs would collide), or no input.
+        AudioError: an unreadable, empty, multichannel or non-finite input, a folder without audio.
+        ValueError: two inputs with the same name (their outputs would collide), no input, ``out_dir``
+            naming a file, or a device this machine lacks.
     """
-    inputs = [Path(p) for p in inputs]
+    device = devices.resolve(device)
+    out_dir = output_folder(out_dir)
+    inputs = audio_files(inputs)
     if not inputs:
         raise ValueError("no input file given")
     stems = [p.stem for p in inputs]
     clash = sorted({s for s in stems if stems.count(s) > 1})
     if clash:
         raise ValueError(f"inputs share the name(s) {', '.join(clash)}: their outputs would overwrite each other")
-    model = load_model(model_path, device)
+    from .models import load_model  # Asteroid's import is slow: only when separating
+
+    model = load_model(model_path).eval().to(device)
     loaded = [read_mono(p) for p in inputs]
     rate = int(model.sample_rate)
-    out_dir = Path(out_dir)
+    frame = model.encoder.filterbank.kernel_size
     written = []
     for path, (data, in_rate) in zip(inputs, loaded):
         wav = torch.from_numpy(data)
+        mix = resample(wav, in_rate, rate)
+        padded = torch.nn.functional.pad(mix, (0, max(0, frame - mix.shape[-1])))
         with torch.no_grad():
-            estimates = model(resample(wav, in_rate, rate)[None].to(device))[0].cpu()
+            estimates = model(padded[None].to(device))[0, :, : mix.shape[-1]].cpu()
         estimates = resample(estimates, rate, in_rate)
         estimates = torch.nn.functional.pad(estimates, (0, max(0, len(wav) - estimates.shape[-1])))[:, : len(wav)]
         for k, est in enumerate(estimates, start=1):
@@ -87,10 +102,14 @@ def separate_files(model_path, inputs, out_dir, device: str = "cpu") -> list[Pat
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``bssmask separate``."""
-    parser.add_argument("inputs", nargs="+", metavar="WAV", help="mono audio files to separate")
-    parser.add_argument("--model", required=True, help="trained model file (a recipe's best_model.pth)")
+    parser.add_argument("inputs", nargs="+", metavar="WAV_OR_DIR",
+                        help="mono audio files to separate, or folders of them")
+    parser.add_argument("--model", required=True,
+                        help="a bundled model's name (default) or a model file saved with serialize() "
+                             "(a recipe's best_model.pth)")
     parser.add_argument("--out", required=True, help="output folder: <out>/<input name>_s<k>.wav")
-    parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    parser.add_argument("--device", default="auto",
+                        help="torch device: auto (a CUDA GPU if there is one, else the CPU), cpu, cuda, cuda:N")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,7 +1,10 @@
 """Result tables people compare: Markdown, CSV, strict JSON and a bar plot.
 
 Rows are flat dicts. Undefined metrics are float NaN in memory, empty cells in
-CSV, ``null`` in JSON and ``n/a`` in Markdown. Every file is written
+CSV, ``null`` in JSON and ``n/a`` in Markdown. Values above a column's
+stated ceiling (:data:`DB_CEILING` for decibel scores) are shown as ``> 100``
+in Markdown: beyond it a score measures float rounding, which changes from
+run to run; CSV and JSON keep the exact values. Every file is written
 atomically (:mod:`bssmask.atomic`).
 """
 
@@ -14,6 +17,10 @@ import math
 from pathlib import Path
 
 from .atomic import atomic_path, write_text
+
+#: Decibel scores above this are float-precision artifacts (an exact oracle):
+#: Markdown tables print them as ``> 100``.
+DB_CEILING = 100.0
 
 
 def _is_undefined(value) -> bool:
@@ -44,25 +51,57 @@ def to_csv(rows: list[dict], columns: list[str]) -> str:
     return buf.getvalue()
 
 
-def _cell(value, fmt: str | None) -> str:
+def _cell(value, fmt: str | None, ceiling: float | None = None) -> str:
     if value is None:
         return "-"
     if _is_undefined(value):
         return "n/a"
+    if ceiling is not None and isinstance(value, (int, float)) and value > ceiling:
+        return f"> {ceiling:g}"
     return format(value, fmt) if fmt and isinstance(value, (int, float)) else str(value)
 
 
-def to_markdown(rows: list[dict], columns: dict[str, str | None]) -> str:
-    """Markdown table; ``columns`` maps each key to a format spec (``".2f"``) or None."""
-    header = "| " + " | ".join(columns) + " |"
-    rule = "| " + " | ".join("---" for _ in columns) + " |"
-    body = ["| " + " | ".join(_cell(row.get(k), f) for k, f in columns.items()) + " |" for row in rows]
+def to_markdown(rows: list[dict], columns: dict[str, str | None], ceilings: dict[str, float] | None = None,
+                spread_suffix: str | None = None) -> str:
+    """Markdown table; ``columns`` maps each key to a format spec (``".2f"``) or None.
+
+    ``ceilings`` maps keys to a ceiling: values above it are printed ``> ceiling``.
+    With ``spread_suffix`` (e.g. ``"_ci"``), a column ``k`` whose spread column
+    ``k + spread_suffix`` is also listed is shown as ``value ± spread`` and the
+    spread column gets no column of its own.
+
+    Example:
+        >>> print(to_markdown([{"mask": "cirm", "sdr": 129.75}, {"mask": "ibm", "sdr": 12.62, "sdr_ci": 0.4}],
+        ...                   {"mask": None, "sdr": ".2f", "sdr_ci": ".2f"}, ceilings={"sdr": DB_CEILING},
+        ...                   spread_suffix="_ci"), end="")
+        | mask | sdr |
+        | --- | --- |
+        | cirm | > 100 |
+        | ibm | 12.62 ± 0.40 |
+    """
+    ceilings = ceilings or {}
+    spreads = {k: k + spread_suffix for k in columns if spread_suffix and k + spread_suffix in columns}
+    shown = [k for k in columns if k not in spreads.values()]
+
+    def cell(row, key):
+        text = _cell(row.get(key), columns[key], ceilings.get(key))
+        spread = row.get(spreads.get(key))
+        if spread is None or _is_undefined(spread) or text in ("-", "n/a") or text.startswith(">"):
+            return text
+        return f"{text} ± {_cell(spread, columns[key])}"
+
+    header = "| " + " | ".join(shown) + " |"
+    rule = "| " + " | ".join("---" for _ in shown) + " |"
+    body = ["| " + " | ".join(cell(row, k) for k in shown) + " |" for row in rows]
     return "\n".join([header, rule, *body]) + "\n"
 
 
 def bar_plot(rows: list[dict], label_keys: list[str], metric: str, path: str | Path, title: str,
-             color_key: str | None = None) -> None:
-    """Horizontal bars of ``metric``, one per row in the given order, saved as PNG."""
+             color_key: str | None = None, error_key: str | None = None) -> None:
+    """Horizontal bars of ``metric``, one per row in the given order, saved as PNG.
+
+    ``error_key`` names the half-width of an error bar drawn on each bar (e.g. ``"sdr_ci"``).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -81,7 +120,11 @@ def bar_plot(rows: list[dict], label_keys: list[str], metric: str, path: str | P
         xmax = 1.3 * ordered[1]
     shown = [min(v, xmax) if xmax else v for v in values]
     fig, ax = plt.subplots(figsize=(8, 0.28 * len(rows) + 1.2))
-    ax.barh(range(len(rows)), shown, color=colors)
+    errors = None
+    if error_key:
+        errors = [0.0 if r.get(error_key) is None or _is_undefined(r[error_key]) or x < v else r[error_key]
+                  for r, v, x in zip(rows, values, shown)]
+    ax.barh(range(len(rows)), shown, color=colors, xerr=errors, error_kw=dict(lw=0.8, capsize=2))
     if xmax:
         ax.set_xlim(right=xmax * 1.12)
     ax.set_yticks(range(len(rows)), labels, fontsize=8)
@@ -109,14 +152,17 @@ def save_png(fig, path: str | Path, dpi: int = 110) -> None:
 
 
 def write_table(out_dir: str | Path, stem: str, rows: list[dict], columns: dict[str, str | None],
-                meta: dict, markdown_preamble: str = "") -> dict[str, Path]:
+                meta: dict, markdown_preamble: str = "", ceilings: dict[str, float] | None = None,
+                spread_suffix: str | None = None) -> dict[str, Path]:
     """Write ``stem.csv``, ``stem.md`` and ``stem.json`` (``{"config": meta, "rows": rows}``).
 
-    Returns the written paths by suffix. The JSON is written last.
+    ``ceilings`` and ``spread_suffix`` apply to the Markdown table only
+    (:func:`to_markdown`). Returns the written paths by suffix. The JSON is
+    written last.
     """
     out_dir = Path(out_dir)
     paths = {ext: out_dir / f"{stem}.{ext}" for ext in ("csv", "md", "json")}
     write_text(paths["csv"], to_csv(rows, list(columns)))
-    write_text(paths["md"], markdown_preamble + to_markdown(rows, columns))
+    write_text(paths["md"], markdown_preamble + to_markdown(rows, columns, ceilings, spread_suffix))
     write_text(paths["json"], to_json({"config": meta, "rows": rows}))
     return paths

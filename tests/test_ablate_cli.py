@@ -23,7 +23,7 @@ def clips(tmp_path_factory, speech_pair):
 
 
 def run(args, capsys):
-    code = main(["ablate", *args])
+    code = main(["ablate", *map(str, args)])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -35,10 +35,12 @@ def test_default_sources_full_grid(tmp_path, capsys):
     assert {p.name for p in out_dir.iterdir()} == {"ablation.csv", "ablation.md", "ablation.json", "ablation.png"}
     result = json.loads((out_dir / "ablation.json").read_text())
     cfg = result["config"]
-    assert (cfg["n_fft"], cfg["hop"], cfg["factor"], cfg["mix"], cfg["sample_rate"], cfg["n_freq"]) == (1022, 256, 2, "sum", 8000, 512)
+    assert (cfg["n_fft"], cfg["hop"], cfg["factor"], cfg["mix"], cfg["sample_rate"], cfg["n_freq"], cfg["window"]) \
+        == (1022, 256, 2, "sum", 8000, 512, "hann")
+    assert cfg["masks"] == ["ibm", "cirm", "cirm:max=1"]
     rows = result["rows"]
-    # ibm: oracle + 3 mask rows (real mask: no space) + 9 spectrogram rows; cirm: 1 + 9 + 9.
-    assert len(rows) == 13 + 19
+    # ibm: oracle + 3 mask rows (real mask: no space) + 9 spectrogram rows; cirm and cirm:max=1: 1 + 9 + 9.
+    assert len(rows) == 13 + 19 + 19
     assert set(rows[0]) == {"mask", "upsampled", "mode", "space", "sdr", "si_sdr", "sir", "sar", "l1"}
     sdrs = [r["sdr"] for r in rows]
     assert sdrs == sorted(sdrs, reverse=True)
@@ -50,7 +52,7 @@ def test_default_sources_full_grid(tmp_path, capsys):
         if r["upsampled"] != "none":
             assert r["sdr"] < oracle[r["mask"]]["sdr"] + 0.01
     # Upsampling the mask beats upsampling the masked spectrogram, for both masks.
-    for kind in ("ibm", "cirm"):
+    for kind in ("ibm", "cirm", "cirm:max=1"):
         best_spec = max(r["sdr"] for r in rows if r["mask"] == kind and r["upsampled"] == "spectrogram")
         worst_mask = min(r["sdr"] for r in rows if r["mask"] == kind and r["upsampled"] == "mask")
         assert worst_mask > best_spec
@@ -68,7 +70,15 @@ def test_console_script_runs(tmp_path, clips):
         capture_output=True, text=True,
     )
     assert proc.returncode == 0, proc.stderr
-    assert (out_dir / "ablation.json").is_file() and "| cirm | none |" in proc.stdout
+    # The exact oracle's scores are float rounding (about 130 dB, varying from run to run):
+    # the table prints them as above the ceiling, the JSON keeps them.
+    exact = "| cirm | none | - | - | > 100 | > 100 | > 100 | > 100 |"
+    assert exact in proc.stdout and exact in (out_dir / "ablation.md").read_text()
+    assert "> 100 = above 100 dB" in proc.stdout
+    oracle = json.loads((out_dir / "ablation.json").read_text())["rows"][0]
+    assert oracle["upsampled"] == "none" and min(oracle[k] for k in ("sdr", "si_sdr", "sir", "sar")) > 100
+    below = [line for line in proc.stdout.splitlines() if line.startswith("| cirm | mask | nearest |")]
+    assert len(below) == 1 and "> 100" not in below[0]
 
 
 def test_all_kinds_and_mix_mean(tmp_path, clips, capsys):
@@ -108,14 +118,73 @@ def test_dataset_folder_and_csv(tmp_path, speech_pair, capsys):
     mean = next(r["sdr"] for r in result["rows"] if (r["mask"], r["upsampled"]) == key)
     assert mean == pytest.approx(sum(pair) / 2, abs=1e-6)
     # The same mixtures through a LibriMix-style CSV (relative paths) give the same means.
+    (root / "mix_clean").mkdir()
+    for k in range(2):
+        sf.write(root / "mix_clean" / f"mix{k}.wav", wavs[:, k * 6000:(k + 1) * 6000].sum(0), 8000, subtype="FLOAT")
     lines = ["mixture_ID,mixture_path,source_1_path,source_2_path,length"]
-    lines += [f"mix{k},unused.wav,s1/mix{k}.wav,s2/mix{k}.wav,6000" for k in range(2)]
+    lines += [f"mix{k},mix_clean/mix{k}.wav,s1/mix{k}.wav,s2/mix{k}.wav,6000" for k in range(2)]
     (root / "mixture_test_mix_clean.csv").write_text("\n".join(lines) + "\n")
     code, _, err = run(["--dataset", str(root / "mixture_test_mix_clean.csv"), "--masks", "cirm,ibm",
                         "--out", str(tmp_path / "o2"), *FAST], capsys)
     assert code == 0, err
     rows2 = json.loads((tmp_path / "o2" / "ablation.json").read_text())["rows"]
     assert [r["sdr"] for r in rows2] == pytest.approx([r["sdr"] for r in result["rows"]])
+
+
+@pytest.fixture()
+def librimix_like(tmp_path, speech_pair):
+    """A LibriMix-style CSV of one mixture (2 s) whose ``mixture_path`` is written by ``write(sum_of_sources)``."""
+    sources = speech_pair.numpy()
+    for s in (1, 2):
+        (tmp_path / f"s{s}").mkdir()
+        sf.write(tmp_path / f"s{s}" / "m0.wav", sources[s - 1], 8000, subtype="FLOAT")
+    (tmp_path / "mixture_test.csv").write_text("mixture_ID,mixture_path,source_1_path,source_2_path\n"
+                                               "m0,mix/m0.wav,s1/m0.wav,s2/m0.wav\n")
+
+    def write(make):
+        (tmp_path / "mix").mkdir(exist_ok=True)
+        sf.write(tmp_path / "mix" / "m0.wav", make(sources.sum(0)), 8000, subtype="FLOAT")
+        return tmp_path / "mixture_test.csv"
+    return write
+
+
+def test_mixture_file_is_checked_against_the_rule_or_scored_with_mix_file(librimix_like, tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal(16000)
+    args = ["--masks", "ibm", "--upsampled", "mask", "--methods", "nearest", "--spaces", "cartesian"]
+    # Music instead of the two voices: refused under the default rule, naming the file.
+    music = librimix_like(lambda mix: 0.3 * np.sin(2 * np.pi * 440 * np.arange(len(mix)) / 8000))
+    code, _, err = run(["--dataset", music, *args, "--out", tmp_path / "o"], capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "mix/m0.wav: the mixture file is not the sum of its sources" in err and "pass --mix file" in err
+    code, _, err = run(["--dataset", music, "--mix", "mean", *args, "--out", tmp_path / "o"], capsys)
+    assert code == 2 and "is not the mean of its sources" in err
+    assert not (tmp_path / "o").exists()
+    # The true sum is a clean mixture of its sources: it can be studied under either rule.
+    clean = librimix_like(lambda mix: mix)
+    code, _, err = run(["--dataset", clean, "--mix", "mean", *args, "--out", tmp_path / "o"], capsys)
+    assert code == 0, err
+    scores = {}
+    for name, make, mix in (("sum", lambda m: m, "sum"), ("file_clean", lambda m: m, "file"),
+                            ("file_noisy", lambda m: m + 0.1 * np.std(m) * noise, "file")):
+        code, _, err = run(["--dataset", librimix_like(make), "--mix", mix, *args, "--out", tmp_path / name], capsys)
+        assert code == 0, err
+        rows = json.loads((tmp_path / name / "ablation.json").read_text())["rows"]
+        scores[name] = next(r for r in rows if r["upsampled"] == "none")["sdr"]
+    # The file is what is separated: the clean file scores as the sum, the noisy one (20 dB SNR) lower.
+    assert scores["file_clean"] == pytest.approx(scores["sum"], abs=1e-3)
+    assert scores["file_noisy"] < scores["sum"] - 0.5
+
+
+def test_mix_file_needs_a_csv_with_mixture_paths(clips, tmp_path, capsys):
+    code, _, err = run(["--sources", clips / "a.wav", clips / "b.wav", "--mix", "file", "--out", tmp_path / "o"],
+                       capsys)
+    assert code == 2 and err.count("\n") == 1 and "--mix file: needs a --dataset CSV with a mixture_path" in err
+    assert not (tmp_path / "o").exists()
+    (tmp_path / "gone.csv").write_text(f"mixture_ID,mixture_path,source_1_path,source_2_path\n"
+                                       f"m0,mix/m0.wav,{clips / 'a.wav'},{clips / 'b.wav'}\n")
+    code, _, err = run(["--dataset", tmp_path / "gone.csv", "--out", tmp_path / "o"], capsys)
+    assert code == 2 and "mix/m0.wav: listed in" in err and "as a mixture_path but no such file" in err
 
 
 def test_silent_source_gives_null_not_nan(tmp_path, clips, capsys):

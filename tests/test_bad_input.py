@@ -7,6 +7,7 @@ Silent sources are normal input: they evaluate to finite metrics.
 """
 
 import csv
+import os
 import re
 import shutil
 import subprocess
@@ -19,13 +20,11 @@ import torch
 from asteroid.models import DCUNet
 
 from bssmask import config
-from bssmask.data import corpus
+from bssmask.data import DEFAULT_SOURCES
 from bssmask.data.checks import DataError, check_split, split_csv
 from bssmask.models import MaskSeparator
 from bssmask.system import build_loaders, build_test_loader
 from recipe_helpers import build_tiny, copy_recipe, read_rows, run, tiny_flags
-
-pytestmark = pytest.mark.skipif(not (corpus.ASTERISK_ROOT / "en").is_dir(), reason="Asterisk prompts not installed")
 
 TINY = tiny_flags(24, 4, 3)
 BASE = ["--conf", "conf.yml", "--conf", "local/quick.yml", *TINY, "--progress_bar", "false",
@@ -33,15 +32,21 @@ BASE = ["--conf", "conf.yml", "--conf", "local/quick.yml", *TINY, "--progress_ba
 
 
 @pytest.fixture(scope="module")
-def recipe(tmp_path_factory):
-    """A recipe copy with a tiny corpus and an (untrained) model file of its config."""
+def recipe_copy(tmp_path_factory):
+    """A recipe copy with an (untrained) model file of its config; needs no voices."""
     recipe = copy_recipe(tmp_path_factory.mktemp("bad"))
-    build_tiny(recipe, TINY)
     torch.manual_seed(0)
     model = MaskSeparator(n_src=2, mask="cirm", masker="blstm", masker_kwargs={"n_layers": 1, "hid_size": 16},
                           mask_options={"bound": "tanh"})
     torch.save(model.serialize(), recipe / "model.pth")
     return recipe
+
+
+@pytest.fixture(scope="module")
+def recipe(recipe_copy):
+    """The recipe copy with a tiny corpus built from the Asterisk voices."""
+    build_tiny(recipe_copy, TINY)
+    return recipe_copy
 
 
 def corrupt_split(recipe, name, change):
@@ -146,6 +151,7 @@ STAGE_CASES = [("eval", case) for case in CASES] + [
     ("train", case) for case in ("no_length_column", "multichannel", "nan_samples")]
 
 
+@pytest.mark.voices
 @pytest.mark.parametrize("stage,case", STAGE_CASES)
 def test_recipe_stage_refuses_bad_data(recipe, stage, case):
     change, pattern = CASES[case]
@@ -168,6 +174,7 @@ def test_recipe_stage_refuses_bad_data(recipe, stage, case):
             pass
 
 
+@pytest.mark.voices
 def test_silent_source_evaluates_to_finite_metrics(recipe):
     def silence_first_source(rows, _):
         wav, _ = sf.read(rows[0]["source_1_path"], dtype="float32")
@@ -190,6 +197,7 @@ def test_silent_source_evaluates_to_finite_metrics(recipe):
     assert "nan" not in (exp / "eval" / "metrics.csv").read_text().lower()
 
 
+@pytest.mark.voices
 def test_model_of_another_class_or_n_src(recipe, tmp_path):
     dcunet = DCUNet("DCUNet-10", n_src=2, sample_rate=8000)
     torch.save(dcunet.serialize(), tmp_path / "dcunet.pth")
@@ -204,6 +212,7 @@ def test_model_of_another_class_or_n_src(recipe, tmp_path):
         assert not exp.exists()
 
 
+@pytest.mark.voices
 def test_resume_from_a_checkpoint_of_another_model(recipe):
     exp = recipe / "exp" / "resume_other"
     run(recipe, sys.executable, "train.py", *BASE, "--exp_dir", str(exp))
@@ -219,27 +228,26 @@ def test_resume_from_a_checkpoint_of_another_model(recipe):
     assert last.read_bytes() == before
 
 
-def test_config_file_errors_list_the_valid_keys(recipe):
-    (recipe / "bad_key.yml").write_text("training:\n  epochz: 3\n")
-    proc = run(recipe, sys.executable, "train.py", "--conf", "conf.yml", "--conf", "bad_key.yml",
+def test_config_file_errors_list_the_valid_keys(recipe_copy):
+    (recipe_copy / "bad_key.yml").write_text("training:\n  epochz: 3\n")
+    proc = run(recipe_copy, sys.executable, "train.py", "--conf", "conf.yml", "--conf", "bad_key.yml",
                "--exp_dir", "exp/bad_key", expect=2)
     one_line_error(proc, "train.py", r"bad_key.yml: unknown key training.epochz; valid keys of training: epochs")
-    (recipe / "bad_type.yml").write_text("optim:\n  lr: fast\n")
-    proc = run(recipe, sys.executable, "eval.py", "--conf", "conf.yml", "--conf", "bad_type.yml",
+    (recipe_copy / "bad_type.yml").write_text("optim:\n  lr: fast\n")
+    proc = run(recipe_copy, sys.executable, "eval.py", "--conf", "conf.yml", "--conf", "bad_type.yml",
                "--exp_dir", "exp/bad_type", expect=2)
     one_line_error(proc, "eval.py", r"bad_type.yml: optim.lr: expected float, got 'fast'")
-    proc = run(recipe, sys.executable, "train.py", *BASE, "--lr_milestones", "[3, 2]", "--exp_dir", "exp/bad_value",
+    proc = run(recipe_copy, sys.executable, "train.py", *BASE, "--lr_milestones", "[3, 2]", "--exp_dir", "exp/bad_value",
                expect=2)
     one_line_error(proc, "train.py", r"lr_milestones: expected increasing positive epochs, got \[3, 2\]$")
-    assert not any((recipe / "exp" / name).exists() for name in ("bad_key", "bad_type", "bad_value"))
+    assert not any((recipe_copy / "exp" / name).exists() for name in ("bad_key", "bad_type", "bad_value"))
 
 
 @pytest.mark.parametrize("command", ["ablate", "separate"])
-def test_cli_bad_audio_one_line_exit_2(recipe, tmp_path, command):
+def test_cli_bad_audio_one_line_exit_2(recipe_copy, tmp_path, command):
     (tmp_path / "empty.wav").write_bytes(b"")
     (tmp_path / "text.wav").write_text("not audio\n")
-    mixtures = recipe / "data" / "tiny" / "Asterisk2Mix" / "wav8k" / "max" / "test" / "mix_clean"
-    wav, _ = sf.read(sorted(mixtures.glob("*.wav"))[0], dtype="float32")
+    wav, _ = sf.read(DEFAULT_SOURCES[0], dtype="float32")  # 8 kHz speech
     nan = wav.copy()
     nan[10] = np.nan
     _rewrite(tmp_path / "nan.wav", nan)
@@ -252,7 +260,7 @@ def test_cli_bad_audio_one_line_exit_2(recipe, tmp_path, command):
         out = tmp_path / f"out_{command}"
         files = [str(tmp_path / "ok.wav"), str(tmp_path / bad)]
         argv = (["ablate", "--sources", *files] if command == "ablate"
-                else ["separate", "--model", str(recipe / "model.pth"), *files])
+                else ["separate", "--model", str(recipe_copy / "model.pth"), *files])
         proc = subprocess.run([sys.executable, "-m", "bssmask.cli", *argv, "--out", str(out)],
                               capture_output=True, text=True)
         assert proc.returncode == 2, (bad, proc.stderr)
@@ -261,12 +269,22 @@ def test_cli_bad_audio_one_line_exit_2(recipe, tmp_path, command):
         assert not out.exists()
 
 
-def test_data_stage_refuses_a_bad_source_dir(recipe, tmp_path):
+def test_data_stage_refuses_a_bad_source_dir(recipe_copy, tmp_path):
     one_speaker = tmp_path / "voices"
     (one_speaker / "alpha").mkdir(parents=True)
     sf.write(one_speaker / "alpha" / "a.wav", np.zeros(8000, dtype=np.float32), 8000)
     for source_dir, pattern in ((tmp_path / "nowhere", r"nowhere"), (one_speaker, r"at least two speaker")):
-        proc = run(recipe, "./run.sh", "--stop_stage", "0", "--storage_dir", str(tmp_path / "corpus"),
+        proc = run(recipe_copy, "./run.sh", "--stop_stage", "0", "--storage_dir", str(tmp_path / "corpus"),
                    "--source_dir", str(source_dir), expect=2)
         one_line_error(proc, "prepare_data.py", pattern)
         assert not (tmp_path / "corpus").exists()
+
+
+def test_bad_flags_fail_with_one_line(recipe_copy):
+    proc = subprocess.run(["./run.sh", "--quick", "true", "--stage", "1", "--lrr", "0.1"], cwd=recipe_copy,
+                          env={**os.environ, "PYTHON": sys.executable}, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("train.py: error: unknown option --lrr; valid config flags:")
+    proc = subprocess.run([sys.executable, "train.py", "--exp_dir", "exp/x", "--epochs", "two"], cwd=recipe_copy,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.strip() == "train.py: error: --epochs: expected int, got 'two' (str)"

@@ -288,7 +288,7 @@ def test_installed_gsm_prompts_read_to_the_length_of_their_frames():
         assert rate == 8000 and len(data) == path.stat().st_size // 33 * 160 and np.abs(data).max() > 0.01
 
 
-@pytest.mark.skipif(not (corpus.ASTERISK_ROOT / "en_US_f_Allison").is_dir(), reason="Asterisk prompts not installed")
+@pytest.mark.voices
 def test_asterisk_voices_merge_english_and_spanish():
     speakers = corpus.asterisk_speakers(["allison", "june", "carlo", "ivrvoiceru"])
     assert len(speakers) == 4

@@ -10,18 +10,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 
 from bssmask.checkpoint import load_safe
-from bssmask.data import corpus
 from bssmask.data.checks import split_csv
 
 from recipe_helpers import QUICK, build_tiny, copy_recipe, read_rows, run, tiny_flags
 
-pytestmark = pytest.mark.skipif(not (corpus.ASTERISK_ROOT / "en").is_dir(), reason="Asterisk prompts not installed")
+pytestmark = pytest.mark.voices
 
 TINY = tiny_flags(48, 8, 4)
 TRAIN = ["--segment", "0.5", "--batch_size", "4", "--num_workers", "1", "--epochs", "3", "--early_stop", "false",
@@ -94,19 +92,38 @@ def test_sigkill_mid_epoch_then_resume_ends_like_an_uninterrupted_run(tiny):
     assert val_losses(logs / "resumed_1" / "metrics.csv") == pytest.approx(whole[2:], abs=1e-5)
 
 
+# The recipe's Python, with soundfile.write sending SIGKILL to the whole stage
+# (run.sh and Python) right after the {writes}th file it writes.
+KILLED_WRITER = """#!{python}
+import os, runpy, signal, sys
+import soundfile
+
+write, count = soundfile.write, [0]
+
+def write_then_kill(*args, **kwargs):
+    write(*args, **kwargs)
+    count[0] += 1
+    if count[0] == {writes}:
+        os.killpg(0, signal.SIGKILL)
+
+soundfile.write = write_then_kill
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
 def test_killed_data_stage_leaves_no_corpus_and_a_rerun_completes_it(tmp_path):
     recipe = copy_recipe(tmp_path)
     stage0 = ["./run.sh", "--quick", "true", "--stop_stage", "0", "--storage_dir", "data/k",
               "--train_dir", "data/k/train", "--valid_dir", "data/k/dev", "--test_dir", "data/k/test"]
-    proc = subprocess.Popen(stage0, cwd=recipe, env={**os.environ, "PYTHON": sys.executable},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    killing_python = tmp_path / "killing_python"
+    killing_python.write_text(KILLED_WRITER.format(python=sys.executable, writes=5))
+    killing_python.chmod(0o755)
+    proc = subprocess.run(stage0, cwd=recipe, env={**os.environ, "PYTHON": str(killing_python)},
+                          capture_output=True, text=True, start_new_session=True, timeout=600)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     storage = recipe / "data" / "k"
-    deadline = time.monotonic() + 120
-    while not any(storage.glob(".Asterisk2Mix.tmp-*/**/*.wav")):  # the build is writing mixtures
-        assert proc.poll() is None and time.monotonic() < deadline, "the data stage ended before it could be killed"
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    assert len(list(storage.glob(".Asterisk2Mix.tmp-*/**/*.wav"))) == 5  # killed while writing mixtures
     # Nothing that looks like a corpus or a split list.
     assert not (storage / "Asterisk2Mix").exists()
     assert not list(storage.glob("*/*.csv"))

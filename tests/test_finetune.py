@@ -2,26 +2,23 @@
 
 The ``irm`` separator trained by the recipe's quick run (a report head) is
 switched to a bounded ``cirm`` head with the masker frozen for the
-first epoch; a real Asteroid ``DCUNet`` saved with ``serialize()`` goes the
-same road (complex mask to ``irm``).
+first epoch; a real Asteroid ``DCUNet`` with a bssmask head, saved with
+``serialize()``, goes the same road (its complex mask to ``irm``).
 """
 
 import json
+import socket
 
 import pytest
 import pytorch_lightning as pl
 import torch
 from asteroid.models import DCUNet
 
-from bssmask import config, finetune, losses
+from bssmask import checkpoint, config, finetune, losses
 from bssmask.checkpoint import CheckpointError
-from bssmask.data import corpus
-from bssmask.models import MaskSeparator
+from bssmask.models import MaskSeparator, attach_head, load_model
 from bssmask.system import SeparationSystem, build_loaders, build_trainer
 from recipe_helpers import first_mixtures
-
-pytestmark = pytest.mark.skipif(not (corpus.ASTERISK_ROOT / "en").is_dir(), reason="Asterisk prompts not installed")
-
 
 @pytest.fixture(scope="module")
 def pretrained(quick_recipe):
@@ -55,6 +52,7 @@ def _same(a, b):
     return all(torch.equal(x, y) for x, y in zip(a, b))
 
 
+@pytest.mark.voices
 def test_irm_to_bounded_cirm_with_masker_frozen_first_epoch(pretrained, tmp_path):
     model_path, conf = pretrained
     original = MaskSeparator.from_pretrained(str(model_path))
@@ -79,7 +77,8 @@ def test_irm_to_bounded_cirm_with_masker_frozen_first_epoch(pretrained, tmp_path
     assert reloaded.mask == "cirm" and reloaded.head.bound_type == "tanh"
 
 
-def test_asteroid_dcunet_from_serialize_to_irm(pretrained, tmp_path):
+@pytest.mark.voices
+def test_asteroid_dcunet_with_head_from_serialize_to_irm(pretrained, tmp_path):
     _, conf = pretrained
     # DCUNet is slow on a CPU: 64 training mixtures, 1 s excerpts.
     first_mixtures(conf["data"]["train_dir"], 64, tmp_path / "train64" / "mixture_train_mix_clean.csv")
@@ -87,33 +86,32 @@ def test_asteroid_dcunet_from_serialize_to_irm(pretrained, tmp_path):
     conf = {**conf, "data": data, "training": {**conf["training"], "epochs": 2, "batch_size": 4}}
     dcunet = DCUNet("DCUNet-10", n_src=2, sample_rate=8000, stft_n_filters=256, stft_kernel_size=256,
                     stft_stride=64, fix_length_mode="pad")
-    # Pretrain it briefly with its own complex mask, then save it the Asteroid way.
+    # Its own complex mask as a bssmask head (the same computation), pretrained briefly, saved the Asteroid way.
+    attach_head(dcunet, "cirm", bound="tanh")
     system = SeparationSystem(finetune._WaveformOutputs(dcunet), torch.optim.Adam(dcunet.parameters(), 1e-3),
                               losses.get("sisdr"), *build_loaders(conf))
     build_trainer(conf | {"training": {**conf["training"], "epochs": 1}}, tmp_path / "pre").fit(system)
     path = tmp_path / "dcunet.pth"
     torch.save(dcunet.serialize(), path)
-    reloaded = finetune.load_pretrained(path)
-    assert isinstance(reloaded, DCUNet)
+    reloaded = load_model(path)
+    assert isinstance(reloaded, DCUNet) and reloaded.masker.head.kind.name == "cirm"
     record = RecordParts()
     summary = finetune.finetune(path, conf, tmp_path / "exp", mask="irm", freeze="masker", freeze_epochs=1,
                                 callbacks=[record])
     start, after_first, after_second = record.snapshots
-    assert _same(start["masker"], [p for p in reloaded.masker.parameters()])
+    assert _same(start["masker"], [p for p in reloaded.masker.masker.parameters()])
     assert _same(after_first["masker"], start["masker"])
     assert not _same(after_second["masker"], after_first["masker"])
     assert summary["finetuned"]["si_sdr"] > summary["swapped"]["si_sdr"], summary
-    model = finetune.load_pretrained(tmp_path / "exp" / "finetuned_model.pth")
+    model = load_model(tmp_path / "exp" / "finetuned_model.pth")
     assert model.masker.head.kind.name == "irm"
 
 
+@pytest.mark.voices
 def test_pretrained_errors_are_one_line(pretrained, tmp_path):
     model_path, conf = pretrained
-    with pytest.raises(finetune.PretrainedError, match="fetching it from huggingface.co failed") as err:
-        finetune.load_pretrained("mpariente/DPRNNTasNet-ks2_WHAM_sepclean")
-    assert "\n" not in str(err.value)
     with pytest.raises(CheckpointError, match="no such file"):
-        finetune.load_pretrained(tmp_path / "missing.pth")
+        load_model(tmp_path / "missing.pth")
     model = MaskSeparator.from_pretrained(str(model_path))
     with pytest.raises(finetune.PretrainedError, match="model works at 8000 Hz but the data is at 16000 Hz"):
         finetune.check_compatible(model, 16000, 2)
@@ -121,3 +119,44 @@ def test_pretrained_errors_are_one_line(pretrained, tmp_path):
         finetune.check_compatible(model, 8000, 3)
     with pytest.raises(ValueError, match="leaves nothing to train"):
         finetune.finetune(model_path, conf, tmp_path / "x", mask="irm", freeze="masker")
+
+
+def _offline(*args, **kwargs):
+    raise socket.gaierror(-3, "Temporary failure in name resolution")
+
+
+def _no_download(spec):
+    raise AssertionError(f"the hub was contacted for {spec}")
+
+
+def test_hub_id_is_fetched_with_asteroid_and_offline_gives_one_line(monkeypatch, tmp_path):
+    """No network: name resolution and Asteroid's download are replaced, whatever the machine."""
+    import asteroid.utils.hub_utils as hub_utils
+
+    monkeypatch.setattr(checkpoint.socket, "getaddrinfo", _offline)
+    monkeypatch.setattr(hub_utils, "cached_download", _no_download)
+    with pytest.raises(finetune.PretrainedError, match="fetching it from huggingface.co failed "
+                       r"\(\[Errno -3\] Temporary failure in name resolution\); on an offline machine") as err:
+        load_model("mpariente/DPRNNTasNet-ks2_WHAM_sepclean")
+    assert "\n" not in str(err.value)
+    # Online: the id goes to Asteroid's downloader and its file is loaded; a failed download is one line too.
+    model = MaskSeparator(mask="irm", masker="blstm", masker_kwargs={"n_layers": 1, "hid_size": 8})
+    torch.save(model.serialize(), tmp_path / "downloaded.pth")
+    asked = []
+    monkeypatch.setattr(checkpoint.socket, "getaddrinfo", lambda host, port: asked.append((host, port)) or [])
+    monkeypatch.setattr(hub_utils, "cached_download", lambda spec: asked.append(spec) or str(tmp_path / "downloaded.pth"))
+    loaded = load_model("someone/some-model")
+    assert asked == [("huggingface.co", 443), "someone/some-model"]
+    assert isinstance(loaded, MaskSeparator) and loaded.mask == "irm"
+    for name, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], value)
+
+    def refused(spec):
+        raise ConnectionError("HTTPSConnectionPool(host='example.org', port=443): Max retries exceeded\ndetails")
+
+    monkeypatch.setattr(hub_utils, "cached_download", refused)
+    with pytest.raises(finetune.PretrainedError, match=r"https://example.org/models/separator: not a local file or a "
+                       r"bundled model \(.*\), and fetching it from example.org failed "
+                       r"\(HTTPSConnectionPool.*Max retries exceeded\)") as err:
+        load_model("https://example.org/models/separator")
+    assert "\n" not in str(err.value)

@@ -1,5 +1,7 @@
 """Heads: range and format of every kind, finite gradients at extreme inputs, targets from bssmask.masks."""
 
+import math
+
 import pytest
 import torch
 from asteroid.complex_nn import bound_complex_mask
@@ -161,3 +163,72 @@ def test_registry_and_errors():
         heads.get("cirm", 256, 128, 2, bound="compressed", K=-1)
     with pytest.raises(ValueError, match=r"expects features \[B, 2, 128, T\]"):
         heads.get("irm", 128, 128, 2)(torch.zeros(1, 3, 128, 4))
+
+
+def _two_source_tf():
+    """Asteroid spectra with hand-picked cIRMs: sources [1, 2, 2F, 1] and mixture [1, 2F, 1] (F = 3).
+
+    Bins: S = (3, 4j) (cIRM (0.36 - 0.48j, 0.64 + 0.48j)); S = (2, -1) (cIRM (2, -1));
+    S = (1.5 + 1.5j, -0.5 - 0.5j) (cIRM (1.5, -0.5), parts beyond 1 and below 0).
+    """
+    S = torch.tensor([[3, 2, 1.5 + 1.5j], [4j, -1, -0.5 - 0.5j]], dtype=torch.complex128)[None, ..., None]
+    return masks.to_asteroid(S), masks.to_asteroid(S.sum(1))
+
+
+CIRM = torch.tensor([[0.36 - 0.48j, 2, 1.5], [0.64 + 0.48j, -1, -0.5]], dtype=torch.complex128)
+
+
+@pytest.mark.parametrize(
+    "bound,expected",
+    [
+        ("none", CIRM),
+        # magnitude clipped to 1, phase kept
+        ("tanh", torch.tensor([[0.36 - 0.48j, 1, 1], [0.64 + 0.48j, -1, -0.5]], dtype=torch.complex128)),
+        # real and imaginary parts clamped to [0, 1] each
+        ("sigmoid", torch.tensor([[0.36, 1, 1], [0.64 + 0.48j, 0, 0]], dtype=torch.complex128)),
+        ("compressed", torch.complex(10 * torch.tanh(0.05 * CIRM.real), 10 * torch.tanh(0.05 * CIRM.imag))),
+    ],
+)
+def test_cirm_targets_by_value(bound, expected):
+    src_tf, mix_tf = _two_source_tf()
+    head = heads.get("cirm", 6, 3, 2, bound=bound)
+    target = masks.from_asteroid(head.target(src_tf, mix_tf))[0, ..., 0]
+    torch.testing.assert_close(target, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "kind,options,low,high",
+    [("irm", {}, 0.0, 1.0), ("iam", {"max": 2.0}, 0.0, 2.0), ("psm", {"min": -1.0, "max": 3.0}, -1.0, 3.0)],
+)
+def test_real_bounds_by_value(kind, options, low, high):
+    head = heads.get(kind, 3, 3, 2, **options)
+    # sigmoid(0) = 1/2, sigmoid(ln 3) = 3/4, sigmoid(-ln 3) = 1/4
+    x = torch.tensor([0.0, math.log(3), -math.log(3)], dtype=torch.float64).reshape(1, 1, 3, 1).repeat(1, 2, 1, 1)
+    expected = low + (high - low) * torch.tensor([0.5, 0.75, 0.25], dtype=torch.float64)
+    torch.testing.assert_close(head.double()(x)[0, 0, :, 0], expected, rtol=0, atol=1e-12)
+    softmax = heads.get(kind, 3, 3, 2, activation="softmax", **options).double()
+    pair = torch.stack([x[:, 0], torch.zeros_like(x[:, 0])], 1)  # logits (x, 0): softmax = sigmoid(x)
+    torch.testing.assert_close(softmax(pair)[0, 0, :, 0], expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(softmax(pair)[0, 1, :, 0], low + high - expected, rtol=0, atol=1e-12)
+
+
+def test_complex_bounds_and_hard_masks_by_value():
+    # x = 3 + 4j (|x| = 5), x = 0.3 - 0.4j (|x| = 0.5), x = 0
+    x = torch.tensor([[3, 0.3 - 0.4j, 0]], dtype=torch.complex128).reshape(1, 1, 3, 1).repeat(1, 2, 1, 1)
+    features = masks.to_asteroid(x)
+    z = {bound: masks.from_asteroid(heads.get("cirm", 6, 3, 2, bound=bound).double().predict(features))[0, 0, :, 0]
+         for bound in ("tanh", "sigmoid", "compressed")}
+    torch.testing.assert_close(z["tanh"], torch.tensor([math.tanh(3), math.tanh(0.5) * (0.6 - 0.8j), 0],
+                                                       dtype=torch.complex128), rtol=0, atol=1e-12)
+    sig = torch.sigmoid
+    parts = torch.tensor([3, 0.3, 0.0], dtype=torch.float64), torch.tensor([0, -0.4, 0.0], dtype=torch.float64)
+    torch.testing.assert_close(z["sigmoid"], torch.complex(sig(parts[0]), sig(parts[1])), rtol=0, atol=1e-12)
+    torch.testing.assert_close(z["compressed"], torch.complex(10 * torch.tanh(0.05 * parts[0]),
+                                                              10 * torch.tanh(0.05 * parts[1])), rtol=0, atol=1e-12)
+    # IBM heads in eval mode: threshold each source, or one-hot of the larger one.
+    probs = torch.tensor([[0.7, 0.5, 0.2], [0.6, 0.4, 0.3]], dtype=torch.float64).reshape(1, 2, 3, 1)
+    threshold = heads.get("ibm", 3, 3, 2, threshold=0.55).eval()
+    assert torch.equal(threshold.to_mask(probs)[0, :, :, 0], torch.tensor([[1.0, 0, 0], [1, 0, 0]], dtype=torch.float64))
+    argmax = heads.get("ibm", 3, 3, 2, hard="argmax").eval()
+    assert torch.equal(argmax.to_mask(probs)[0, :, :, 0], torch.tensor([[1.0, 1, 0], [0, 0, 1]], dtype=torch.float64))
+    assert torch.equal(argmax.train().to_mask(probs), probs)

@@ -149,3 +149,72 @@ def test_training_lowers_the_loss_on_real_speech(kind, options, loss_name, batch
         assert after < before - 5, (before, after)
     else:
         assert after < 0.7 * before, (before, after)
+
+
+def _loop_matrix(per_pair, est, target):
+    """``[B, n, n]`` of ``per_pair(est[b, i], target[b, j])``, one pair at a time."""
+    B, n = est.shape[:2]
+    return torch.tensor([[[float(per_pair(est[b, i], target[b, j])) for j in range(n)] for i in range(n)]
+                         for b in range(B)], dtype=est.dtype)
+
+
+def _complex(tf):
+    F = tf.shape[-2] // 2
+    return torch.complex(tf[..., :F, :], tf[..., F:, :])
+
+
+DIRECT = {
+    "pairwise_bce": lambda z, t: -(t * z.log() + (1 - t) * (1 - z).log()).mean(),
+    "pairwise_mse": lambda z, t: ((z - t) ** 2).mean(),
+    "pairwise_l1": lambda z, t: (z - t).abs().mean(),
+    "pairwise_complex_mse": lambda z, t: (_complex(z) - _complex(t)).abs().square().mean(),
+    "pairwise_msa": lambda z, t: (_complex(z).abs() - _complex(t).abs()).square().mean(),
+}
+
+
+@pytest.mark.parametrize("name", DIRECT)
+def test_pairwise_losses_against_a_direct_computation(name):
+    gen = torch.Generator().manual_seed(1)
+    est = torch.rand(2, 3, 8, 5, generator=gen, dtype=torch.float64) * 0.9 + 0.05  # probabilities in (0, 1)
+    target = torch.rand(2, 3, 8, 5, generator=gen, dtype=torch.float64)
+    if name == "pairwise_bce":
+        target = (target > 0.5).double()
+    else:
+        est, target = 4 * est - 2, 3 * target - 1  # signed values
+    got = getattr(losses, name)(est, target)
+    torch.testing.assert_close(got, _loop_matrix(DIRECT[name], est, target), rtol=1e-12, atol=1e-12)
+    assert got.min() > 0.01  # a prediction that is not the target
+
+
+def test_psa_against_a_direct_computation():
+    gen = torch.Generator().manual_seed(2)
+    est, src = torch.randn(2, 3, 8, 5, generator=gen, dtype=torch.float64), torch.randn(2, 3, 8, 5, generator=gen,
+                                                                                         dtype=torch.float64)
+    mix = torch.randn(2, 8, 5, generator=gen, dtype=torch.float64)
+    mix[0, :, 0] = 0  # a silent mixture frame: projection 0 there
+    Y = _complex(mix)
+
+    def project(x, y):
+        out = (x * y.conj()).real / y.abs()
+        return torch.where(y.abs() > 0, out, torch.zeros_like(out))
+
+    expected = torch.stack([_loop_matrix(lambda e, s: (project(_complex(e), Y[b]) - project(_complex(s), Y[b]))
+                                         .square().mean(), est[b:b + 1], src[b:b + 1])[0] for b in range(2)])
+    torch.testing.assert_close(losses.pairwise_psa(est, src, mix), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_criterion_value_is_the_best_permutation_of_a_direct_computation(batch):
+    sources, mix = batch
+    torch.manual_seed(0)
+    model = MaskSeparator(mask="irm", masker="blstm", masker_kwargs={"n_layers": 1, "hid_size": 16})
+    with torch.no_grad():
+        outputs = model.forward_masks(mix)
+        target = model.head.target(model.encoder(sources), outputs["mix_tf"])
+        mse = losses.get("mask_mse", model)(outputs, sources, model)
+        fixed = losses.get("mask_mse", model, pit=False)(outputs, sources, model)
+        swapped = losses.get("mask_mse", model, pit=False)({**outputs, "mask": outputs["mask"].flip(1)}, sources, model)
+    per_item = [((outputs["mask"][:, perm] - target) ** 2).mean((1, 2, 3)) for perm in ([0, 1], [1, 0])]
+    torch.testing.assert_close(mse, torch.minimum(*per_item).mean())
+    torch.testing.assert_close(fixed, per_item[0].mean())
+    torch.testing.assert_close(swapped, per_item[1].mean())
+    assert mse > 1e-3 and (per_item[0] - per_item[1]).abs().max() > 1e-6

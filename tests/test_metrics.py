@@ -1,4 +1,7 @@
+import json
 import math
+import subprocess
+import sys
 
 import mir_eval
 import numpy as np
@@ -69,8 +72,92 @@ def test_silent_reference_gives_nan_not_error(speech_pair):
 
 def test_exact_and_silent_estimates_are_clamped(speech_pair):
     ref = speech_pair[:, :8000].double()
-    assert (metrics.bss_eval(ref, ref)["sdr"] > 120).all()
-    assert (metrics.si_sdr(ref, torch.zeros_like(ref)) == -metrics.MAX_DB).all()
+    exact = metrics.bss_eval(ref, ref)
+    for name in ("sdr", "sir", "sar"):
+        assert torch.isfinite(exact[name]).all() and (exact[name] > 120).all() and (exact[name] <= metrics.MAX_DB).all()
+    # An exact estimate is an infinite ratio, clamped to MAX_DB; a silent one is -MAX_DB.
+    assert torch.equal(metrics.si_sdr(ref, ref), torch.full((2,), metrics.MAX_DB, dtype=torch.float64))
+    assert torch.equal(metrics.si_sdr(ref, 3 * ref), torch.full((2,), metrics.MAX_DB, dtype=torch.float64))
+    assert torch.equal(metrics.si_sdr(ref, torch.zeros_like(ref)), torch.full((2,), -metrics.MAX_DB, dtype=torch.float64))
+    shared = metrics.bss_eval(ref, torch.stack([ref, ref.flip(0)]))  # the shared-reference path
+    assert torch.isfinite(shared["sdr"]).all() and shared["sdr"].max() == metrics.MAX_DB
+    assert shared["sdr"][1].max() < 0  # swapped estimates score low
+
+
+def test_si_sdr_agrees_with_torchmetrics_on_random_and_real_signals(speech_pair):
+    from torchmetrics.functional import scale_invariant_signal_distortion_ratio
+
+    gen = torch.Generator().manual_seed(0)
+    random_ref = torch.randn(4, 3, 2000, generator=gen, dtype=torch.float64)
+    random_est = 0.7 * random_ref + 0.4 * torch.randn(4, 3, 2000, generator=gen, dtype=torch.float64)
+    real_ref = speech_pair[:, :8000].double()
+    real_est = 0.5 * real_ref + 0.2 * real_ref.flip(0) + 0.01 * torch.randn(2, 8000, generator=gen, dtype=torch.float64)
+    for ref, est in ((random_ref, random_est), (real_ref, real_est)):
+        expected = scale_invariant_signal_distortion_ratio(est, ref, zero_mean=False)
+        torch.testing.assert_close(metrics.si_sdr(ref, est), expected, rtol=0, atol=1e-6)
+        assert expected.std() > 0.1  # distinct values per source, not one repeated number
+
+
+def test_bss_eval_agrees_with_mir_eval_on_random_signals_with_three_sources():
+    rng = np.random.default_rng(4)
+    ref = rng.standard_normal((3, 6000))
+    mixing = np.array([[1.0, 0.3, 0.1], [0.2, 1.0, 0.4], [0.05, 0.5, 1.0]])
+    est = mixing @ ref + 0.1 * rng.standard_normal((3, 6000))
+    sdr, sir, sar, _ = mir_eval.separation.bss_eval_sources(ref, est, compute_permutation=False)
+    ours = metrics.bss_eval(ref, est)
+    for name, expected in (("sdr", sdr), ("sir", sir), ("sar", sar)):
+        np.testing.assert_allclose(ours[name].numpy(), expected, atol=0.01, err_msg=name)
+    assert len(set(np.round(sdr, 1))) == 3
+
+
+def test_spd_solve_matches_the_lu_solution_and_falls_back_on_singular_systems():
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(3, 40, 40, generator=gen, dtype=torch.float64)
+    spd = a @ a.mT + 0.1 * torch.eye(40, dtype=torch.float64)
+    rhs = torch.randn(3, 40, 5, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(metrics.spd_solve(spd, rhs), torch.linalg.solve(spd, rhs))
+    torch.testing.assert_close(metrics.spd_solve(spd, rhs[..., 0]), torch.linalg.solve(spd, rhs[..., 0]))
+    # A rank-2 matrix (the correlation matrix of one pure tone): the minimum-norm solution.
+    tone = torch.cos(0.3 * torch.arange(40, dtype=torch.float64))
+    singular = spd.clone()
+    singular[1] = torch.outer(tone, tone) + torch.outer(tone.roll(1), tone.roll(1))
+    solution = metrics.spd_solve(singular, rhs)
+    torch.testing.assert_close(solution[1], torch.linalg.pinv(singular[1]) @ rhs[1])
+    torch.testing.assert_close(solution[0], torch.linalg.solve(spd[0], rhs[0]))
+
+
+# Scores BSS-Eval (per-item and shared-reference paths, a silent reference)
+# after torch.set_num_threads(n); prints them as JSON.
+THREADED_BSS_EVAL = """
+import json, sys, torch
+torch.set_num_threads(int(sys.argv[1]))
+from bssmask import metrics
+ref, est = torch.load(sys.argv[2])
+silent = ref.clone()
+silent[1] = 0
+out = {"one": metrics.separation_metrics(ref, est), "shared": metrics.separation_metrics(ref, est[None].repeat(2, 1, 1)),
+       "silent": metrics.separation_metrics(silent, est)}
+print(json.dumps({k: {m: v.tolist() for m, v in d.items()} for k, d in out.items()}))
+"""
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_bss_eval_is_right_with_any_thread_count(speech_pair, threads, tmp_path):
+    # torch 2.9's MKL LU solve fails ("Pivots given to lu_solve") or hangs with more than one thread.
+    ref = speech_pair[:, :8000].double()
+    est = torch.from_numpy(_mixed_estimates(speech_pair[:, :8000], 0.3, 0.01, 5))
+    torch.save((ref, est), tmp_path / "signals.pt")
+    proc = subprocess.run([sys.executable, "-c", THREADED_BSS_EVAL, str(threads), str(tmp_path / "signals.pt")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(proc.stdout)
+    sdr, sir, sar, _ = mir_eval.separation.bss_eval_sources(ref.numpy(), est.numpy(), compute_permutation=False)
+    for name, expected in (("sdr", sdr), ("sir", sir), ("sar", sar)):
+        np.testing.assert_allclose(got["one"][name], expected, atol=0.01, err_msg=name)
+        np.testing.assert_allclose(got["shared"][name], [expected, expected], atol=0.01, err_msg=name)
+    alone = mir_eval.separation.bss_eval_sources(ref.numpy()[:1], est.numpy()[:1])[0]
+    np.testing.assert_allclose(got["silent"]["sdr"][0], alone[0], atol=0.01)
+    assert math.isnan(got["silent"]["sdr"][1])
 
 
 def test_shape_mismatch_is_an_error():
@@ -89,3 +176,22 @@ def test_shared_reference_path_agrees_with_mir_eval(speech_pair):
         np.testing.assert_allclose(shared["sir"][k].numpy(), sir, atol=0.01)
         np.testing.assert_allclose(shared["sar"][k].numpy(), sar, atol=0.01)
         assert torch.allclose(shared["si_sdr"][k], metrics.si_sdr(ref, est[k]))
+
+
+def test_silent_reference_items_are_scored_in_order_and_exact_estimates_clamped(speech_pair):
+    gen = torch.Generator().manual_seed(3)
+    ref = torch.cat([speech_pair[:, :8000].double(), torch.zeros(1, 8000, dtype=torch.float64)])[[0, 2, 1]]
+    noise = 0.01 * torch.randn(8000, generator=gen, dtype=torch.float64)
+    est = torch.stack([ref[0], noise, ref[2] + noise])  # an exact estimate next to a silent reference
+    m = metrics.bss_eval(ref, est)
+    assert m["sdr"][0] == metrics.MAX_DB and math.isnan(m["sdr"][1])
+    expected = mir_eval.separation.bss_eval_sources(ref[2:].numpy(), est[2:].numpy())[0][0]
+    assert m["sdr"][2].item() == pytest.approx(expected, abs=0.01)
+    swapped = est[[2, 1, 0]]
+    in_order = metrics.bss_eval(ref, swapped)["sdr"]
+    assert in_order[0] < 0 and in_order[2] < 0  # scored as given, not permuted
+    permuted = metrics.bss_eval(ref, swapped, compute_permutation=True)["sdr"]
+    assert permuted[0] == metrics.MAX_DB and permuted[2].item() == pytest.approx(expected, abs=0.01)
+    # The mixture as estimate when the other source is silent: the input baseline of an evaluation.
+    pair = torch.stack([ref[0], torch.zeros_like(ref[0])])
+    assert metrics.separation_metrics(pair, pair[0].expand(2, -1))["sdr"][0] == metrics.MAX_DB

@@ -2,6 +2,7 @@
 
 import copy
 import os
+import pickle
 import shutil
 
 import numpy as np
@@ -13,7 +14,7 @@ from asteroid.models import ConvTasNet, DCCRNet, DCUNet, DPRNNTasNet
 
 from bssmask import checkpoint, losses, masks
 from bssmask.data import DEFAULT_SOURCES
-from bssmask.models import MASKERS, HeadMasker, MaskSeparator, attach_head
+from bssmask.models import MASKERS, HeadMasker, MaskSeparator, attach_head, load_model
 
 
 @pytest.fixture(scope="module")
@@ -208,6 +209,61 @@ def test_attach_head_forward_and_backward(name, kind, options, mixture):
         assert set(hard.unique().tolist()) <= {0.0, 1.0}
 
 
+@pytest.mark.parametrize("name", ["DCUNet", "DPRNNTasNet"])
+def test_saved_after_attach_head_reloads_with_its_head(name, mixture, tmp_path):
+    mix, _ = mixture
+    torch.manual_seed(0)
+    model = attach_head(MODELS[name](), "irm").eval()
+    path = tmp_path / "attached.pth"
+    torch.save(model.serialize(), path)  # the Asteroid way: the head's kind and options go with it
+    reloaded = load_model(path).eval()
+    assert type(reloaded) is type(model) and reloaded.masker.head.kind.name == "irm"
+    torch.testing.assert_close(reloaded(mix), model(mix))
+    # Saved again after reloading: still the same model.
+    torch.testing.assert_close(load_model(reloaded.serialize()).eval()(mix), model(mix))
+    # A pickled (or deep-copied) model keeps saving its own head.
+    copied = pickle.loads(pickle.dumps(model))
+    attach_head(copied, "cirm", bound="tanh")
+    assert model.serialize()["bssmask_head"]["mask"] == "irm" and copied.serialize()["bssmask_head"]["mask"] == "cirm"
+    with pytest.raises(checkpoint.CheckpointError, match=f"it holds a {name}, not a MaskSeparator; "
+                                                         "bssmask.models.load_model loads it"):
+        MaskSeparator.from_pretrained(path)
+
+
+def test_attach_head_again_replaces_the_head_keeping_the_masker(mixture):
+    mix, _ = mixture
+    torch.manual_seed(0)
+    model = attach_head(_dcunet(), "irm")
+    masker = {k: v.clone() for k, v in model.masker.masker.state_dict().items()}
+    model = attach_head(model, "cirm", bound="tanh").eval()
+    assert model.masker.head.kind.name == "cirm" and model.serialize()["bssmask_head"] == {
+        "mask": "cirm", "options": {"bound": "tanh"}}
+    assert all(torch.equal(v, masker[k]) for k, v in model.masker.masker.state_dict().items())
+    assert model(mix).shape == (2, 2, 4000)
+    # Same as a head put on the original model once.
+    torch.manual_seed(0)
+    once = attach_head(_dcunet(), "cirm", bound="tanh").eval()
+    once.masker.masker.load_state_dict(masker)
+    torch.testing.assert_close(model(mix), once(mix))
+
+
+def test_weights_that_do_not_fit_are_one_line(tmp_path):
+    package = attach_head(_dcunet(), "irm").serialize()
+    del package["bssmask_head"]  # the weights of a headed model, without its head's description
+    torch.save(package, tmp_path / "headless.pth")
+    with pytest.raises(checkpoint.CheckpointError) as info:
+        load_model(tmp_path / "headless.pth")
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 300, message
+    assert message.startswith(f"{tmp_path / 'headless.pth'}: its weights do not fit a DCUNet") and "unexpected" in message
+    plain = _dcunet()
+    torch.save(plain.serialize(), tmp_path / "plain.pth")
+    assert isinstance(load_model(tmp_path / "plain.pth"), DCUNet)  # an Asteroid model without a head
+    (tmp_path / "models").mkdir()
+    with pytest.raises(checkpoint.CheckpointError, match="models: a folder, not a model file"):
+        load_model(tmp_path / "models")
+
+
 def test_attach_head_refuses_models_without_stft():
     free = ConvTasNet(n_src=2, n_filters=64, kernel_size=16, stride=8, n_repeats=1, sample_rate=8000)
     with pytest.raises(TypeError, match="STFT filterbank"):
@@ -249,10 +305,10 @@ def test_bad_checkpoint_files_get_one_line_errors(tmp_path):
     empty.touch()
     torch.save([1, 2], tmp_path / "list.pth")
     cases = {
-        tmp_path / "missing.pth": "no such checkpoint file",
+        tmp_path / "missing.pth": "no such file",
         text: "not a PyTorch checkpoint",
         empty: "not a PyTorch checkpoint",
-        tmp_path / "list.pth": "expected a serialized model dict",
+        tmp_path / "list.pth": "not a bssmask model file (a serialize() dict with model_name",
     }
     for path, reason in cases.items():
         with pytest.raises(checkpoint.CheckpointError) as info:

@@ -6,9 +6,7 @@ The recipe folder is copied to a temporary folder, so its ``data/`` and
 
 import json
 import math
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -26,7 +24,7 @@ N_TEST = QUICK["corpus"]["n_test"]
 HEADS = QUICK["report"]["heads"]
 PEERS = QUICK["report"]["peers"]
 
-pytestmark = pytest.mark.skipif(not (corpus.ASTERISK_ROOT / "en").is_dir(), reason="Asterisk prompts not installed")
+pytestmark = pytest.mark.voices
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +99,7 @@ def test_quick_recipe_report(recipe, quick):
     for name, row in json_rows.items():
         for column in ("si_sdr_imp", "si_sdr_imp_unseen", "sdr_imp_unseen", "si_sdr_imp_same"):
             assert math.isfinite(row[column]), (name, column)
-        run = recipe / row["run"]  # relative to the recipe folder
+        run = recipe / row["run"]  # runs are named relative to the recipe folder
         assert row["si_sdr_imp"] == pytest.approx(json.loads((run / "eval" / "summary.json").read_text())["si_sdr_imp"])
         unseen = json.loads((run / "eval_unseen" / "summary.json").read_text())
         assert (row["si_sdr_imp_unseen"], row["sdr_imp_unseen"]) == pytest.approx((unseen["si_sdr_imp"],
@@ -184,16 +182,6 @@ def test_ddp_evaluation_scores_each_test_mixture_once(recipe, ddp):
     for two, one in zip(rows, single_rows):
         for metric in ("sdr", "si_sdr", "sir", "sar", "pesq", "stoi"):
             assert float(two[metric]) == pytest.approx(float(one[metric]), abs=1e-4), (metric, two, one)
-
-
-def test_bad_flags_fail_with_one_line(recipe):
-    proc = subprocess.run(["./run.sh", "--quick", "true", "--stage", "1", "--lrr", "0.1"], cwd=recipe,
-                          env={**os.environ, "PYTHON": sys.executable}, capture_output=True, text=True)
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1].startswith("train.py: error: unknown option --lrr; valid config flags:")
-    proc = subprocess.run([sys.executable, "train.py", "--exp_dir", "exp/x", "--epochs", "two"], cwd=recipe,
-                          capture_output=True, text=True)
-    assert proc.returncode == 2 and proc.stderr.strip() == "train.py: error: --epochs: expected int, got 'two' (str)"
 
 
 def test_librimix_recipe_on_a_librimix_layout(recipe, tmp_path):

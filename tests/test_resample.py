@@ -44,13 +44,75 @@ def test_linear_interpolation_midpoints_and_polar_wrap():
 
 
 def test_polar_magnitude_is_clamped_after_bicubic_overshoot():
-    x = torch.complex(torch.tensor([[0.0], [0.0], [1.0], [0.0]]), torch.zeros(4, 1))
+    # A peak with phase pi/3 on a low floor: bicubic overshoots below zero next to it.
+    phase = math.pi / 3
+    magnitude = torch.tensor([[0.01], [0.01], [1.0], [0.01]], dtype=torch.float64)
+    x = torch.polar(magnitude, torch.full((4, 1), phase, dtype=torch.float64))
+    overshoot = resample.upsample(magnitude, 8, "bicubic")  # a real input: interpolated as is
+    assert overshoot.min() < -0.05
     for space in ("polar", "phasor"):
         up = resample.upsample(x, 8, "bicubic", space)
-        assert torch.isfinite(torch.view_as_real(up)).all()
-        assert (up.abs() >= 0).all()
-    real = resample.upsample(x.real, 8, "bicubic")
-    assert real.min() < 0  # a real mask keeps bicubic overshoot (interpolated as is)
+        # Where the interpolated magnitude is negative the output is exactly zero (a
+        # negative magnitude would flip the phase by pi); elsewhere it keeps the phase.
+        torch.testing.assert_close(up.abs(), overshoot.clamp_min(0.0), rtol=0, atol=1e-12)
+        assert torch.equal(up[overshoot < 0], torch.zeros_like(up[overshoot < 0]))
+        positive = overshoot > 0
+        torch.testing.assert_close(up[positive].angle(), torch.full_like(up[positive].real, phase), rtol=0, atol=1e-9)
+
+
+RAMP = torch.arange(8, dtype=torch.float64).reshape(8, 1)  # [F=8, T=1], bin f holds f
+# align_corners=False: output bin i of 16 sits at input position (i + 0.5) / 2 - 0.5.
+POSITION = ((torch.arange(16, dtype=torch.float64) + 0.5) / 2 - 0.5).reshape(16, 1)
+
+
+def _keys(d, a=-0.75):
+    """Cubic convolution kernel (Keys, ``a = -0.75`` as in torch's bicubic)."""
+    d = d.abs()
+    near = (a + 2) * d**3 - (a + 3) * d**2 + 1
+    far = a * d**3 - 5 * a * d**2 + 8 * a * d - 4 * a
+    return torch.where(d <= 1, near, torch.where(d < 2, far, torch.zeros_like(d)))
+
+
+def test_upsampling_a_ramp_by_value():
+    clamped = POSITION.clamp(0, 7)
+    torch.testing.assert_close(resample.upsample(RAMP, 16, "bilinear"), clamped, rtol=0, atol=1e-12)
+    assert torch.equal(resample.upsample(RAMP, 16, "nearest"), RAMP.repeat_interleave(2, 0))
+    # Bicubic: sum_k w(x - k) f(k) over the four nearest bins, edge bins repeated.
+    taps = POSITION.floor() + torch.arange(-1, 3, dtype=torch.float64)  # [16, 4]
+    expected = (_keys(POSITION - taps) * taps.clamp(0, 7)).sum(-1, keepdim=True)
+    torch.testing.assert_close(resample.upsample(RAMP, 16, "bicubic"), expected, rtol=0, atol=1e-12)
+    assert expected[0] < 0 and expected[-1] > 7  # overshoot at both ends
+    # Frames are interpolated independently: a second frame with another ramp.
+    frames = torch.cat([RAMP, 3 - 2 * RAMP], dim=1)
+    torch.testing.assert_close(resample.upsample(frames, 16, "bilinear"), torch.cat([clamped, 3 - 2 * clamped], 1))
+
+
+def test_downsampling_a_ramp_by_value():
+    ramp = torch.arange(16, dtype=torch.float64).reshape(16, 1)
+    assert torch.equal(resample.downsample(ramp, 4, "keep"), 4 * RAMP[:4])
+    # Bilinear without antialiasing: output bin i reads input position 4i + 1.5.
+    torch.testing.assert_close(resample.downsample(ramp, 4, "bilinear"), 4 * RAMP[:4] + 1.5, rtol=0, atol=1e-12)
+    assert torch.equal(resample.downsample(ramp, 4, "nearest"), 4 * RAMP[:4])
+
+
+@pytest.mark.parametrize("space", resample.SPACES)
+def test_upsampling_a_complex_tone_by_value(space):
+    # A turning phasor with a rising magnitude, upsampled 8 -> 16 bins linearly in each space.
+    low = torch.polar(1 + 0.2 * RAMP, 0.4 * RAMP)
+    position = POSITION.clamp(0, 7)
+    left = position.floor().long().squeeze(1)
+    right, w = (left + 1).clamp(max=7), position - position.floor()
+    a, b = low[left], low[right]
+    magnitude = (1 - w) * a.abs() + w * b.abs()
+    expected = {
+        "cartesian": (1 - w) * a + w * b,
+        "polar": torch.polar(magnitude, (1 - w) * a.angle() + w * b.angle()),
+        "phasor": torch.polar(magnitude, ((1 - w) * torch.sgn(a) + w * torch.sgn(b)).angle()),
+    }[space]
+    torch.testing.assert_close(resample.upsample(low, 16, "bilinear", space), expected, rtol=0, atol=1e-12)
+    # The three spaces really differ on this input.
+    others = [resample.upsample(low, 16, "bilinear", s) for s in resample.SPACES if s != space]
+    assert all((other - expected).abs().max() > 1e-4 for other in others)
 
 
 def test_interpolating_downsample_shapes_and_errors(speech_spectra):

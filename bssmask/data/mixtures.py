@@ -1,8 +1,9 @@
 """Lists of mixtures on disk: LibriMix-style CSV files or ``s1/``, ``s2/`` folders.
 
 A mixture is a ``(mixture_id, [source paths])`` pair; the sources are mixed
-by the caller. Every path is checked before anything is read, so a bad list
-fails at once with a one-line :class:`MixtureListError` naming the file.
+by the caller, or the mixture file a CSV lists (:func:`mixture_files`) is
+used. Every path is checked before anything is read, so a bad list fails at
+once with a one-line :class:`MixtureListError` naming the file.
 """
 
 from __future__ import annotations
@@ -24,18 +25,27 @@ def _source_columns(header: list[str]) -> list[str]:
     return cols
 
 
+def _read_rows(path: Path) -> tuple[list[str], list[dict]]:
+    """The header and rows of a CSV file."""
+    try:
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            return reader.fieldnames or [], list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise MixtureListError(f"{path}: cannot read as CSV ({err})") from None
+
+
+def _listed(csv_path: Path, value: str) -> Path:
+    """A path listed in a CSV: absolute, or relative to the CSV's folder."""
+    return Path(value) if Path(value).is_absolute() else csv_path.parent / value
+
+
 def read_csv(path: Path) -> list[tuple[str, list[Path]]]:
     """Mixtures of a LibriMix CSV (``mixture_ID``, ``source_1_path``, ``source_2_path``, ...).
 
     Relative source paths are taken relative to the CSV's folder.
     """
-    try:
-        with open(path, newline="") as handle:
-            reader = csv.DictReader(handle)
-            header = reader.fieldnames or []
-            rows = list(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise MixtureListError(f"{path}: cannot read as CSV ({err})") from None
+    header, rows = _read_rows(path)
     sources = _source_columns(header)
     missing = [c for c in ("mixture_ID", "source_1_path", "source_2_path") if c not in header]
     if missing:
@@ -46,8 +56,7 @@ def read_csv(path: Path) -> list[tuple[str, list[Path]]]:
         raise MixtureListError(f"{path}: no mixtures listed")
     mixtures = []
     for row in rows:
-        paths = [Path(row[c]) if Path(row[c]).is_absolute() else path.parent / row[c] for c in sources]
-        mixtures.append((row["mixture_ID"], paths))
+        mixtures.append((row["mixture_ID"], [_listed(path, row[c]) for c in sources]))
     return mixtures
 
 
@@ -79,3 +88,25 @@ def list_mixtures(path: str | Path) -> list[tuple[str, list[Path]]]:
             if not source.is_file():
                 raise MixtureListError(f"{source}: listed in {path} but no such file")
     return mixtures
+
+
+def mixture_files(path: str | Path) -> dict[str, Path]:
+    """The mixture file of each mixture a LibriMix CSV lists (``mixture_path``), by ``mixture_ID``.
+
+    Empty for a folder and for a CSV without a ``mixture_path`` column.
+    Relative paths are taken relative to the CSV's folder; every file must exist.
+
+    Raises:
+        MixtureListError: a listed mixture file that does not exist.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    header, rows = _read_rows(path)
+    if "mixture_path" not in header:
+        return {}
+    files = {row["mixture_ID"]: _listed(path, row["mixture_path"]) for row in rows}
+    for mixture in files.values():
+        if not mixture.is_file():
+            raise MixtureListError(f"{mixture}: listed in {path} as a mixture_path but no such file")
+    return files

@@ -10,8 +10,11 @@
 # scored before (pretrained head, new head untrained) and after fine-tuning:
 # exp/<tag>/finetune/summary.json, exp/<tag>/finetuned_model.pth.
 # Trainer: --accelerator cpu|gpu --devices N --num_nodes N --strategy ddp.
+# A relative --pretrained file is taken from the folder finetune.sh is
+# started in; the config's paths (data, exp) from the recipe's folder.
 # Python: $PYTHON, else the repository's .venv, else python3.
 set -euo pipefail
+caller=$PWD
 cd "$(dirname "$0")"
 
 pretrained=""
@@ -24,9 +27,11 @@ run_options="pretrained tag quick freeze freeze_epochs resume"
 . local/parse_options.sh
 
 if [[ -z $pretrained ]]; then
-  echo "finetune.sh: error: --pretrained is required (a serialize() file or a hub id)" >&2
+  echo "finetune.sh: error: --pretrained is required (a serialize() file, a bundled model name or a hub id)" >&2
   exit 2
 fi
+# A file in the caller's folder; otherwise a bundled model's name or a hub id, as given.
+[[ -e $(from_caller "$pretrained") ]] && pretrained=$(from_caller "$pretrained")
 . local/path.sh
 
 conf=(--conf conf.yml)

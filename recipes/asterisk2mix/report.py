@@ -171,6 +171,7 @@ def oracle_config(conf: dict) -> ablation.AblationConfig:
     return ablation.AblationConfig(
         masks=(kind,), upsampled=("mask",), methods=(model["method"],), spaces=(model["space"],),
         factor=model["factor"], down_method=model["down_method"], n_fft=model["n_fft"], hop=model["hop"],
+        window=model["window"],
     )
 
 
@@ -286,7 +287,7 @@ def main(argv=None) -> int:
     rows, oracles = [], {}
     for name, head_conf in variants.items():
         abl = oracle_config(head_conf)
-        key = (repr(abl.masks[0]), abl.factor, abl.methods, abl.spaces, abl.down_method, abl.n_fft, abl.hop)
+        key = (repr(abl.masks[0]), abl.factor, abl.methods, abl.spaces, abl.down_method, abl.n_fft, abl.hop, abl.window)
         if key not in oracles:
             oracles[key] = oracle_scores(abl, mixtures, conf["data"]["sample_rate"])
         model = head_conf["model"]

@@ -20,8 +20,11 @@
 # Trainer: --accelerator cpu|gpu --devices N --num_nodes N --strategy ddp.
 # --quick true: tiny corpus and model (local/quick.yml), tag "quick".
 # --resume true: stage 1 continues from exp/<tag>/checkpoints/last.ckpt.
+# Paths given as --storage_dir, --source_dir are taken from the folder run.sh
+# is started in; the config's paths (data, exp) from the recipe's folder.
 # Python: $PYTHON, else the repository's .venv, else python3.
 set -euo pipefail
+caller=$PWD
 cd "$(dirname "$0")"
 
 stage=0
@@ -33,6 +36,8 @@ storage_dir=""
 source_dir=""
 run_options="stage stop_stage tag quick resume storage_dir source_dir"
 . local/parse_options.sh
+storage_dir=$(from_caller "$storage_dir")
+source_dir=$(from_caller "$source_dir")
 
 . local/path.sh
 

@@ -13,8 +13,10 @@
 #
 # Every key of conf.yml is a flag. Several GPUs: --accelerator gpu --devices 4;
 # several nodes: --num_nodes 2 --strategy ddp (one launch per node).
+# A relative --storage_dir is taken from the folder run.sh is started in.
 # Python: $PYTHON, else the repository's .venv, else python3.
 set -euo pipefail
+caller=$PWD
 cd "$(dirname "$0")"
 
 stage=0
@@ -26,6 +28,7 @@ mode=min
 train_set=train-360
 run_options="stage stop_stage tag resume storage_dir mode train_set"
 . ../asterisk2mix/local/parse_options.sh
+storage_dir=$(from_caller "$storage_dir")
 
 . ../asterisk2mix/local/path.sh
 
