@@ -175,6 +175,17 @@ def test_recipe_stage_refuses_bad_data(recipe, stage, case):
 
 
 @pytest.mark.voices
+def test_a_bad_held_out_test_set_stops_evaluation_before_any_output(recipe):
+    """eval.py checks every test set (seen, held-out, same-voice) before it scores one."""
+    change, pattern = CASES["missing_file"]
+    split = corrupt_split(recipe, "unseen_missing_file", change)
+    exp = recipe / "exp" / "unseen_missing_file"
+    proc = run(recipe, sys.executable, "eval.py", *BASE, "--test_unseen_dir", str(split), "--model", "model.pth",
+               "--exp_dir", str(exp), expect=2)
+    one_line_error(proc, "eval.py", pattern)
+    assert not exp.exists()
+
+
 def test_silent_source_evaluates_to_finite_metrics(recipe):
     def silence_first_source(rows, _):
         wav, _ = sf.read(rows[0]["source_1_path"], dtype="float32")

@@ -86,6 +86,8 @@ MIN_RMS_DB = -50.0
 LEVEL_DB = -25.0
 #: Peak the written mixtures stay under.
 PEAK = 0.9
+#: Fewest usable utterances a voice may have.
+MIN_UTTERANCES = 3
 
 
 @dataclass(frozen=True)
@@ -438,10 +440,6 @@ def _remove_abandoned(out_dir: Path) -> None:
             continue  # another build is writing it
 
 
-#: Fewest usable utterances a voice may have.
-MIN_UTTERANCES = 3
-
-
 def _split_draws(speakers: dict[str, list[Path]], config: CorpusConfig) -> dict[str, tuple]:
     """Each split's ``(draw, {speaker: utterances})`` (:func:`_write_split`), in the order of :data:`ALL_SPLITS`.
 
@@ -462,8 +460,8 @@ def _split_draws(speakers: dict[str, list[Path]], config: CorpusConfig) -> dict[
     per_split = {split: {} for split in SPLITS}
     rng = np.random.default_rng(config.seed)
     for name in sorted(seen):
-        parts = _split_utterances(utterances[name], config.split, rng) if len(utterances[name]) >= MIN_UTTERANCES \
-            else {}
+        utts = utterances[name]
+        parts = _split_utterances(utts, config.split, rng) if len(utts) >= MIN_UTTERANCES else {}
         if not parts or not all(parts.values()):
             raise CorpusError(f"voice {name}: {len(utterances[name])} usable utterances ({config.min_duration} to "
                               f"{config.max_duration} s, not silent), too few for a train/dev/test split "
