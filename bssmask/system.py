@@ -53,6 +53,7 @@ from .data.checks import FiniteItems, check_split
 from .data.epochs import EpochSampler, SeededExcerpts
 from .metrics import separation_metrics
 from .models import MaskSeparator
+from .stats import nanmean
 
 #: Per-mixture metrics of :meth:`SeparationSystem.predict_step` (each also with an ``input_`` baseline).
 EVAL_METRICS = ("sdr", "si_sdr", "sir", "sar", "pesq", "stoi")
@@ -425,14 +426,10 @@ def predict_rows(model, conf: dict, exp_dir: str | Path) -> list[dict]:
 
 def summarize(rows: list[dict], conf: dict, model_path) -> dict:
     """Means over mixtures (NaN left out) of each metric, its input baseline and improvement."""
-    def mean(values):
-        finite = [v for v in values if not math.isnan(v)]
-        return sum(finite) / len(finite) if finite else math.nan
-
     summary = {}
     for metric in EVAL_METRICS:
-        summary[metric] = mean([r[metric] for r in rows])
-        summary[f"input_{metric}"] = mean([r[f"input_{metric}"] for r in rows])
-        summary[f"{metric}_imp"] = mean([r[metric] - r[f"input_{metric}"] for r in rows])
+        summary[metric] = nanmean([r[metric] for r in rows])
+        summary[f"input_{metric}"] = nanmean([r[f"input_{metric}"] for r in rows])
+        summary[f"{metric}_imp"] = nanmean([r[metric] - r[f"input_{metric}"] for r in rows])
     summary.update(n_mixtures=len(rows), model=str(model_path), config=conf)
     return summary
