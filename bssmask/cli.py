@@ -144,11 +144,10 @@ def run_ablate(args: argparse.Namespace) -> int:
                              f"STFT frame (--n-fft {config.n_fft})")
         rates.add(rate)
         notes += file_notes
-        try:
-            ablation.check_independent(sources)
+        try:  # the config is valid: what score_mixture refuses now is this mixture's sources
+            per_mixture[mixture_id] = ablation.score_mixture(sources, config, mixture)
         except ValueError as err:
             raise AudioError(f"{', '.join(map(str, paths))}: {err}") from None
-        per_mixture[mixture_id] = ablation.score_mixture(sources, config, mixture)
         if args.stats:
             stats.append(mask_stats.mask_statistics(sources, config.masks, config.n_fft, config.hop,
                                                     config.window, config.mix, mixture))
