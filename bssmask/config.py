@@ -98,6 +98,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
         "lr_patience": ((int,), "epochs without improvement before halving on a plateau"),
         "early_stop": ((bool,), "stop when the validation loss stops improving"),
         "patience": ((int,), "epochs without improvement before stopping"),
+        "speed_perturb": ((list,), "speed factors drawn for each training source, e.g. [0.9, 1.0, 1.1] ([]: none)"),
         "gradient_clipping": ((float,), "gradient norm clipping (0: none)"),
         "on_nonfinite": ((str,), "a NaN or Inf training loss: stop (error naming step and batch) or skip the batch"),
         "seed": ((int,), "seed of initialisation, data order and excerpts (reseeded each epoch)"),

@@ -49,6 +49,7 @@ from torch.optim.lr_scheduler import MultiStepLR, ReduceLROnPlateau
 from torch.utils.data import DataLoader
 
 from . import losses
+from .data.augment import SpeedPerturbed
 from .data.checks import FiniteItems, check_split
 from .data.epochs import EpochSampler, SeededExcerpts
 from .metrics import separation_metrics
@@ -278,7 +279,9 @@ def _dataset(conf: dict, split_dir: str, segment, return_id: bool = False) -> Fi
 def build_loaders(conf: dict) -> tuple[DataLoader, DataLoader]:
     """Training and validation loaders of ``segment``-second excerpts.
 
-    Both use :class:`~bssmask.data.epochs.EpochSampler` (the Trainer of
+    Training items are speed-perturbed (:class:`~bssmask.data.augment.SpeedPerturbed`)
+    when ``training.speed_perturb`` lists factors. Both use
+    :class:`~bssmask.data.epochs.EpochSampler` (the Trainer of
     :func:`build_trainer` does not replace it): training excerpts and order
     follow the seed and the epoch, validation excerpts are the same in every
     epoch; each DDP process reads its share.
@@ -288,7 +291,10 @@ def build_loaders(conf: dict) -> tuple[DataLoader, DataLoader]:
     kwargs = dict(batch_size=training["batch_size"], num_workers=training["num_workers"], drop_last=True)
     loaders = []
     for split_dir, train in ((data["train_dir"], True), (data["valid_dir"], False)):
-        dataset = SeededExcerpts(_dataset(conf, split_dir, data["segment"]), training["seed"], fixed=not train)
+        items = _dataset(conf, split_dir, data["segment"])
+        if train and training["speed_perturb"]:
+            items = SpeedPerturbed(items, training["speed_perturb"])
+        dataset = SeededExcerpts(items, training["seed"], fixed=not train)
         loaders.append(DataLoader(dataset, sampler=EpochSampler(dataset, training["seed"], shuffle=train), **kwargs))
     return loaders[0], loaders[1]
 
