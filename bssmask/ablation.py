@@ -31,77 +31,21 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 from . import masks, resample
+from .ablation_config import MIX_MODES, UPSAMPLED, AblationConfig, sort_metric
+from .audio import AudioError
 from .metrics import METRICS, separation_metrics
 from .stats import mean_ci, nanmean
-from .stft import WINDOWS, make_stft, synthesize
+from .stft import make_stft, synthesize
 
-MIX_MODES = ("sum", "mean", "file")
-UPSAMPLED = ("mask", "spectrogram")
+__all__ = ["AblationConfig", "MIX_MODES", "UPSAMPLED", "grid", "estimate_grid", "mixture_of", "check_mixture_rule", "check_independent",
+           "score_mixture", "mean_rows", "sort_rows", "config_dict", "write_results"]
+
 ROW_KEYS = ("mask", "upsampled", "mode", "space")
-
-
-@dataclass(frozen=True)
-class AblationConfig:
-    """Every option of the ablation grid.
-
-    Attributes:
-        masks: mask kinds: names of :data:`bssmask.masks.KINDS` or specs with
-            options (``"cirm:max=1"``, ``"iam:max=2"``; :func:`bssmask.masks.get`).
-        upsampled: what is upsampled: ``"mask"``, ``"spectrogram"`` or both.
-        methods: upsampling methods (:data:`bssmask.resample.UP_METHODS`).
-        spaces: spaces for complex values (:data:`bssmask.resample.SPACES`).
-        factor: frequency downsampling factor; must divide ``n_fft // 2 + 1``.
-        down_method: downsampling method (:data:`bssmask.resample.DOWN_METHODS`).
-        n_fft, hop: STFT size and hop (1022 / 256 give 512 bins).
-        window: STFT window, ``"hann"`` (default, as ``torch.stft`` users and
-            the source post) or ``"sqrt-hann"`` (Asteroid's default).
-        mix: ``"file"`` (a mixture given with the sources, as a LibriMix CSV's
-            ``mixture_path``, for mixtures that are not the sources' sum), ``"sum"``
-            (mixture = sum of sources, the default) or ``"mean"``
-            (sum / n_src, which lowers each source by 1 / n_src in the mixture).
-        device: torch device for the STFT and masks (scores run on the CPU).
-    """
-
-    masks: tuple[str, ...] = ("ibm", "cirm", "cirm:max=1")
-    upsampled: tuple[str, ...] = UPSAMPLED
-    methods: tuple[str, ...] = resample.UP_METHODS
-    spaces: tuple[str, ...] = ("cartesian", "polar", "phasor")
-    factor: int = 2
-    down_method: str = "keep"
-    n_fft: int = 1022
-    hop: int = 256
-    window: str = "hann"
-    mix: str = "sum"
-    device: str = "cpu"
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming the first bad option."""
-        for name in self.masks:
-            masks.get(name)
-        _check_choices("upsampled", self.upsampled, UPSAMPLED)
-        _check_choices("methods", self.methods, resample.UP_METHODS)
-        _check_choices("spaces", self.spaces, resample.SPACES)
-        _check_choices("down-method", (self.down_method,), resample.DOWN_METHODS)
-        _check_choices("mix", (self.mix,), MIX_MODES)
-        _check_choices("window", (self.window,), WINDOWS)
-        if not self.masks:
-            raise ValueError("masks: give at least one mask kind")
-        make_stft(self.n_fft, self.hop)
-        try:
-            resample.check_factor(self.n_fft // 2 + 1, self.factor)
-        except ValueError as err:
-            raise ValueError(f"factor: {err} (n_fft={self.n_fft})") from None
-
-
-def _check_choices(option: str, values, allowed) -> None:
-    bad = [v for v in values if v not in allowed]
-    if bad or not values:
-        raise ValueError(f"{option}: {', '.join(bad) or 'nothing given'} not in {', '.join(allowed)}")
 
 
 def grid(config: AblationConfig) -> list[dict]:
@@ -146,6 +90,38 @@ def mixture_of(sources: torch.Tensor, mix: str, mixture: torch.Tensor | None = N
             raise ValueError("mix 'file' needs the mixture itself (a --dataset CSV's mixture_path)")
         return mixture
     return sources.sum(0) if mix == "sum" else sources.mean(0)
+
+
+#: A mixture file matches a mixing rule when it differs from the rule's mixture by at most -30 dB.
+RULE_TOLERANCE_DB = -30.0
+
+
+def _distance_db(mixture: torch.Tensor, reference: torch.Tensor) -> float:
+    """``10 log10(|mixture - reference|^2 / |reference|^2)``: how far a mixture file is from a rule's mixture."""
+    error = (mixture - reference).double().pow(2).sum()
+    energy = reference.double().pow(2).sum()
+    if error == 0:
+        return -math.inf
+    return math.inf if energy == 0 else 10 * math.log10(error / energy)
+
+
+def check_mixture_rule(sources: torch.Tensor, mixture: torch.Tensor, mix: str, path: Path) -> None:
+    """Refuse a mixture file that is neither the sum nor the mean of its ``sources`` (within :data:`RULE_TOLERANCE_DB`).
+
+    A file made by either rule is a clean mixture of these sources, and
+    ``mix`` then says which rule the ablation mixes them by (a LibriMix sum
+    can be studied as a mean); any other file (noise, music, other sources)
+    is scored only with ``--mix file``.
+
+    Raises:
+        AudioError: one line naming the file and how far it is from the ``mix`` rule.
+    """
+    if any(_distance_db(mixture, mixture_of(sources, rule)) <= RULE_TOLERANCE_DB for rule in ("sum", "mean")):
+        return
+    distance = _distance_db(mixture, mixture_of(sources, mix))
+    raise AudioError(f"{path}: the mixture file is not the {mix} of its sources ({distance:.1f} dB from it, "
+                     f"more than {RULE_TOLERANCE_DB:g} dB), nor their {'mean' if mix == 'sum' else 'sum'}; "
+                     "pass --mix file to score the file itself (a mixture with noise, say)")
 
 
 def estimate_grid(sources: torch.Tensor, config: AblationConfig,
@@ -199,14 +175,14 @@ def score_mixture(sources: torch.Tensor, config: AblationConfig, mixture: torch.
     Raises ``ValueError`` for linearly dependent sources (:func:`check_independent`).
 
     Returns:
-        One dict per :func:`grid` row with the metrics of :data:`bssmask.metrics.METRICS`
+        One dict per :func:`grid` row with the metrics of ``config.metrics``
         added (means over sources; NaN where undefined for every source).
     """
     check_independent(sources)
     rows, est = estimate_grid(sources, config, mixture)
-    scores = separation_metrics(sources.cpu(), est.cpu())
+    scores = separation_metrics(sources.to(est.device), est, config.metrics)
     for i, row in enumerate(rows):
-        for metric in METRICS:
+        for metric in config.metrics:
             row[metric] = nanmean(scores[metric][i].tolist())
     return rows
 
@@ -229,9 +205,10 @@ def mean_rows(per_mixture: list[list[dict]], keys=ROW_KEYS, metrics=METRICS) -> 
     return means
 
 
-def sort_rows(rows: list[dict]) -> list[dict]:
-    """Rows by SDR, best first; undefined SDR last."""
-    return sorted(rows, key=lambda r: (math.isnan(r["sdr"]), -r["sdr"] if not math.isnan(r["sdr"]) else 0))
+def sort_rows(rows: list[dict], metric: str = "sdr") -> list[dict]:
+    """Rows by ``metric``, best first (highest dB, lowest L1); undefined values last."""
+    sign = 1 if metric == "l1" else -1
+    return sorted(rows, key=lambda r: (math.isnan(r[metric]), sign * r[metric] if not math.isnan(r[metric]) else 0))
 
 
 def config_dict(config: AblationConfig, **extra) -> dict:
@@ -253,41 +230,43 @@ def write_results(out_dir, rows: list[dict], meta: dict, per_mixture: dict[str, 
 
     Args:
         out_dir: output folder (created).
-        rows: mean rows, any order (written sorted by SDR).
-        meta: the config dict stored under ``"config"`` in the JSON.
+        rows: mean rows, any order (written sorted by SDR, or by the first metric scored without SDR).
+        meta: the config dict stored under ``"config"`` in the JSON (:func:`config_dict`; its
+            ``"metrics"`` are the columns written).
         per_mixture: rows of each mixture by mixture id.
 
     Returns:
         The Markdown table (``mean ± 95% half-width`` for several mixtures).
     """
-    from pathlib import Path
-
     from . import tables
 
     out_dir = Path(out_dir)
-    rows = sort_rows(rows)
+    metrics = [m for m in METRICS if m in meta["metrics"]]
+    key = sort_metric(metrics)
+    label = key.upper().replace("_", "-")
+    rows = sort_rows(rows, key)
     n_mix = len(per_mixture)
     preamble = (
         f"Oracle mask ablation: factor {meta['factor']} ({meta['down_method']} down), "
         f"n_fft {meta['n_fft']}, hop {meta['hop']}, {meta['window']} window, mix = {meta['mix']} of the sources, "
         f"{n_mix} mixture{'s' if n_mix > 1 else ''}"
         f"{' (means over mixtures ± half-width of their 95% confidence interval)' if n_mix > 1 else ''}. "
-        "Sorted by SDR (dB).\n"
+        f"Sorted by {label}{'' if key == 'l1' else ' (dB)'}.\n"
         "upsampled none = full-resolution oracle; space - = real mask interpolated as is; "
         f"n/a = undefined (silent reference); > {tables.DB_CEILING:g} = above {tables.DB_CEILING:g} dB "
         "(float precision; exact values in the CSV and JSON).\n\n"
     )
-    columns = dict(COLUMNS)
+    columns = {k: v for k, v in COLUMNS.items() if k in ROW_KEYS or k in metrics}
     if n_mix > 1:
         flat = [dict(mixture_id=mid, **r) for mid, mrows in per_mixture.items() for r in mrows]
-        tables.write_text(out_dir / "ablation_per_mixture.csv", tables.to_csv(flat, ["mixture_id", *COLUMNS]))
-        columns.update({f"{m}_ci": COLUMNS[m] for m in METRICS})
+        tables.write_text(out_dir / "ablation_per_mixture.csv", tables.to_csv(flat, ["mixture_id", *columns]))
+        columns.update({f"{m}_ci": COLUMNS[m] for m in metrics})
     tables.bar_plot(
-        rows, ["mask", "upsampled", "mode", "space"], "sdr", out_dir / "ablation.png",
-        title=f"Oracle SDR after frequency down/upsampling by {meta['factor']} ({meta['window']} window)"
+        rows, ["mask", "upsampled", "mode", "space"], key, out_dir / "ablation.png",
+        title=f"Oracle {label} after frequency down/upsampling by {meta['factor']} ({meta['window']} window)"
               + (f", 95% intervals over {n_mix} mixtures" if n_mix > 1 else ""),
-        color_key="mask", error_key="sdr_ci" if n_mix > 1 else None,
+        color_key="mask", error_key=f"{key}_ci" if n_mix > 1 else None,
     )
-    ceilings = {metric: tables.DB_CEILING for metric in METRICS if metric != "l1"}
+    ceilings = {metric: tables.DB_CEILING for metric in metrics if metric != "l1"}
     paths = tables.write_table(out_dir, "ablation", rows, columns, meta, preamble, ceilings, spread_suffix="_ci")
     return paths["md"].read_text()

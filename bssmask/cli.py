@@ -3,26 +3,22 @@
 Every user error (bad file, bad option) ends with one line on stderr,
 ``bssmask <command>: error: <what, naming the file or option>``, exit code 2,
 and no output written.
+
+The parser and its help import no torch (``bssmask --help`` answers at
+once); each command imports what it uses when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+import os
 import sys
+import time
 from pathlib import Path
 
-import torch
-
-from . import __version__, ablation, device, mask_stats, resample, separate
-from .atomic import output_folder
-from .audio import AudioError, load_sources
-from .data import DEFAULT_SOURCES
-from .data.mixtures import list_mixtures, mixture_files
-
-#: A mixture file matches a mixing rule when it differs from the rule's mixture by at most -30 dB.
-RULE_TOLERANCE_DB = -30.0
-
+from . import __version__
+from .ablation_config import AblationConfig, check_choices
+from .names import DOWN_METHODS, METRICS
 
 class Parser(argparse.ArgumentParser):
     """``argparse`` whose errors are one line, ``<prog>: error: <message>``, exit code 2."""
@@ -45,8 +41,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _metrics(text: str) -> tuple[str, ...]:
+    names = _names(text)
+    try:
+        check_choices("--metrics", names, METRICS)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("--metrics: ")) from None
+    return tuple(m for m in METRICS if m in names)
+
+
 def add_ablate_arguments(parser: argparse.ArgumentParser) -> None:
-    defaults = ablation.AblationConfig()
+    defaults = AblationConfig()
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--sources", nargs="+", metavar="WAV",
                      help="two or more mono source files (default: the bundled speech pair)")
@@ -70,11 +75,17 @@ def add_ablate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="STFT window: hann (default, as torch.stft users) or sqrt-hann (Asteroid's default)")
     parser.add_argument("--factor", type=int, default=defaults.factor, help="frequency downsampling factor (default 2)")
     parser.add_argument("--down-method", default=defaults.down_method,
-                        help=f"downsampling: {', '.join(resample.DOWN_METHODS)} (default keep: every k-th bin)")
+                        help=f"downsampling: {', '.join(DOWN_METHODS)} (default keep: every k-th bin)")
+    parser.add_argument("--metrics", type=_metrics, default=defaults.metrics,
+                        help=f"comma-separated metrics scored (default: all, {','.join(METRICS)}); without "
+                             "sir and sar, BSS-Eval skips their projections (sdr,si_sdr: several times faster)")
     parser.add_argument("--sample-rate", type=int, default=None,
                         help="resample every file to this rate (default: files must share one rate)")
     parser.add_argument("--max-mixtures", type=_positive_int, default=None,
                         help="score only the first N mixtures of --dataset (N >= 1)")
+    parser.add_argument("--jobs", type=_positive_int, default=None,
+                        help="mixtures of --dataset scored at once, each in its own process (default: the "
+                             "number of CPU cores; 1 on a GPU); results are those of --jobs 1")
     parser.add_argument("--stats", action="store_true",
                         help="also write mask_stats.{csv,md,json}: adjacent-bin correlations and large-mask "
                              "shares of each mask kind (what decides the cost of downsampling)")
@@ -82,41 +93,91 @@ def add_ablate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=defaults.device, help="torch device: auto, cpu, cuda, cuda:N (default cpu)")
 
 
-def _distance_db(mixture: torch.Tensor, reference: torch.Tensor) -> float:
-    """``10 log10(|mixture - reference|^2 / |reference|^2)``: how far a mixture file is from a rule's mixture."""
-    error = (mixture - reference).double().pow(2).sum()
-    energy = reference.double().pow(2).sum()
-    if error == 0:
-        return -math.inf
-    return math.inf if energy == 0 else 10 * math.log10(error / energy)
+def ablate_mixture(paths, mixture_path, config: AblationConfig, sample_rate: int | None, with_stats: bool):
+    """Load and score one mixture of ``bssmask ablate``.
 
-
-def check_mixture_rule(sources: torch.Tensor, mixture: torch.Tensor, mix: str, path: Path) -> None:
-    """Refuse a mixture file that is neither the sum nor the mean of its ``sources`` (within :data:`RULE_TOLERANCE_DB`).
-
-    A file made by either rule is a clean mixture of these sources, and
-    ``mix`` then says which rule the ablation mixes them by (a LibriMix sum
-    can be studied as a mean); any other file (noise, music, other sources)
-    is scored only with ``--mix file``.
+    Returns:
+        ``(rows, statistics or None, sample rate, notes on the files, seconds taken)``.
 
     Raises:
-        AudioError: one line naming the file and how far it is from the ``mix`` rule.
+        AudioError: an unreadable or too short file, a mixture file that does
+            not follow ``config.mix``, linearly dependent sources.
     """
-    if any(_distance_db(mixture, ablation.mixture_of(sources, rule)) <= RULE_TOLERANCE_DB for rule in ("sum", "mean")):
-        return
-    distance = _distance_db(mixture, ablation.mixture_of(sources, mix))
-    raise AudioError(f"{path}: the mixture file is not the {mix} of its sources ({distance:.1f} dB from it, "
-                     f"more than {RULE_TOLERANCE_DB:g} dB), nor their {'mean' if mix == 'sum' else 'sum'}; "
-                     "pass --mix file to score the file itself (a mixture with noise, say)")
+    from . import ablation, mask_stats
+    from .audio import AudioError, load_sources
+
+    start = time.perf_counter()
+    sources, rate, notes = load_sources([*paths, mixture_path] if mixture_path else paths, sample_rate)
+    mixture = None
+    if mixture_path:
+        sources, mixture = sources[:-1], sources[-1]
+        if config.mix != "file":
+            ablation.check_mixture_rule(sources, mixture, config.mix, mixture_path)
+    if sources.shape[-1] < config.n_fft:
+        raise AudioError(f"{', '.join(map(str, paths))}: {sources.shape[-1]} samples, shorter than one "
+                         f"STFT frame (--n-fft {config.n_fft})")
+    try:  # the config is valid: what score_mixture refuses now is this mixture's sources
+        rows = ablation.score_mixture(sources, config, mixture)
+    except ValueError as err:
+        raise AudioError(f"{', '.join(map(str, paths))}: {err}") from None
+    stats = (mask_stats.mask_statistics(sources, config.masks, config.n_fft, config.hop, config.window,
+                                        config.mix, mixture) if with_stats else None)
+    return rows, stats, rate, notes, time.perf_counter() - start
+
+
+def _set_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def ablate_mixtures(jobs: list[tuple], n_processes: int) -> list[tuple]:
+    """:func:`ablate_mixture` of each job (its arguments), in order, ``n_processes`` at a time, one progress bar.
+
+    With several processes each gets its share of the CPU threads; the first
+    error stops the rest.
+    """
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    from tqdm import tqdm
+
+    with tqdm(total=len(jobs), desc="mixtures", disable=len(jobs) == 1, file=sys.stderr) as bar:
+        if n_processes == 1 or len(jobs) == 1:
+            results = []
+            for job in jobs:
+                results.append(ablate_mixture(*job))
+                bar.update()
+            return results
+        threads = max(1, (os.cpu_count() or 1) // n_processes)
+        with ProcessPoolExecutor(n_processes, mp_context=get_context("spawn"), initializer=_set_threads,
+                                 initargs=(threads,)) as pool:
+            futures = {pool.submit(ablate_mixture, *job): i for i, job in enumerate(jobs)}
+            results = [None] * len(jobs)
+            try:
+                for future in as_completed(futures):
+                    results[futures[future]] = future.result()
+                    bar.update()
+            except BaseException:
+                pool.shutdown(cancel_futures=True)
+                raise
+        return results
 
 
 def run_ablate(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from . import ablation, device, mask_stats
+    from .atomic import output_folder
+    from .audio import AudioError
+    from .data import DEFAULT_SOURCES
+    from .data.mixtures import list_mixtures, mixture_files
 
-    config = ablation.AblationConfig(
+    resolved = device.resolve(args.device)
+    if args.device == "auto" and resolved.type == "cpu":
+        print("note: --device auto: no CUDA GPU here, running on the CPU", file=sys.stderr)
+    config = AblationConfig(
         masks=args.masks, upsampled=args.upsampled, methods=args.methods, spaces=args.spaces,
         factor=args.factor, down_method=args.down_method, n_fft=args.n_fft, hop=args.hop,
-        window=args.window, mix=args.mix, device=str(device.resolve(args.device)),
+        window=args.window, mix=args.mix, metrics=args.metrics, device=str(resolved),
     )
     config.validate()
     output_folder(args.out)
@@ -130,32 +191,19 @@ def run_ablate(args: argparse.Namespace) -> int:
     else:
         paths = [Path(p) for p in (args.sources or DEFAULT_SOURCES)]
         mixtures = [("+".join(p.stem for p in paths), paths)]
-    per_mixture, stats, rates, notes = {}, [], set(), []
-    for mixture_id, paths in tqdm(mixtures, desc="mixtures", disable=len(mixtures) == 1, file=sys.stderr):
-        mixture_path = files.get(mixture_id)
-        sources, rate, file_notes = load_sources([*paths, mixture_path] if mixture_path else paths, args.sample_rate)
-        mixture = None
-        if mixture_path:
-            sources, mixture = sources[:-1], sources[-1]
-            if args.mix != "file":
-                check_mixture_rule(sources, mixture, args.mix, mixture_path)
-        if sources.shape[-1] < config.n_fft:
-            raise AudioError(f"{', '.join(map(str, paths))}: {sources.shape[-1]} samples, shorter than one "
-                             f"STFT frame (--n-fft {config.n_fft})")
-        rates.add(rate)
-        notes += file_notes
-        try:  # the config is valid: what score_mixture refuses now is this mixture's sources
-            per_mixture[mixture_id] = ablation.score_mixture(sources, config, mixture)
-        except ValueError as err:
-            raise AudioError(f"{', '.join(map(str, paths))}: {err}") from None
-        if args.stats:
-            stats.append(mask_stats.mask_statistics(sources, config.masks, config.n_fft, config.hop,
-                                                    config.window, config.mix, mixture))
+    n_processes = args.jobs or (1 if resolved.type == "cuda" else os.cpu_count() or 1)
+    start = time.perf_counter()
+    results = ablate_mixtures([(paths, files.get(mixture_id), config, args.sample_rate, args.stats)
+                               for mixture_id, paths in mixtures], n_processes)
+    wall = time.perf_counter() - start
+    rates = {rate for _, _, rate, _, _ in results}
     if len(rates) > 1:
         raise AudioError(f"{args.dataset}: mixtures have different sample rates {sorted(rates)}; pass --sample-rate")
-    for note in notes:
-        print(f"note: {note}", file=sys.stderr)
-    rows = ablation.mean_rows(list(per_mixture.values()))
+    for _, _, _, notes, _ in results:
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+    per_mixture = {mixture_id: rows for (mixture_id, _), (rows, *_) in zip(mixtures, results)}
+    rows = ablation.mean_rows(list(per_mixture.values()), metrics=config.metrics)
     meta = ablation.config_dict(
         config, sample_rate=rates.pop(), n_mixtures=len(per_mixture),
         sources=None if args.dataset else [str(p) for p in mixtures[0][1]],
@@ -164,9 +212,34 @@ def run_ablate(args: argparse.Namespace) -> int:
     table = ablation.write_results(args.out, rows, meta, per_mixture)
     print(table, end="")
     if args.stats:
-        print("\n" + mask_stats.write_statistics(args.out, stats, meta), end="")
+        print("\n" + mask_stats.write_statistics(args.out, [stats for _, stats, *_ in results], meta), end="")
+    if len(results) > 1:
+        each = sum(seconds for *_, seconds in results) / len(results)
+        print(f"scored {len(results)} mixtures in {wall:.1f} s ({each:.2f} s per mixture in each of "
+              f"{min(n_processes, len(results))} process(es))", file=sys.stderr)
     print(f"written: {Path(args.out) / 'ablation'}.{{csv,md,json,png}}"
           f"{' and mask_stats.{csv,md,json}' if args.stats else ''}", file=sys.stderr)
+    return 0
+
+
+def add_separate_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``bssmask separate`` (:mod:`bssmask.separate`)."""
+    parser.add_argument("inputs", nargs="+", metavar="WAV_OR_DIR",
+                        help="mono audio files to separate, or folders of them")
+    parser.add_argument("--model", required=True,
+                        help="a bundled model's name (default) or a model file saved with serialize() "
+                             "(a recipe's best_model.pth)")
+    parser.add_argument("--out", required=True, help="output folder: <out>/<input name>_s<k>.wav")
+    parser.add_argument("--device", default="auto",
+                        help="torch device: auto (a CUDA GPU if there is one, else the CPU), cpu, cuda, cuda:N")
+
+
+def run_separate(args: argparse.Namespace) -> int:
+    """Run ``bssmask separate``; errors propagate as ``ValueError``/``OSError`` for :func:`main` to report."""
+    from .separate import separate_files
+
+    for path in separate_files(args.model, args.inputs, args.out, device=args.device):
+        print(path)
     return 0
 
 
@@ -178,8 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_ablate_arguments(ablate)
     ablate.set_defaults(func=run_ablate)
     separate_parser = sub.add_parser("separate", help="separate mixtures with a trained model")
-    separate.add_arguments(separate_parser)
-    separate_parser.set_defaults(func=separate.run)
+    add_separate_arguments(separate_parser)
+    separate_parser.set_defaults(func=run_separate)
     return parser
 
 

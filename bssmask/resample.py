@@ -38,9 +38,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-UP_METHODS = ("nearest", "bilinear", "bicubic")
-DOWN_METHODS = ("keep",) + UP_METHODS
-SPACES = ("cartesian", "polar", "phasor")
+from .names import DOWN_METHODS, SPACES, UP_METHODS
 
 
 def _interpolate_real(x: torch.Tensor, n_freq: int, method: str) -> torch.Tensor:

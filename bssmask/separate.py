@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import soundfile as sf
@@ -98,22 +97,3 @@ def separate_files(model_path, inputs, out_dir, device: str = "auto") -> list[Pa
                 sf.write(tmp, est.numpy(), in_rate, format="WAV", subtype="FLOAT")
             written.append(target)
     return written
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``bssmask separate``."""
-    parser.add_argument("inputs", nargs="+", metavar="WAV_OR_DIR",
-                        help="mono audio files to separate, or folders of them")
-    parser.add_argument("--model", required=True,
-                        help="a bundled model's name (default) or a model file saved with serialize() "
-                             "(a recipe's best_model.pth)")
-    parser.add_argument("--out", required=True, help="output folder: <out>/<input name>_s<k>.wav")
-    parser.add_argument("--device", default="auto",
-                        help="torch device: auto (a CUDA GPU if there is one, else the CPU), cpu, cuda, cuda:N")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run ``bssmask separate``; errors propagate as ``ValueError``/``OSError`` for the CLI to report."""
-    for path in separate_files(args.model, args.inputs, args.out, device=args.device):
-        print(path)
-    return 0

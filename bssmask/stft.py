@@ -31,8 +31,7 @@ from __future__ import annotations
 import torch
 from asteroid_filterbanks import Decoder, Encoder, make_enc_dec, transforms
 
-#: Analysis (and synthesis) windows of :func:`make_stft`.
-WINDOWS = ("hann", "sqrt-hann")
+from .names import WINDOWS
 
 
 def make_window(name: str, n_fft: int) -> torch.Tensor:

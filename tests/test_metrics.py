@@ -263,3 +263,34 @@ def test_a_shared_reference_with_a_silent_source_is_scored_item_by_item(speech_p
         torch.testing.assert_close(shared[name], per_item[name], equal_nan=True)
     assert torch.isfinite(shared["sdr"][:, 0]).all() and shared["sdr"][:, 1].isnan().all()
     assert shared["sir"].isnan().all() and shared["sar"].isnan().all()
+
+
+def test_sdr_alone_equals_mir_eval_sdr_shared_or_per_item_with_silent_and_exact_sources(speech_pair):
+    ref = speech_pair[:, :12000].double()
+    est = torch.stack([torch.from_numpy(_mixed_estimates(speech_pair[:, :12000], 0.15 * k, 0.02, k))
+                       for k in range(3)])
+    expected = [mir_eval.separation.bss_eval_sources(ref.numpy(), e.numpy(), compute_permutation=False)[0]
+                for e in est]
+    np.testing.assert_allclose(metrics.sdr(ref, est).numpy(), expected, atol=0.01)  # shared references
+    np.testing.assert_allclose(metrics.sdr(ref.expand_as(est), est).numpy(), expected, atol=0.01)  # per item
+    # A silent reference gives NaN; an exact estimate the clamp; the full BSS-Eval SDR agrees on both.
+    quiet = ref.clone()
+    quiet[1] = 0
+    both = torch.stack([est[0], ref])
+    for reference in (quiet, ref):
+        torch.testing.assert_close(metrics.sdr(reference, both), metrics.bss_eval(reference, both)["sdr"],
+                                   equal_nan=True, rtol=0, atol=1e-6)
+    assert torch.isnan(metrics.sdr(quiet, both)[:, 1]).all() and metrics.sdr(ref, both)[1].tolist() == [300, 300]
+
+
+def test_separation_metrics_computes_only_what_is_asked(speech_pair, monkeypatch):
+    ref = speech_pair[:, :8000].double()
+    est = torch.from_numpy(_mixed_estimates(speech_pair[:, :8000], 0.2, 0.01, 4))[None]
+    full = metrics.separation_metrics(ref, est)
+    monkeypatch.setattr(metrics, "bss_eval", lambda *a, **k: pytest.fail("SIR/SAR projections computed"))
+    some = metrics.separation_metrics(ref, est, ("sdr", "si_sdr"))
+    assert list(some) == ["sdr", "si_sdr"]
+    for name in some:
+        torch.testing.assert_close(some[name], full[name], rtol=0, atol=1e-8)
+    with pytest.raises(ValueError, match="metrics: pesq not in sdr, si_sdr, sir, sar, l1"):
+        metrics.separation_metrics(ref, est, ("sdr", "pesq"))

@@ -8,7 +8,7 @@ import soundfile as sf
 import torch
 import torchaudio.functional as AF
 
-from bssmask import separate
+from bssmask import cli, separate
 from bssmask.audio import AudioError
 from bssmask.checkpoint import CheckpointError
 from bssmask.models import MaskSeparator
@@ -36,7 +36,7 @@ def mixtures(tmp_path_factory, speech_pair):
 
 def parse(argv):
     parser = argparse.ArgumentParser()
-    separate.add_arguments(parser)
+    cli.add_separate_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -44,7 +44,7 @@ def test_one_file_per_source_with_input_rate_and_length(model_file, mixtures, tm
     out = tmp_path / "out"
     args = parse([str(mixtures / "mix8k.wav"), str(mixtures / "mix16k.flac"), "--model", str(model_file),
                   "--out", str(out)])
-    assert separate.run(args) == 0
+    assert cli.run_separate(args) == 0
     names = sorted(p.name for p in out.iterdir())
     assert names == ["mix16k_s1.wav", "mix16k_s2.wav", "mix8k_s1.wav", "mix8k_s2.wav"]
     assert capsys.readouterr().out.split() == [str(out / n) for n in
