@@ -198,8 +198,7 @@ class ComplexMaskHead(MaskHead):
         if key not in _BOUND_ALIASES:
             raise ValueError(f"unknown cirm bound {bound!r}; choose from tanh, sigmoid, compressed, none")
         super().__init__(kind, in_chan, n_freq, n_src)
-        if not (K > 0 and C > 0):
-            raise ValueError(f"cirm compression needs K > 0 and C > 0, got K={K}, C={C}")
+        masks.check_compression(K, C, what=kind.name)
         #: Canonical bound name: ``tanh``, ``sigmoid``, ``compressed`` or ``none``.
         self.bound_type = _BOUND_ALIASES[key]
         self.K, self.C = float(K), float(C)
@@ -211,13 +210,10 @@ class ComplexMaskHead(MaskHead):
             return masks.compress_cirm(x, self.K, self.C)
         if self.bound_type == "none":
             return x
-        re, im = x.chunk(2, dim=-2)
         # tanh(|x|) / |x| rescales the magnitude and keeps the phase; it tends to 1
-        # at |x| = 0, where the safe branch takes over so no 0/0 reaches gradients.
-        nonzero = torch.maximum(re.abs(), im.abs()) > masks.zero_floor(x.dtype)
-        one = torch.ones_like(re)
-        mag = torch.hypot(torch.where(nonzero, re, one), torch.where(nonzero, im, one))
-        scale = torch.where(nonzero, torch.tanh(mag) / mag, one)
+        # at |x| = 0, where safe_ratio's fill takes over so no 0/0 reaches gradients.
+        mag = masks.magnitude_tf(x)
+        scale = masks.safe_ratio(torch.tanh(mag), mag, fill=1.0)
         return x * torch.cat([scale, scale], dim=-2)
 
     def to_mask(self, z):

@@ -114,18 +114,9 @@ def pairwise_complex_mse(est: torch.Tensor, target: torch.Tensor) -> torch.Tenso
     return 2 * pairwise_mse(est, target)
 
 
-def _magnitude(tf: torch.Tensor) -> torch.Tensor:
-    """``|X|`` ``[..., F, T]`` of an Asteroid complex ``[..., 2F, T]``, with a finite gradient at 0."""
-    re, im = tf.chunk(2, dim=-2)
-    nonzero = torch.maximum(re.abs(), im.abs()) > masks.zero_floor(tf.dtype)
-    one = torch.ones_like(re)
-    mag = torch.hypot(torch.where(nonzero, re, one), torch.where(nonzero, im, one))
-    return torch.where(nonzero, mag, torch.zeros_like(mag))
-
-
 def pairwise_msa(est_tf: torch.Tensor, src_tf: torch.Tensor) -> torch.Tensor:
     """Magnitude spectrum approximation ``mean((|S_hat| - |S|)^2)`` on Asteroid spectra."""
-    return pairwise_mse(_magnitude(est_tf), _magnitude(src_tf))
+    return pairwise_mse(masks.magnitude_tf(est_tf), masks.magnitude_tf(src_tf))
 
 
 def pairwise_psa(est_tf: torch.Tensor, src_tf: torch.Tensor, mix_tf: torch.Tensor) -> torch.Tensor:

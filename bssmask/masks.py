@@ -52,12 +52,14 @@ __all__ = [
     "PhaseSensitiveMask",
     "ComplexRatioMask",
     "clip_magnitude",
+    "check_compression",
     "compress_cirm",
     "decompress_cirm",
     "get",
     "parse_spec",
     "zero_floor",
     "safe_ratio",
+    "magnitude_tf",
     "to_asteroid",
     "from_asteroid",
     "apply_tf",
@@ -85,6 +87,24 @@ def safe_ratio(num: torch.Tensor, den: torch.Tensor, fill: float = 0.0) -> torch
     safe_den = torch.where(ok, den, torch.ones_like(den))
     out = num / safe_den
     return torch.where(ok, out, torch.full_like(out, fill))
+
+
+def magnitude_tf(tf: torch.Tensor) -> torch.Tensor:
+    """``|X|`` ``[..., F, T]`` of an Asteroid complex ``[..., 2F, T]``, 0 below :func:`zero_floor`.
+
+    Bins whose parts are both below the floor are 0, and their gradient is 0
+    instead of the ``0/0`` of ``hypot`` at the origin.
+
+    Example:
+        >>> magnitude_tf(torch.tensor([[3.0], [0.0], [4.0], [0.0]]))   # 2F = 4: bins 3+4j and 0
+        tensor([[5.],
+                [0.]])
+    """
+    re, im = tf.chunk(2, dim=-2)
+    nonzero = torch.maximum(re.abs(), im.abs()) > zero_floor(tf.dtype)
+    one = torch.ones_like(re)
+    mag = torch.hypot(torch.where(nonzero, re, one), torch.where(nonzero, im, one))
+    return torch.where(nonzero, mag, torch.zeros_like(mag))
 
 
 def to_asteroid(mask: torch.Tensor) -> torch.Tensor:
@@ -297,9 +317,13 @@ class ComplexRatioMask(MaskKind):
         return mask if self.max is None else clip_magnitude(mask, self.max)
 
 
-def _check_compression(K: float, C: float) -> None:
+def check_compression(K: float, C: float, what: str = "cIRM") -> None:
+    """Raise ``ValueError`` unless the compression constants ``K`` and ``C`` are positive.
+
+    ``what`` names the compressed mask in the message (e.g. a head's kind).
+    """
     if not (K > 0 and C > 0):
-        raise ValueError(f"cIRM compression needs K > 0 and C > 0, got K={K}, C={C}")
+        raise ValueError(f"{what} compression needs K > 0 and C > 0, got K={K}, C={C}")
 
 
 def compress_cirm(mask: torch.Tensor, K: float = 10.0, C: float = 0.1) -> torch.Tensor:
@@ -315,7 +339,7 @@ def compress_cirm(mask: torch.Tensor, K: float = 10.0, C: float = 0.1) -> torch.
         K: bound of the compressed values.
         C: steepness.
     """
-    _check_compression(K, C)
+    check_compression(K, C)
     if mask.is_complex():
         return torch.complex(compress_cirm(mask.real, K, C), compress_cirm(mask.imag, K, C))
     return K * torch.tanh(0.5 * C * mask)
@@ -329,7 +353,7 @@ def decompress_cirm(compressed: torch.Tensor, K: float = 10.0, C: float = 0.1) -
     float32 with the defaults) with finite gradients. Same input formats as
     :func:`compress_cirm`.
     """
-    _check_compression(K, C)
+    check_compression(K, C)
     if compressed.is_complex():
         return torch.complex(decompress_cirm(compressed.real, K, C), decompress_cirm(compressed.imag, K, C))
     limit = 1.0 - torch.finfo(compressed.dtype).eps
