@@ -30,9 +30,10 @@ projected features and ``(lo, hi)`` the kind's ``bounds``:
   ``"none"`` ``z = x``.
 
 A kind's head is the class its ``head_type`` names in :data:`HEAD_TYPES`
-(:func:`head_class`; ``HEADS`` maps every registered kind to it), and its
-default loss is the head's :attr:`MaskHead.default_loss`. :func:`get` builds
-a head with options split between the head and the kind (:func:`split_options`).
+(:func:`head_class`; ``HEADS`` maps every registered kind to it). A head's
+:attr:`MaskHead.default_loss` is its kind's, but ``mask_cmse`` for a
+compressed cIRM head. :func:`get` builds a head with its options split
+between the head and the kind (:func:`split_options`).
 
 ``tanh`` and ``sigmoid`` are the bounds of Asteroid's DCUNet
 (``asteroid.complex_nn.bound_complex_mask``). The target is the oracle mask
