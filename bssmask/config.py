@@ -31,6 +31,7 @@ from pathlib import Path
 
 import yaml
 
+from . import masks
 from .atomic import write_text
 
 NoneType = type(None)
@@ -68,7 +69,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
         "segment": ((float,), "training excerpt length (s)"),
     },
     "model": {
-        "mask": ((str,), "mask kind of the head: ibm, irm, wiener, iam, psm, cirm"),
+        "mask": ((str,), f"mask kind of the head: {', '.join(masks.KINDS)}"),
         "mask_options": ((dict,), "options of the head and mask kind, e.g. {bound: tanh}"),
         "masker": ((str,), "Asteroid masker"),
         "masker_kwargs": ((dict,), "options of the masker"),

@@ -29,6 +29,12 @@ projected features and ``(lo, hi)`` the kind's ``bounds``:
   ``z = compress_cirm(x, K, C)``, applied as ``decompress_cirm(z, K, C)``;
   ``"none"`` ``z = x``.
 
+A kind's head is the class its ``head_type`` names in :data:`HEAD_TYPES`
+(:func:`head_class`; ``HEADS`` maps every registered kind to it). A head's
+:attr:`MaskHead.default_loss` is its kind's, but ``mask_cmse`` for a
+compressed cIRM head. :func:`get` builds a head with its options split
+between the head and the kind (:func:`split_options`).
+
 ``tanh`` and ``sigmoid`` are the bounds of Asteroid's DCUNet
 (``asteroid.complex_nn.bound_complex_mask``). The target is the oracle mask
 brought into the head's range: magnitude clipped to 1 for ``tanh``, parts
@@ -51,7 +57,10 @@ from torch import nn
 
 from . import masks
 
-__all__ = ["HEADS", "MaskHead", "RealMaskHead", "BinaryMaskHead", "ComplexMaskHead", "get"]
+__all__ = [
+    "HEADS", "HEAD_TYPES", "MaskHead", "RealMaskHead", "BinaryMaskHead", "ComplexMaskHead", "head_class",
+    "split_options", "get",
+]
 
 
 class MaskHead(nn.Module):
@@ -113,6 +122,11 @@ class MaskHead(nn.Module):
             ``[B, n_src, out_chan, T]``, within the head's range.
         """
         return self.kind.oracle_tf(sources_tf, mix_tf)
+
+    @property
+    def default_loss(self) -> str:
+        """Name of the loss that trains this head by default: its kind's ``default_loss``."""
+        return self.kind.default_loss
 
     def extra_repr(self) -> str:
         opts = "".join(f", {name}={getattr(self, name)!r}" for name in self.options)
@@ -198,8 +212,7 @@ class ComplexMaskHead(MaskHead):
         if key not in _BOUND_ALIASES:
             raise ValueError(f"unknown cirm bound {bound!r}; choose from tanh, sigmoid, compressed, none")
         super().__init__(kind, in_chan, n_freq, n_src)
-        if not (K > 0 and C > 0):
-            raise ValueError(f"cirm compression needs K > 0 and C > 0, got K={K}, C={C}")
+        masks.check_compression(K, C, what=kind.name)
         #: Canonical bound name: ``tanh``, ``sigmoid``, ``compressed`` or ``none``.
         self.bound_type = _BOUND_ALIASES[key]
         self.K, self.C = float(K), float(C)
@@ -211,13 +224,10 @@ class ComplexMaskHead(MaskHead):
             return masks.compress_cirm(x, self.K, self.C)
         if self.bound_type == "none":
             return x
-        re, im = x.chunk(2, dim=-2)
         # tanh(|x|) / |x| rescales the magnitude and keeps the phase; it tends to 1
-        # at |x| = 0, where the safe branch takes over so no 0/0 reaches gradients.
-        nonzero = torch.maximum(re.abs(), im.abs()) > masks.zero_floor(x.dtype)
-        one = torch.ones_like(re)
-        mag = torch.hypot(torch.where(nonzero, re, one), torch.where(nonzero, im, one))
-        scale = torch.where(nonzero, torch.tanh(mag) / mag, one)
+        # at |x| = 0, where safe_ratio's fill takes over so no 0/0 reaches gradients.
+        mag = masks.magnitude_tf(x)
+        scale = masks.safe_ratio(torch.tanh(mag), mag, fill=1.0)
         return x * torch.cat([scale, scale], dim=-2)
 
     def to_mask(self, z):
@@ -235,21 +245,52 @@ class ComplexMaskHead(MaskHead):
             oracle = masks.compress_cirm(oracle, self.K, self.C)
         return masks.to_asteroid(oracle)
 
+    @property
+    def default_loss(self) -> str:
+        """``mask_cmse`` on compressed targets; otherwise the kind's (bounded or raw cIRM targets are heavy-tailed)."""
+        return "mask_cmse" if self.bound_type == "compressed" else self.kind.default_loss
+
     def extra_repr(self) -> str:
         base = f"kind={self.kind!r}, in_chan={self.in_chan}, n_freq={self.n_freq}, n_src={self.n_src}"
         extra = f", K={self.K}, C={self.C}" if self.bound_type == "compressed" else ""
         return f"{base}, bound={self.bound_type!r}{extra}"
 
 
-#: Head class of each mask kind (keys are ``bssmask.masks.KINDS``).
-HEADS: dict[str, type[MaskHead]] = {
-    "ibm": BinaryMaskHead,
-    "irm": RealMaskHead,
-    "wiener": RealMaskHead,
-    "iam": RealMaskHead,
-    "psm": RealMaskHead,
-    "cirm": ComplexMaskHead,
-}
+#: Head class of each ``head_type`` a mask kind can declare (``bssmask.masks.MaskKind``).
+HEAD_TYPES: dict[str, type[MaskHead]] = {"real": RealMaskHead, "binary": BinaryMaskHead, "complex": ComplexMaskHead}
+
+
+def head_class(kind: str | masks.MaskKind) -> type[MaskHead]:
+    """Head class of a mask kind (a registered name or a ``MaskKind``): the one its ``head_type`` names.
+
+    Example:
+        >>> head_class("psm").__name__, head_class(masks.get("cirm")).__name__
+        ('RealMaskHead', 'ComplexMaskHead')
+    """
+    head_type = (kind if isinstance(kind, masks.MaskKind) else masks.kind_class(kind)).head_type
+    if head_type not in HEAD_TYPES:
+        name = kind.name if isinstance(kind, masks.MaskKind) else kind
+        raise ValueError(f"mask kind {name!r} names head type {head_type!r}; choose from {', '.join(HEAD_TYPES)}")
+    return HEAD_TYPES[head_type]
+
+
+def __getattr__(name: str):
+    # HEADS, the head class of each registered mask kind, follows masks.register() and unregister().
+    if name == "HEADS":
+        return {kind: head_class(kind) for kind in masks.KINDS}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def split_options(kind: str | masks.MaskKind, options: dict) -> tuple[dict, dict]:
+    """The options of :func:`get` split into the head's (its class's ``options``) and the mask kind's.
+
+    Example:
+        >>> split_options("cirm", {"bound": "compressed", "max": 2.0})
+        ({'bound': 'compressed'}, {'max': 2.0})
+    """
+    names = head_class(kind).options
+    return ({key: value for key, value in options.items() if key in names},
+            {key: value for key, value in options.items() if key not in names})
 
 
 def get(kind: str | masks.MaskKind, in_chan: int, n_freq: int, n_src: int, **options) -> MaskHead:
@@ -270,14 +311,11 @@ def get(kind: str | masks.MaskKind, in_chan: int, n_freq: int, n_src: int, **opt
         IdealBinaryMask(against='rest')
     """
     name = kind.name if isinstance(kind, masks.MaskKind) else kind
-    if name not in HEADS:
-        raise ValueError(f"unknown mask kind {name!r}; choose from {', '.join(HEADS)}")
-    cls = HEADS[name]
-    head_options = {key: options.pop(key) for key in cls.options if key in options}
-    if isinstance(kind, masks.MaskKind) and options:
-        raise ValueError(f"options {sorted(options)} are not options of the {name!r} head")
-    mask_kind = masks.get(kind, **options)
+    head_options, kind_options = split_options(kind, options)
+    if isinstance(kind, masks.MaskKind) and kind_options:
+        raise ValueError(f"options {sorted(kind_options)} are not options of the {name!r} head")
+    mask_kind = masks.get(kind, **kind_options)
     try:
-        return cls(mask_kind, in_chan, n_freq, n_src, **head_options)
+        return head_class(kind)(mask_kind, in_chan, n_freq, n_src, **head_options)
     except TypeError as err:
         raise ValueError(f"bad options for the {name!r} head: {err}") from None

@@ -35,7 +35,8 @@ give each source at 1/N of its level and signal losses other than ``sisdr``
 cannot reach zero for them.
 
 :func:`get` turns a name into a criterion for :class:`bssmask.models.MaskSeparator`
-outputs (``model.forward_masks``); :func:`default_for` picks one per kind.
+outputs (``model.forward_masks``); :func:`default_for` picks the one a mask
+kind declares (``MaskKind.default_loss``, refined by its head).
 
 Example:
     >>> import torch
@@ -114,18 +115,9 @@ def pairwise_complex_mse(est: torch.Tensor, target: torch.Tensor) -> torch.Tenso
     return 2 * pairwise_mse(est, target)
 
 
-def _magnitude(tf: torch.Tensor) -> torch.Tensor:
-    """``|X|`` ``[..., F, T]`` of an Asteroid complex ``[..., 2F, T]``, with a finite gradient at 0."""
-    re, im = tf.chunk(2, dim=-2)
-    nonzero = torch.maximum(re.abs(), im.abs()) > masks.zero_floor(tf.dtype)
-    one = torch.ones_like(re)
-    mag = torch.hypot(torch.where(nonzero, re, one), torch.where(nonzero, im, one))
-    return torch.where(nonzero, mag, torch.zeros_like(mag))
-
-
 def pairwise_msa(est_tf: torch.Tensor, src_tf: torch.Tensor) -> torch.Tensor:
     """Magnitude spectrum approximation ``mean((|S_hat| - |S|)^2)`` on Asteroid spectra."""
-    return pairwise_mse(_magnitude(est_tf), _magnitude(src_tf))
+    return pairwise_mse(masks.magnitude_tf(est_tf), masks.magnitude_tf(src_tf))
 
 
 def pairwise_psa(est_tf: torch.Tensor, src_tf: torch.Tensor, mix_tf: torch.Tensor) -> torch.Tensor:
@@ -148,14 +140,15 @@ def pairwise_psa(est_tf: torch.Tensor, src_tf: torch.Tensor, mix_tf: torch.Tenso
     return pairwise_mse(project(est_tf), project(src_tf))
 
 
-#: Loss name -> (pairwise function, what it compares, kinds it suits or None for all).
+#: Loss name -> (pairwise function, what it compares, the kinds it suits or None for all).
 #: ``compares``: ``"mask"`` (head output vs target), ``"spec"``, ``"spec+mix"`` (also
-#: gets ``mix_tf``) or ``"wav"``.
+#: gets ``mix_tf``) or ``"wav"``. The kinds it suits: a test of a ``MaskKind`` (or
+#: its class): binary masks for ``mask_bce``, complex ones for ``mask_cmse``.
 LOSSES: dict[str, tuple] = {
-    "mask_bce": (pairwise_bce, "mask", ("ibm",)),
+    "mask_bce": (pairwise_bce, "mask", lambda kind: kind.head_type == "binary"),
     "mask_mse": (pairwise_mse, "mask", None),
     "mask_l1": (pairwise_l1, "mask", None),
-    "mask_cmse": (pairwise_complex_mse, "mask", ("cirm",)),
+    "mask_cmse": (pairwise_complex_mse, "mask", lambda kind: kind.is_complex),
     "msa": (pairwise_msa, "spec", None),
     "psa": (pairwise_psa, "spec+mix", None),
     "cspec": (pairwise_complex_mse, "spec", None),
@@ -204,15 +197,15 @@ class Criterion(nn.Module):
         return f"name={self.name!r}, pit={self.pit}"
 
 
-def _head_of(model_or_kind) -> tuple[str, heads.MaskHead | None]:
-    """Kind name and head (if any) of a model, a head, a ``MaskKind`` or a kind name."""
+def _kind_and_head(model_or_kind) -> tuple[masks.MaskKind, heads.MaskHead | None]:
+    """Mask kind and head (if any) of a model, a head, a ``MaskKind`` or a kind name (or spec)."""
     head = getattr(model_or_kind, "head", model_or_kind)
     if isinstance(head, heads.MaskHead):
-        return head.kind.name, head
+        return head.kind, head
     if isinstance(model_or_kind, masks.MaskKind):
-        return model_or_kind.name, None
-    if isinstance(model_or_kind, str):
         return model_or_kind, None
+    if isinstance(model_or_kind, str):
+        return masks.get(model_or_kind), None
     raise TypeError(
         f"expected a model with a head, a MaskHead, a MaskKind or a kind name, got {type(model_or_kind).__name__}"
     )
@@ -230,22 +223,24 @@ def get(name: str, model_or_mask_kind=None, **options) -> Criterion:
     if name not in LOSSES:
         raise ValueError(f"unknown loss {name!r}; choose from {', '.join(LOSSES)}")
     if model_or_mask_kind is not None:
-        kind, _ = _head_of(model_or_mask_kind)
+        kind, _ = _kind_and_head(model_or_mask_kind)
         suits = LOSSES[name][2]
-        if suits is not None and kind not in suits:
-            raise ValueError(f"loss {name!r} trains {', '.join(suits)} masks, not {kind!r}")
+        if suits is not None and not suits(kind):
+            trains = ", ".join(k for k in masks.KINDS if suits(masks.kind_class(k)))
+            raise ValueError(f"loss {name!r} trains {trains} masks, not {kind.name!r}")
     return Criterion(name, **options)
 
 
 def default_for(model_or_mask_kind) -> str:
     """Default loss name for a model, head, kind or kind name.
 
-    ``ibm``: ``mask_bce``; ``irm``, ``wiener``, ``iam``: ``mask_mse``;
-    ``psm``: ``psa``; ``cirm``: ``mask_cmse`` with a compressed head,
-    ``cspec`` otherwise (bounded or raw cIRM targets are heavy-tailed).
+    The kind's ``default_loss`` (:class:`bssmask.masks.MaskKind`), as its
+    head may refine it (:attr:`bssmask.heads.MaskHead.default_loss`: e.g.
+    ``mask_cmse`` for a compressed cIRM head, whose targets are bounded).
+
+    Example:
+        >>> default_for("ibm"), default_for("psm"), default_for(heads.get("cirm", 8, 4, 2, bound="compressed"))
+        ('mask_bce', 'psa', 'mask_cmse')
     """
-    kind, head = _head_of(model_or_mask_kind)
-    if kind == "cirm":
-        compressed = getattr(head, "bound_type", None) == "compressed"
-        return "mask_cmse" if compressed else "cspec"
-    return {"ibm": "mask_bce", "psm": "psa"}.get(kind, "mask_mse")
+    kind, head = _kind_and_head(model_or_mask_kind)
+    return (kind if head is None else head).default_loss

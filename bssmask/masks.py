@@ -12,6 +12,12 @@ and returns a mask of shape ``[..., n_src, F, T]``: real for ``ibm``, ``irm``,
 Applying a mask is the
 product ``mask * mixture`` for real and complex kinds alike.
 
+A kind also names the head that predicts it (``head_type``, a key of
+``bssmask.heads.HEAD_TYPES``) and the loss that trains it by default
+(``default_loss``, a name of ``bssmask.losses.LOSSES``), so a new kind is one
+:class:`MaskKind` subclass made known with :func:`register`; heads and losses
+read both from it.
+
 Asteroid stores complex spectra as real tensors with the real parts then the
 imaginary parts along the frequency dim (``[..., 2F, T]``). :func:`to_asteroid`,
 :func:`from_asteroid`, :meth:`MaskKind.oracle_tf` and :func:`apply_tf` convert
@@ -52,12 +58,17 @@ __all__ = [
     "PhaseSensitiveMask",
     "ComplexRatioMask",
     "clip_magnitude",
+    "check_compression",
     "compress_cirm",
     "decompress_cirm",
+    "register",
+    "unregister",
+    "kind_class",
     "get",
     "parse_spec",
     "zero_floor",
     "safe_ratio",
+    "magnitude_tf",
     "to_asteroid",
     "from_asteroid",
     "apply_tf",
@@ -85,6 +96,24 @@ def safe_ratio(num: torch.Tensor, den: torch.Tensor, fill: float = 0.0) -> torch
     safe_den = torch.where(ok, den, torch.ones_like(den))
     out = num / safe_den
     return torch.where(ok, out, torch.full_like(out, fill))
+
+
+def magnitude_tf(tf: torch.Tensor) -> torch.Tensor:
+    """``|X|`` ``[..., F, T]`` of an Asteroid complex ``[..., 2F, T]``, 0 below :func:`zero_floor`.
+
+    Bins whose parts are both below the floor are 0, and their gradient is 0
+    instead of the ``0/0`` of ``hypot`` at the origin.
+
+    Example:
+        >>> magnitude_tf(torch.tensor([[3.0], [0.0], [4.0], [0.0]]))   # 2F = 4: bins 3+4j and 0
+        tensor([[5.],
+                [0.]])
+    """
+    re, im = tf.chunk(2, dim=-2)
+    nonzero = torch.maximum(re.abs(), im.abs()) > zero_floor(tf.dtype)
+    one = torch.ones_like(re)
+    mag = torch.hypot(torch.where(nonzero, re, one), torch.where(nonzero, im, one))
+    return torch.where(nonzero, mag, torch.zeros_like(mag))
 
 
 def to_asteroid(mask: torch.Tensor) -> torch.Tensor:
@@ -126,11 +155,19 @@ class MaskKind:
         is_complex: whether masks are complex (Asteroid ``2F`` rows) or real (``F`` rows).
         bounds: ``(low, high)`` of real masks, or of the magnitude of complex
             masks; ``None`` for an unbounded side.
+        head_type: the head that predicts the kind, a key of
+            ``bssmask.heads.HEAD_TYPES``: ``"real"`` (a real mask in
+            ``bounds``), ``"binary"`` (probabilities, hard masks at inference)
+            or ``"complex"``. A class attribute.
+        default_loss: the loss that trains the kind by default, a name of
+            ``bssmask.losses.LOSSES``. A class attribute.
     """
 
     name: str = ""
     is_complex: bool = False
     bounds: tuple[float | None, float | None] = (None, None)
+    head_type: str = "real"
+    default_loss: str = "mask_mse"
 
     def oracle(self, sources: torch.Tensor, mixture: torch.Tensor) -> torch.Tensor:
         """Oracle mask ``[..., n_src, F, T]`` from complex ``sources [..., n_src, F, T]`` and ``mixture [..., F, T]``."""
@@ -175,6 +212,8 @@ class IdealBinaryMask(MaskKind):
 
     name = "ibm"
     bounds = (0.0, 1.0)
+    head_type = "binary"
+    default_loss = "mask_bce"
 
     def __init__(self, against: str = "max"):
         if against not in ("max", "rest"):
@@ -241,6 +280,7 @@ class PhaseSensitiveMask(MaskKind):
     """
 
     name = "psm"
+    default_loss = "psa"
 
     def __init__(self, min: float = 0.0, max: float = 1.0):
         if not min < max:
@@ -281,6 +321,8 @@ class ComplexRatioMask(MaskKind):
 
     name = "cirm"
     is_complex = True
+    head_type = "complex"
+    default_loss = "cspec"
 
     def __init__(self, max: float | None = None):
         if max is not None and not max > 0:
@@ -297,9 +339,13 @@ class ComplexRatioMask(MaskKind):
         return mask if self.max is None else clip_magnitude(mask, self.max)
 
 
-def _check_compression(K: float, C: float) -> None:
+def check_compression(K: float, C: float, what: str = "cIRM") -> None:
+    """Raise ``ValueError`` unless the compression constants ``K`` and ``C`` are positive.
+
+    ``what`` names the compressed mask in the message (e.g. a head's kind).
+    """
     if not (K > 0 and C > 0):
-        raise ValueError(f"cIRM compression needs K > 0 and C > 0, got K={K}, C={C}")
+        raise ValueError(f"{what} compression needs K > 0 and C > 0, got K={K}, C={C}")
 
 
 def compress_cirm(mask: torch.Tensor, K: float = 10.0, C: float = 0.1) -> torch.Tensor:
@@ -315,7 +361,7 @@ def compress_cirm(mask: torch.Tensor, K: float = 10.0, C: float = 0.1) -> torch.
         K: bound of the compressed values.
         C: steepness.
     """
-    _check_compression(K, C)
+    check_compression(K, C)
     if mask.is_complex():
         return torch.complex(compress_cirm(mask.real, K, C), compress_cirm(mask.imag, K, C))
     return K * torch.tanh(0.5 * C * mask)
@@ -329,24 +375,70 @@ def decompress_cirm(compressed: torch.Tensor, K: float = 10.0, C: float = 0.1) -
     float32 with the defaults) with finite gradients. Same input formats as
     :func:`compress_cirm`.
     """
-    _check_compression(K, C)
+    check_compression(K, C)
     if compressed.is_complex():
         return torch.complex(decompress_cirm(compressed.real, K, C), decompress_cirm(compressed.imag, K, C))
     limit = 1.0 - torch.finfo(compressed.dtype).eps
     return (2.0 / C) * torch.atanh((compressed / K).clamp(-limit, limit))
 
 
-_REGISTRY = {
-    "ibm": IdealBinaryMask,
-    "irm": lambda **kw: RatioMask(power=1.0, name="irm", **kw),
-    "wiener": lambda **kw: RatioMask(power=2.0, name="wiener", **kw),
-    "iam": IdealAmplitudeMask,
-    "psm": PhaseSensitiveMask,
-    "cirm": ComplexRatioMask,
-}
+#: Registered kinds: name -> (class, the constructor options the name fixes).
+_REGISTRY: dict[str, tuple[type[MaskKind], dict]] = {}
 
-#: Names of the registered mask kinds.
-KINDS: tuple[str, ...] = tuple(_REGISTRY)
+
+def register(cls: type[MaskKind], **fixed) -> type[MaskKind]:
+    """Make ``cls`` a mask kind: ``get(name, **options)`` builds ``cls(**fixed, **options)``.
+
+    The name is ``fixed["name"]`` if given (for a class shared by several
+    kinds, such as :class:`RatioMask`), else ``cls.name``. Returns ``cls``,
+    so it also serves as a class decorator.
+
+    Example:
+        >>> @register
+        ... class HalfAmplitudeMask(IdealAmplitudeMask):
+        ...     name = "iam_half"
+        ...     default_loss = "msa"
+        >>> get("iam_half", max=0.5).bounds, kind_class("iam_half").default_loss
+        ((0.0, 0.5), 'msa')
+        >>> unregister("iam_half")
+    """
+    if not (isinstance(cls, type) and issubclass(cls, MaskKind)):
+        raise TypeError(f"a mask kind must be a MaskKind subclass, got {cls!r}")
+    name = fixed.get("name", cls.name)
+    if not name:
+        raise ValueError(f"{cls.__name__} has no name: set its name attribute or pass name=...")
+    if name in _REGISTRY:
+        raise ValueError(f"mask kind {name!r} is already registered")
+    _REGISTRY[name] = (cls, fixed)
+    return cls
+
+
+def unregister(name: str) -> None:
+    """Remove the mask kind ``name`` (added with :func:`register`)."""
+    kind_class(name)
+    del _REGISTRY[name]
+
+
+def kind_class(name: str) -> type[MaskKind]:
+    """Class of the registered kind ``name``: its ``head_type`` and ``default_loss`` without building it."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown mask kind {name!r}; choose from {', '.join(_REGISTRY)}")
+    return _REGISTRY[name][0]
+
+
+register(IdealBinaryMask)
+register(RatioMask, name="irm", power=1.0)
+register(RatioMask, name="wiener", power=2.0)
+register(IdealAmplitudeMask)
+register(PhaseSensitiveMask)
+register(ComplexRatioMask)
+
+
+def __getattr__(name: str):
+    # KINDS, the names of the registered mask kinds, follows register() and unregister().
+    if name == "KINDS":
+        return tuple(_REGISTRY)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def parse_spec(spec: str) -> tuple[str, dict]:
@@ -397,10 +489,9 @@ def get(name: str | MaskKind, **options) -> MaskKind:
     kind, spec_options = parse_spec(name) if ":" in name else (name, {})
     options = {**spec_options, **options}
     where = f"mask {name!r}: " if spec_options else ""
-    if kind not in _REGISTRY:
-        raise ValueError(f"{where}unknown mask kind {kind!r}; choose from {', '.join(KINDS)}")
     try:
-        return _REGISTRY[kind](**options)
+        cls, fixed = kind_class(kind), _REGISTRY[kind][1]
+        return cls(**fixed, **options)
     except TypeError as err:
         raise ValueError(f"{where}bad options for mask kind {kind!r}: {err}") from None
     except ValueError as err:

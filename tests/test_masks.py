@@ -3,8 +3,9 @@ import math
 import pytest
 import torch
 
-from bssmask import masks
+from bssmask import heads, losses, masks
 from bssmask.metrics import bss_eval
+from bssmask.models import MaskSeparator
 from bssmask.stft import make_stft, synthesize
 
 
@@ -16,6 +17,69 @@ def test_registry_lists_every_kind():
         masks.get("foo")
     with pytest.raises(ValueError, match="bad options"):
         masks.get("cirm", min=3)
+
+
+class PowerRatioMask(masks.MaskKind):
+    """A toy kind, ``|S_i|^2 / |Y|^2`` truncated to [0, 1] (a real head by default), trained with ``msa``."""
+
+    name = "prm"
+    bounds = (0.0, 1.0)
+    default_loss = "msa"
+
+    def oracle(self, sources, mixture):
+        return masks.safe_ratio(sources.abs() ** 2, mixture.abs().unsqueeze(-3) ** 2).clamp(0.0, 1.0)
+
+
+def test_a_registered_kind_gets_its_oracle_target_head_and_loss(speech_pair):
+    masks.register(PowerRatioMask)
+    try:
+        assert masks.KINDS[-1] == "prm" and heads.HEADS["prm"] is heads.RealMaskHead
+        S = torch.tensor([[[1 + 0j, 0j]], [[1j, 0j]]], dtype=torch.complex128)  # [2, F=1, T=2]: |Y|^2 = 2, then 0
+        torch.testing.assert_close(masks.get("prm").oracle(S, S.sum(0))[:, 0], torch.tensor(
+            [[0.5, 0.0], [0.5, 0.0]], dtype=torch.float64), rtol=0, atol=1e-12)
+        model = MaskSeparator(n_src=2, mask="prm", masker="blstm", mask_options={"activation": "softmax"})
+        assert type(model.head) is heads.RealMaskHead and model.head.activation == "softmax"
+        sources = speech_pair[None, :, :4000]
+        outputs = model.forward_masks(sources.sum(1))
+        src_tf = model.encoder(sources)
+        torch.testing.assert_close(model.head.target(src_tf, outputs["mix_tf"]),
+                                   PowerRatioMask().oracle_tf(src_tf, outputs["mix_tf"]))
+        assert outputs["mask"].shape[-2] == 128 and 0 <= outputs["mask"].min() and outputs["mask"].max() <= 1
+        assert losses.default_for("prm") == losses.default_for(model) == "msa"
+        losses.get(losses.default_for(model), model)(outputs, sources, model).backward()
+        with pytest.raises(ValueError, match="^loss 'mask_bce' trains ibm masks, not 'prm'$"):
+            losses.get("mask_bce", model)
+    finally:
+        masks.unregister("prm")
+    assert masks.KINDS == ("ibm", "irm", "wiener", "iam", "psm", "cirm") and "prm" not in heads.HEADS
+    with pytest.raises(ValueError, match="^unknown mask kind 'prm'; choose from ibm, "):
+        heads.get("prm", 4, 4, 2)
+
+
+def test_a_subclass_under_a_new_name_takes_its_parents_head_and_losses():
+    @masks.register
+    class HalfRatioMask(masks.ComplexRatioMask):
+        name = "cirm_half"
+
+        def __init__(self, max: float = 0.5):
+            super().__init__(max)
+
+    try:
+        head = heads.get("cirm_half", 8, 4, 2, bound="compressed", K=4.0)
+        assert type(head) is heads.ComplexMaskHead and head.kind.bounds == (None, 0.5) and head.K == 4.0
+        assert losses.default_for("cirm_half") == "cspec" and losses.default_for(head) == "mask_cmse"
+        assert losses.get("mask_cmse", head).name == "mask_cmse"
+        with pytest.raises(ValueError) as err:
+            losses.get("mask_cmse", "irm")
+        assert str(err.value) == "loss 'mask_cmse' trains cirm, cirm_half masks, not 'irm'"
+        with pytest.raises(ValueError, match="^mask kind 'cirm_half' is already registered$"):
+            masks.register(HalfRatioMask)
+    finally:
+        masks.unregister("cirm_half")
+    with pytest.raises(ValueError, match="^RatioMask has no name: set its name attribute or pass name=...$"):
+        masks.register(masks.RatioMask, power=3.0)
+    with pytest.raises(TypeError, match="must be a MaskKind subclass"):
+        masks.register(heads.RealMaskHead)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

@@ -1,10 +1,11 @@
-"""The report's columns from per-seed evaluation summaries: means, spread, missing test sets."""
+"""The report's columns from per-seed evaluation summaries: means, spread, missing test sets; its oracle's kind."""
 
 import statistics
 import sys
 
 import pytest
 
+from bssmask import config, heads
 from recipe_helpers import RECIPE
 
 sys.path.insert(0, str(RECIPE))
@@ -33,3 +34,16 @@ def test_scores_of_one_seed_without_held_out_sets():
     row = report.scores([summary(6.0)])
     assert row["si_sdr_imp"] == 6.0 and row["si_sdr_imp_std"] is None
     assert row["si_sdr_imp_unseen"] is None and row["sdr_imp_unseen"] is None and row["si_sdr_imp_same"] is None
+
+
+@pytest.mark.parametrize("mask,options,kind", [
+    ("cirm", {"bound": "compressed", "K": 5.0, "max": 2.0}, "ComplexRatioMask(max=2.0)"),
+    ("ibm", {"hard": "argmax", "against": "rest"}, "IdealBinaryMask(against='rest')"),
+    ("iam", {}, "IdealAmplitudeMask(max=1.0)"),
+])
+def test_oracle_config_holds_the_kind_the_head_trains(mask, options, kind):
+    conf = config.load(RECIPE / "conf.yml")
+    conf["model"].update(mask=mask, mask_options=options)
+    abl = report.oracle_config(conf)
+    assert repr(abl.masks[0]) == kind == repr(heads.get(mask, 8, 4, 2, **options).kind)
+    assert (abl.n_fft, abl.hop, abl.factor) == (254, 64, 1)

@@ -165,9 +165,8 @@ def scores(summaries: list[dict[str, dict]]) -> dict:
 def oracle_config(conf: dict) -> ablation.AblationConfig:
     """Ablation grid holding the oracle of the model's mask kind (with its options) at the model's resolution."""
     model = conf["model"]
-    head = heads.HEADS.get(model["mask"])
-    kind = masks.get(model["mask"], **{k: v for k, v in model["mask_options"].items()
-                                      if head is None or k not in head.options})
+    _, kind_options = heads.split_options(model["mask"], model["mask_options"])
+    kind = masks.get(model["mask"], **kind_options)
     return ablation.AblationConfig(
         masks=(kind,), upsampled=("mask",), methods=(model["method"],), spaces=(model["space"],),
         factor=model["factor"], down_method=model["down_method"], n_fft=model["n_fft"], hop=model["hop"],
