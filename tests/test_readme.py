@@ -22,7 +22,7 @@ DOCS = [ROOT / "README.md", *sorted(ROOT.glob("recipes/*/README.md")), *sorted(R
 
 #: Sections, as ``(file, heading)``, whose blocks run in the recipe folder after
 #: ``./run.sh --quick true --mask irm ... --stop_stage 1``.
-IN_RECIPE = {("README.md", "Fine-tune a pretrained separator with another head")}
+IN_RECIPE = {("recipes/asterisk2mix/README.md", "Fine-tune a pretrained separator with another head")}
 
 
 def _name(path: Path) -> str:
