@@ -1,4 +1,4 @@
-"""Every Python block of the documentation's Markdown files runs as written.
+"""The documentation runs as written: every Python block of its Markdown files, and its relative links.
 
 The files are :data:`DOCS`: the top-level README, each recipe's README and
 ``docs/*.md``. Blocks run in an empty folder, except those of the sections in
@@ -17,7 +17,7 @@ from recipe_helpers import copy_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: The Markdown files whose Python blocks run.
+#: The Markdown files whose Python blocks run and whose relative links must resolve.
 DOCS = [ROOT / "README.md", *sorted(ROOT.glob("recipes/*/README.md")), *sorted(ROOT.glob("docs/*.md"))]
 
 #: Sections, as ``(file, heading)``, whose blocks run in the recipe folder after
@@ -87,3 +87,37 @@ def irm_recipe(quick_recipe, tmp_path_factory):
 def test_recipe_block_runs(name, heading, line, code, irm_recipe, monkeypatch, capsys):
     monkeypatch.chdir(irm_recipe)
     _run(name, heading, line, code)
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _anchors(path: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
+    return {_anchor(m.group(1)) for m in re.finditer(r"^#+ (.+)$", text, flags=re.M)}
+
+
+@pytest.mark.parametrize("path", DOCS, ids=[_name(p) for p in DOCS])
+def test_relative_links_resolve(path):
+    """Each relative link names an existing file, and its ``#anchor`` a heading of that file."""
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):
+            continue
+        file, _, anchor = target.partition("#")
+        linked = (path.parent / file).resolve() if file else path
+        if not linked.exists() or (anchor and linked.suffix == ".md" and anchor not in _anchors(linked)):
+            broken.append(target)
+    assert not broken, f"{_name(path)}: broken links {broken}"
+
+
+def test_layout_table_matches_the_tree():
+    """Every path of the README's Layout table exists, and every Markdown file it documents is listed."""
+    text = (ROOT / "README.md").read_text()
+    table = text.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    paths = {p for row in re.findall(r"^\| (.+?) \|", table, flags=re.M) for p in re.findall(r"`([^`]+)`", row)}
+    assert paths and not [p for p in paths if not (ROOT / p).exists()]
+    assert {_name(p) for p in DOCS} - {"README.md"} <= paths
