@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
 # Mutation testing of the core modules (setup.cfg's [mutmut]), outside `make test`:
-# see README, Testing, for its last run. MUTATION_JOBS mutants run at a time.
+# see docs/testing.md, Mutation testing, for its last run. MUTATION_JOBS mutants run at a time.
 MUTMUT := mutmut==3.8.1
 MUTATION_JOBS ?= 1
 

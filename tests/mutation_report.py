@@ -34,7 +34,7 @@ def main() -> int:
         rate = 100 * count["killed"] / total
         failed |= rate < TARGET
         print(f"{module:10} {count['killed']:7} {count['survived']:9} {count['no tests']:9} {total:6} {rate:8.1f}%")
-    print("\nNot killed (README, Testing: which are equivalent):")
+    print("\nNot killed (docs/testing.md, Mutation testing: which are equivalent):")
     print("\n".join(survivors))
     return 1 if failed else 0
 

@@ -54,7 +54,7 @@ def test_full_resolution_cirm_reconstructs_with_either_window(speech_pair, windo
 
 
 def test_window_decides_whether_complex_beats_binary_at_half_resolution(bundled_pair):
-    """The bundled pair at F/2 (keep, nearest, cartesian): the figures the README states for each window."""
+    """The bundled pair at F/2 (keep, nearest, cartesian): the figures docs/ablation.md states for each window."""
     sdr = {}
     for window in WINDOWS:
         config = ablation.AblationConfig(window=window, **F2_ROW)
