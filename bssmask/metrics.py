@@ -6,6 +6,9 @@ Its linear systems (Toeplitz and block-Toeplitz correlation matrices, symmetric
 positive semi-definite) are solved by :func:`spd_solve`, a Cholesky
 factorisation, instead of the LU solve it uses by default: torch 2.9's MKL LU
 solve fails or hangs on these systems under ``torch.set_num_threads(n > 1)``.
+Its correlations are computed with FFTs of ``T + 512`` samples rounded up to
+a 5-smooth length (:func:`fft_length`) instead of the power of two above
+``2 T``: the same values, two to four times fewer FFT operations on long signals.
 
 All functions take ``ref`` and ``est`` of shape ``[..., n_src, T]`` (torch or
 NumPy) and return float64 tensors ``[..., n_src]`` on the device of ``est``
@@ -75,19 +78,84 @@ def spd_solve(matrix: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
     return solution.squeeze(-1) if vector else solution
 
 
+def fft_length(n: int) -> int:
+    """The smallest ``2^a 3^b 5^c >= n``: a length FFT libraries transform about as fast as a power of two.
+
+    Example:
+        >>> fft_length(288512), fft_length(1025)
+        (291600, 1080)
+    """
+    best = 1 << (n - 1).bit_length()
+    power5 = 1
+    while power5 < best:
+        power35 = power5
+        while power35 < best:
+            length = power35
+            while length < n:
+                length *= 2
+            best = min(best, length)
+            power35 *= 3
+        power5 *= 5
+    return best
+
+
+def _spectra(x: torch.Tensor, y: torch.Tensor, length: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Real FFTs of ``x`` and ``y`` long enough for correlations at lags ``-length .. length - 1`` without wrap-around."""
+    n_fft = fft_length(max(x.shape[-1], y.shape[-1]) + length)
+    return torch.fft.rfft(x, n=n_fft), torch.fft.rfft(y, n=n_fft), n_fft
+
+
+def _correlations(x: torch.Tensor, y: torch.Tensor, length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """fast_bss_eval's ``compute_stats_2`` (the same values) with the shortest FFT that needs.
+
+    fast_bss_eval transforms at the power of two above ``2 T``, four times
+    more than the ``T + 512`` samples the 512 lags of BSS-Eval need on long
+    signals. ``x [..., c, T]``, ``y [..., d, T]``: auto-correlations
+    ``[..., 2 length, c, c]`` (lags ``0 .. length - 1`` then ``-length .. -1``) and
+    cross-correlations ``[..., length, c, d]``.
+    """
+    length = x.shape[-1] if length is None else length
+    X, Y, n_fft = _spectra(x, y, length)
+    acf = torch.fft.irfft(X[..., :, None, :] * X[..., None, :, :].conj(), n=n_fft)
+    acf = torch.cat([acf[..., :length], acf[..., -length:]], dim=-1).movedim(-1, -3)
+    xcorr = torch.fft.irfft(X[..., :, None, :].conj() * Y[..., None, :, :], n=n_fft)[..., :length]
+    return acf, xcorr.movedim(-1, -3)
+
+
+def _sdr_correlations(x: torch.Tensor, y: torch.Tensor, length: int | None = None,
+                      pairwise: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """fast_bss_eval's ``compute_stats`` (the SDR's statistics, the same values) with the shortest FFT that needs.
+
+    Auto-correlations ``[..., c, length]`` of ``x``; cross-correlations
+    ``[..., c, length, d]`` with every channel of ``y`` (``pairwise``), else
+    ``[..., c, length]`` channel by channel.
+    """
+    length = x.shape[-1] if length is None else length
+    X, Y, n_fft = _spectra(x, y, length)
+    acf = torch.fft.irfft(X.real**2 + X.imag**2, n=n_fft)[..., :length]
+    if pairwise:
+        xcorr = torch.fft.irfft(X[..., :, None, :].conj() * Y[..., None, :, :], n=n_fft)[..., :length]
+        return acf, xcorr.transpose(-1, -2)
+    return acf, torch.fft.irfft(X.conj() * Y, n=n_fft)[..., :length]
+
+
 _SOLVER_LOCK = threading.Lock()
+#: What fast_bss_eval's torch metrics use while :func:`_fast_bss_eval` lasts.
+_REPLACEMENTS = {"solve": spd_solve, "compute_stats_2": _correlations, "compute_stats": _sdr_correlations}
 
 
 @contextlib.contextmanager
-def _cholesky_solver():
-    """fast_bss_eval's torch metrics solving with :func:`spd_solve` while the context lasts."""
+def _fast_bss_eval():
+    """fast_bss_eval's torch metrics with :func:`spd_solve` and the short FFTs of :func:`_correlations`."""
     with _SOLVER_LOCK:
-        default = fast_bss_eval_torch.solve
-        fast_bss_eval_torch.solve = spd_solve
+        defaults = {name: getattr(fast_bss_eval_torch, name) for name in _REPLACEMENTS}
+        for name, replacement in _REPLACEMENTS.items():
+            setattr(fast_bss_eval_torch, name, replacement)
         try:
             yield
         finally:
-            fast_bss_eval_torch.solve = default
+            for name, default in defaults.items():
+                setattr(fast_bss_eval_torch, name, default)
 
 
 def _as_float64(x) -> torch.Tensor:
@@ -125,7 +193,7 @@ def bss_eval(ref, est, compute_permutation: bool = False) -> dict[str, torch.Ten
     """
     shared = torch.as_tensor(ref).dim() == 2 and torch.as_tensor(est).dim() > 2
     ref, est = _prepare(ref, est)
-    with _cholesky_solver():
+    with _fast_bss_eval():
         if shared and not compute_permutation and (ref.pow(2).sum(-1) > 0).all():
             return _bss_eval_shared_ref(ref.reshape(-1, *ref.shape[-2:])[0], est)
         return _bss_eval_items(ref, est, compute_permutation)
@@ -203,7 +271,7 @@ def sdr(ref, est) -> torch.Tensor:
     ref, est = _prepare(ref, est)
     n_src, length = ref.shape[-2:]
     out = torch.full(est.shape[:-1], float("nan"), dtype=torch.float64, device=est.device)
-    with _cholesky_solver():
+    with _fast_bss_eval():
         if shared:
             flat, flat_out = est.reshape(1, -1, n_src, length), out.view(-1, n_src)
             for k, reference in enumerate(ref.reshape(-1, n_src, length)[0]):
