@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from bssmask.data.checks import split_csv
+from bssmask.data.librimix import split_csv
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "asterisk2mix"
 QUICK = yaml.safe_load((RECIPE / "local" / "quick.yml").read_text())

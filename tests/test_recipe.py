@@ -17,7 +17,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from bssmask.checkpoint import load_safe
 from bssmask.data import corpus
-from bssmask.data.checks import split_csv
+from bssmask.data.librimix import split_csv
 from recipe_helpers import QUICK, RECIPE, first_mixtures, read_rows, run
 
 N_TEST = QUICK["corpus"]["n_test"]
