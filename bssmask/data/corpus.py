@@ -55,9 +55,7 @@ Example:
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import fcntl
 import json
 import os
 import re
@@ -69,7 +67,9 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from ..atomic import atomic_folder, atomic_path, write_text
 from ..audio import RAW_FORMATS, AudioError, read_mono, resample
+from ..tables import to_csv
 
 ASTERISK_ROOT = Path("/usr/share/asterisk/sounds")
 #: Splits of the seen voices (utterance-disjoint).
@@ -409,35 +409,9 @@ def _write_split(draw, n: int, excerpts: bool, config, split_dir: Path, final_di
     return rows, info
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def corpus_dir(out_dir: str | Path, sample_rate: int = 8000) -> Path:
     """The folder holding the split folders and ``metadata/`` (``<out_dir>/wav8k/max``)."""
     return Path(out_dir) / f"wav{sample_rate // 1000}k" / "max"
-
-
-def _remove_abandoned(out_dir: Path) -> None:
-    """Remove the temporary folders of builds of ``out_dir`` that no process holds (killed mid-build).
-
-    A build holds an exclusive lock on ``<temporary folder>.lock`` while it
-    writes; the lock goes with the process, however it ends.
-    """
-    for tmp in out_dir.parent.glob(f".{out_dir.name}.tmp-*"):
-        if not tmp.is_dir():
-            continue
-        lock = tmp.with_name(tmp.name + ".lock")
-        try:
-            with open(lock, "a") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                shutil.rmtree(tmp, ignore_errors=True)
-            lock.unlink()
-        except BlockingIOError:
-            continue  # another build is writing it
 
 
 def _split_draws(speakers: dict[str, list[Path]], config: CorpusConfig) -> dict[str, tuple]:
@@ -516,21 +490,15 @@ def build(speakers: dict[str, list[Path]], out_dir: str | Path, config: CorpusCo
         raise CorpusError(f"{out_dir}: exists and is not a corpus built here; remove it or choose another folder")
 
     draws = _split_draws(speakers, config)
-    _remove_abandoned(out_dir)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    lock = open(tmp.with_name(tmp.name + ".lock"), "a")
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp_final = corpus_dir(tmp, config.sample_rate)
-    try:
+    with atomic_folder(out_dir) as tmp:
+        tmp_final = corpus_dir(tmp, config.sample_rate)
         (tmp_final / "metadata").mkdir(parents=True)
         for split, (draw, pools) in draws.items():
             split_rng = np.random.default_rng([config.seed, ALL_SPLITS.index(split)])
             rows, info = _write_split(draw, getattr(config, f"n_{split}"), split in ("train", "dev"), config,
                                       tmp_final / split, final / split, split_rng)
-            _write_csv(tmp_final / "metadata" / f"mixture_{split}_mix_clean.csv", rows)
-            _write_csv(tmp_final / "metadata" / f"sources_{split}.csv", info)
+            write_text(tmp_final / "metadata" / f"mixture_{split}_mix_clean.csv", to_csv(rows, list(rows[0])))
+            write_text(tmp_final / "metadata" / f"sources_{split}.csv", to_csv(info, list(info[0])))
         voices = {split: sorted(pools) for split, (_, pools) in draws.items()}
         (tmp_final / "speakers.json").write_text(json.dumps(voices, indent=2) + "\n")
         summary = dict(
@@ -539,13 +507,6 @@ def build(speakers: dict[str, list[Path]], out_dir: str | Path, config: CorpusCo
             source_files=sources,
         )
         (tmp_final / "corpus.json").write_text(json.dumps(summary, indent=2) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        os.unlink(lock.name)
-        lock.close()
     return final / "metadata"
 
 
@@ -567,8 +528,6 @@ def local_metadata(metadata_dir: str | Path, split_dirs: dict[str, str | Path]) 
         found = sorted(metadata_dir.glob(f"mixture_{split}_mix_*.csv"))
         if not any(p.name.endswith("_mix_clean.csv") for p in found):
             raise CorpusError(f"{metadata_dir}: no mixture_{split}_mix_clean.csv")
-        dest = Path(dest)
-        dest.mkdir(parents=True, exist_ok=True)
         for path in found:
-            shutil.copyfile(path, dest / f".{path.name}.tmp")
-            os.replace(dest / f".{path.name}.tmp", dest / path.name)
+            with atomic_path(Path(dest) / path.name) as tmp:
+                shutil.copyfile(path, tmp)
