@@ -14,6 +14,9 @@ from bssmask.data.librimix import split_csv
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "asterisk2mix"
 QUICK = yaml.safe_load((RECIPE / "local" / "quick.yml").read_text())
 
+sys.path.insert(0, str(RECIPE / "local"))
+import asterisk_voices  # noqa: E402,F401  (the recipe's Asterisk voices, imported by the tests from here)
+
 
 def copy_recipe(parent: Path) -> Path:
     """A copy of the recipe folder under ``parent`` (without its ``data/`` and ``exp/``)."""
