@@ -169,7 +169,7 @@ def run_ablate(args: argparse.Namespace) -> int:
     from .atomic import output_folder
     from .audio import AudioError
     from .data import DEFAULT_SOURCES
-    from .data.mixtures import list_mixtures, mixture_files
+    from .data.librimix import list_mixtures, mixture_files
 
     resolved = device.resolve(args.device)
     if args.device == "auto" and resolved.type == "cpu":

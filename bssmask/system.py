@@ -50,7 +50,7 @@ from torch.utils.data import DataLoader
 
 from . import losses
 from .data.augment import SpeedPerturbed
-from .data.checks import FiniteItems, check_split
+from .data.librimix import FiniteItems, check_split
 from .data.epochs import EpochSampler, SeededExcerpts
 from .metrics import separation_metrics
 from .models import MaskSeparator

@@ -1,8 +1,8 @@
 """Shared fixtures (real speech from the bundled clips, one quick run of the Asterisk2Mix recipe) and the voice check.
 
 Tests marked ``voices`` need the Debian Asterisk voice packages
-(every voice of ``corpus.ASTERISK_VOICES``, which the recipe's corpus reads). Without them these tests do not run, the
-summary names what was not tested, and the run FAILS, unless
+(every voice of the recipe's ``asterisk_voices.ASTERISK_VOICES``, which its corpus reads). Without them these tests do
+not run, the summary names what was not tested, and the run FAILS, unless
 ``BSSMASK_SKIP_VOICE_TESTS=1`` says that skipping them is intended.
 """
 
@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from bssmask.audio import load_sources
-from bssmask.data import DEFAULT_SOURCES, corpus
+from bssmask.data import DEFAULT_SOURCES
 from bssmask.stft import make_stft
-from recipe_helpers import copy_recipe, run
+from recipe_helpers import asterisk_voices, copy_recipe, run
 
 # One thread for the whole session: results that compare two training runs
 # (resume, DDP) are exact only with one thread, and on a 2-core machine a
@@ -25,7 +25,7 @@ torch.set_num_threads(1)
 
 #: Environment switch: skip the tests that need the Asterisk voices instead of failing.
 SKIP_VOICES = "BSSMASK_SKIP_VOICE_TESTS"
-MISSING_PACKAGES = corpus.missing_packages(corpus.ASTERISK_VOICES)
+MISSING_PACKAGES = asterisk_voices.missing_packages(asterisk_voices.ASTERISK_VOICES)
 _not_tested: Counter = Counter()
 
 

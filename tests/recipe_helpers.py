@@ -9,10 +9,13 @@ from pathlib import Path
 
 import yaml
 
-from bssmask.data.checks import split_csv
+from bssmask.data.librimix import split_csv
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "asterisk2mix"
 QUICK = yaml.safe_load((RECIPE / "local" / "quick.yml").read_text())
+
+sys.path.insert(0, str(RECIPE / "local"))
+import asterisk_voices  # noqa: E402,F401  (the recipe's Asterisk voices, imported by the tests from here)
 
 
 def copy_recipe(parent: Path) -> Path:

@@ -109,3 +109,27 @@ def test_output_folder_accepts_a_folder_or_nothing_and_refuses_a_file(tmp_path):
     with pytest.raises(ValueError) as err:
         atomic.output_folder(tmp_path / "taken")
     assert str(err.value) == f"{tmp_path / 'taken'}: exists and is not a folder; give a folder for the results"
+
+
+def test_folder_replaced_only_when_complete_and_abandoned_writes_removed(tmp_path):
+    import fcntl
+
+    dest = tmp_path / "corpus"
+    dest.mkdir()
+    (dest / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError, match="interrupted"):
+        with atomic.atomic_folder(dest) as tmp:
+            (tmp / "new.txt").write_text("half")
+            raise RuntimeError("interrupted")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus"] and (dest / "old.txt").read_text() == "old"
+    # A write killed midway (no process holds its lock) is removed; one that a process holds is left to it.
+    abandoned, held = tmp_path / ".corpus.tmp-1", tmp_path / ".corpus.tmp-2"
+    for folder in (abandoned, held):
+        folder.mkdir()
+        (folder / "part.txt").write_text("part")
+    with open(tmp_path / ".corpus.tmp-2.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with atomic.atomic_folder(dest) as tmp:
+            (tmp / "new.txt").write_text("complete")
+        assert sorted(p.name for p in tmp_path.iterdir()) == [".corpus.tmp-2", ".corpus.tmp-2.lock", "corpus"]
+    assert [p.name for p in dest.iterdir()] == ["new.txt"] and (dest / "new.txt").read_text() == "complete"

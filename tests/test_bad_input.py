@@ -1,7 +1,7 @@
 """Bad input through every entry point: the recipe stages (subprocess), the CLI and the Python API.
 
 Each case must end with a one-line error naming the file or option, a
-non-zero exit (or :class:`bssmask.data.checks.DataError` and the other
+non-zero exit (or :class:`bssmask.data.librimix.DataError` and the other
 documented exceptions in Python), and no output that looks like a result.
 Silent sources are normal input: they evaluate to finite metrics.
 """
@@ -21,7 +21,7 @@ from asteroid.models import DCUNet
 
 from bssmask import config
 from bssmask.data import DEFAULT_SOURCES
-from bssmask.data.checks import DataError, check_split, split_csv
+from bssmask.data.librimix import DataError, check_split, split_csv
 from bssmask.models import MaskSeparator
 from bssmask.system import build_loaders, build_test_loader
 from recipe_helpers import build_tiny, copy_recipe, read_rows, run, tiny_flags

@@ -13,13 +13,14 @@ from asteroid.data import LibriMix
 
 from bssmask.audio import read_mono
 from bssmask.data import DEFAULT_SOURCES, corpus
-from recipe_helpers import RECIPE
+from bssmask.data.corpus_config import ALL_SPLITS, SPLITS, CorpusConfig, CorpusError
+from recipe_helpers import RECIPE, asterisk_voices
 
-SMALL = corpus.CorpusConfig(n_train=12, n_dev=4, n_test=4, mix_length=1.5, max_duration=5.0,
-                            split=(0.5, 0.25, 0.25), seed=3, n_test_same=2)
+SMALL = CorpusConfig(n_train=12, n_dev=4, n_test=4, mix_length=1.5, max_duration=5.0,
+                     split=(0.5, 0.25, 0.25), seed=3, n_test_same=2)
 #: SMALL with held-out voices: two for test_unseen, one for dev_unseen.
-HELD = corpus.CorpusConfig(**{**SMALL.__dict__, "voices": ("alpha", "beta"), "test_unseen_voices": ("gamma", "delta"),
-                              "dev_unseen_voices": ("epsilon",), "n_test_unseen": 6, "n_dev_unseen": 4})
+HELD = CorpusConfig(**{**SMALL.__dict__, "voices": ("alpha", "beta"), "test_unseen_voices": ("gamma", "delta"),
+                       "dev_unseen_voices": ("epsilon",), "n_test_unseen": 6, "n_dev_unseen": 4})
 
 
 def write_speaker(folder, clip, n: int, offset: int = 0):
@@ -117,7 +118,7 @@ def test_test_mixtures_are_full_utterances_at_the_drawn_level(built):
 def test_splits_are_utterance_disjoint_and_skip_non_speech(built):
     _, metadata = built
     used = {}
-    for split in corpus.SPLITS:
+    for split in SPLITS:
         utts = set()
         for row in read_csv(metadata / f"sources_{split}.csv"):
             utts |= set(row["utterances_1"].split(";")) | set(row["utterances_2"].split(";"))
@@ -130,7 +131,7 @@ def test_splits_are_utterance_disjoint_and_skip_non_speech(built):
 def test_deterministic_and_reused(built, source_dir, tmp_path):
     out, metadata = built
     again = corpus.build(corpus.folder_speakers(source_dir), tmp_path / "Mix", SMALL)
-    for split in corpus.SPLITS:
+    for split in SPLITS:
         a = read_csv(metadata / f"mixture_{split}_mix_clean.csv")
         b = read_csv(again / f"mixture_{split}_mix_clean.csv")
         assert [r["mixture_ID"] for r in a] == [r["mixture_ID"] for r in b]
@@ -144,7 +145,7 @@ def test_deterministic_and_reused(built, source_dir, tmp_path):
 
 def test_asteroid_librimix_reads_the_local_metadata(built, tmp_path):
     _, metadata = built
-    dirs = {split: tmp_path / split for split in corpus.SPLITS}
+    dirs = {split: tmp_path / split for split in SPLITS}
     corpus.local_metadata(metadata, dirs)
     train = LibriMix(str(dirs["train"]), "sep_clean", 8000, 2, segment=1.0)
     mixture, sources = train[0]
@@ -156,19 +157,19 @@ def test_asteroid_librimix_reads_the_local_metadata(built, tmp_path):
 
 
 def test_errors_name_the_problem(source_dir, tmp_path):
-    with pytest.raises(corpus.CorpusError, match="at least two speaker"):
+    with pytest.raises(CorpusError, match="at least two speaker"):
         corpus.folder_speakers(source_dir / "alpha")
-    with pytest.raises(corpus.CorpusError, match="allison not installed.*apt-get install asterisk-core-sounds-en-wav "
+    with pytest.raises(CorpusError, match="allison not installed.*apt-get install asterisk-core-sounds-en-wav "
                                                  "asterisk-core-sounds-es-wav"):
-        corpus.asterisk_speakers(["allison"], tmp_path)
-    with pytest.raises(corpus.CorpusError, match="split"):
-        corpus.build(corpus.folder_speakers(source_dir), tmp_path / "x", corpus.CorpusConfig(split=(0.5, 0.5, 0.5)))
+        asterisk_voices.asterisk_speakers(["allison"], tmp_path)
+    with pytest.raises(CorpusError, match="split"):
+        corpus.build(corpus.folder_speakers(source_dir), tmp_path / "x", CorpusConfig(split=(0.5, 0.5, 0.5)))
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "notes.txt").write_text("mine")
-    with pytest.raises(corpus.CorpusError, match="not a corpus built here"):
+    with pytest.raises(CorpusError, match="not a corpus built here"):
         corpus.build(corpus.folder_speakers(source_dir), tmp_path / "taken", SMALL)
     assert (tmp_path / "taken" / "notes.txt").read_text() == "mine"
-    with pytest.raises(corpus.CorpusError, match="mixture_train-360_mix_clean.csv"):
+    with pytest.raises(CorpusError, match="mixture_train-360_mix_clean.csv"):
         corpus.local_metadata(tmp_path, {"train-360": tmp_path / "out"})
 
 
@@ -180,7 +181,7 @@ def speakers_of(metadata, split):
 
 def test_held_out_voices_are_in_no_training_or_validation_mixture(built_held):
     metadata = built_held
-    voices = {split: {v for row in speakers_of(metadata, split) for v in row[:2]} for split in corpus.ALL_SPLITS}
+    voices = {split: {v for row in speakers_of(metadata, split) for v in row[:2]} for split in ALL_SPLITS}
     assert voices["train"] == voices["dev"] == voices["test"] == {"alpha", "beta"}
     assert voices["test_unseen"] == {"gamma", "delta"}
     assert not voices["test_unseen"] & (voices["train"] | voices["dev"] | voices["dev_unseen"])
@@ -210,7 +211,7 @@ def test_held_out_test_sets_leave_the_other_splits_as_they_were(built_held, five
     """The seen-voice splits of a corpus with held-out voices are those of a corpus of the seen voices alone."""
     seen = {name: files for name, files in corpus.folder_speakers(five_voices).items() if name in ("alpha", "beta")}
     plain = corpus.build(seen, tmp_path / "Mix", SMALL)
-    for split in corpus.SPLITS:
+    for split in SPLITS:
         assert read_csv(plain / f"sources_{split}.csv") == read_csv(built_held / f"sources_{split}.csv")
         first_plain = read_csv(plain / f"mixture_{split}_mix_clean.csv")[0]
         first_held = read_csv(built_held / f"mixture_{split}_mix_clean.csv")[0]
@@ -220,12 +221,12 @@ def test_held_out_test_sets_leave_the_other_splits_as_they_were(built_held, five
 def test_a_voice_with_too_few_utterances_stops_the_build(five_voices, tmp_path):
     speakers = corpus.folder_speakers(five_voices)
     speakers["epsilon"] = [f for f in speakers["epsilon"] if f.name.startswith("part")][:2]
-    with pytest.raises(corpus.CorpusError, match=r"^voice epsilon: 2 usable utterances .*needs 3$"):
+    with pytest.raises(CorpusError, match=r"^voice epsilon: 2 usable utterances .*needs 3$"):
         corpus.build(speakers, tmp_path / "Mix", HELD)
-    with pytest.raises(corpus.CorpusError, match=r"voice 'zeta': not among the speakers found"):
-        corpus.build(speakers, tmp_path / "Mix", corpus.CorpusConfig(**{**HELD.__dict__, "voices": ("alpha", "zeta")}))
-    with pytest.raises(corpus.CorpusError, match="gamma given more than once"):
-        corpus.CorpusConfig(**{**HELD.__dict__, "dev_unseen_voices": ("gamma",)}).validate()
+    with pytest.raises(CorpusError, match=r"voice 'zeta': not among the speakers found"):
+        corpus.build(speakers, tmp_path / "Mix", CorpusConfig(**{**HELD.__dict__, "voices": ("alpha", "zeta")}))
+    with pytest.raises(CorpusError, match="gamma given more than once"):
+        CorpusConfig(**{**HELD.__dict__, "dev_unseen_voices": ("gamma",)}).validate()
     assert not (tmp_path / "Mix").exists()
 
 
@@ -247,20 +248,20 @@ def test_missing_asterisk_voices_name_their_packages(tmp_path):
     (tmp_path / "fr_CA_f_June").mkdir()
     sf.write(tmp_path / "fr_CA_f_June" / "hello.wav", np.zeros(8000, dtype=np.float32), 8000)
     os.symlink(tmp_path / "fr_CA_f_June", tmp_path / "fr")
-    assert corpus.missing_packages(["june", "armelle", "menardi"], tmp_path) == [
+    assert asterisk_voices.missing_packages(["june", "armelle", "menardi"], tmp_path) == [
         "asterisk-prompt-fr-armelle", "asterisk-prompt-it-menardi-wav"]
-    with pytest.raises(corpus.CorpusError, match=r"voice\(s\) armelle, menardi not installed.*`apt-get install "
+    with pytest.raises(CorpusError, match=r"voice\(s\) armelle, menardi not installed.*`apt-get install "
                                                  r"asterisk-prompt-fr-armelle asterisk-prompt-it-menardi-wav`"):
-        corpus.asterisk_speakers(["june", "armelle", "menardi"], tmp_path)
-    with pytest.raises(corpus.CorpusError, match="unknown Asterisk voice 'nobody'; known voices: allison, june"):
-        corpus.missing_packages(["nobody"], tmp_path)
+        asterisk_voices.asterisk_speakers(["june", "armelle", "menardi"], tmp_path)
+    with pytest.raises(CorpusError, match="unknown Asterisk voice 'nobody'; known voices: allison, june"):
+        asterisk_voices.missing_packages(["nobody"], tmp_path)
     # Installed: a real folder "fr" of GSM files, and "digits/fr" beside it.
     os.unlink(tmp_path / "fr")
     (tmp_path / "fr").mkdir()
     (tmp_path / "digits" / "fr").mkdir(parents=True)
     for path in (tmp_path / "fr" / "bonjour.gsm", tmp_path / "digits" / "fr" / "1.gsm"):
         sf.write(path, np.zeros(1600, dtype=np.float32), 8000, format="RAW", subtype="GSM610")
-    speakers = corpus.asterisk_speakers(["june", "armelle"], tmp_path)
+    speakers = asterisk_voices.asterisk_speakers(["june", "armelle"], tmp_path)
     assert speakers == {"june": [tmp_path / "fr_CA_f_June" / "hello.wav"],
                         "armelle": [tmp_path / "digits" / "fr" / "1.gsm", tmp_path / "fr" / "bonjour.gsm"]}
 
@@ -278,10 +279,11 @@ def test_gsm_files_read_to_their_length_and_signal(tmp_path):
     assert snr > 12, snr  # a lossy codec, but the same speech
 
 
-@pytest.mark.skipif(not (corpus.ASTERISK_ROOT / "fr").is_dir() or (corpus.ASTERISK_ROOT / "fr").is_symlink(),
+@pytest.mark.skipif(not (asterisk_voices.ASTERISK_ROOT / "fr").is_dir()
+                    or (asterisk_voices.ASTERISK_ROOT / "fr").is_symlink(),
                     reason="asterisk-prompt-fr-armelle not installed")
 def test_installed_gsm_prompts_read_to_the_length_of_their_frames():
-    files = corpus.asterisk_speakers(["armelle"])["armelle"]
+    files = asterisk_voices.asterisk_speakers(["armelle"])["armelle"]
     assert len(files) > 100 and all(f.suffix == ".gsm" for f in files)
     for path in files[:20]:
         data, rate = read_mono(path)
@@ -290,7 +292,7 @@ def test_installed_gsm_prompts_read_to_the_length_of_their_frames():
 
 @pytest.mark.voices
 def test_asterisk_voices_merge_english_and_spanish():
-    speakers = corpus.asterisk_speakers(["allison", "june", "carlo", "ivrvoiceru"])
+    speakers = asterisk_voices.asterisk_speakers(["allison", "june", "carlo", "ivrvoiceru"])
     assert len(speakers) == 4
     english = {p for p in speakers["allison"] if "/en_US_f_Allison/" in str(p)}
     spanish = {p for p in speakers["allison"] if "/es_MX_f_Allison/" in str(p)}

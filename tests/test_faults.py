@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from bssmask.checkpoint import load_safe
-from bssmask.data.checks import split_csv
+from bssmask.data.librimix import split_csv
 
 from recipe_helpers import QUICK, build_tiny, copy_recipe, read_rows, run, tiny_flags
 

@@ -16,8 +16,8 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from bssmask.checkpoint import load_safe
-from bssmask.data import corpus
-from bssmask.data.checks import split_csv
+from bssmask.data.corpus_config import ALL_SPLITS
+from bssmask.data.librimix import split_csv
 from recipe_helpers import QUICK, RECIPE, first_mixtures, read_rows, run
 
 N_TEST = QUICK["corpus"]["n_test"]
@@ -39,7 +39,7 @@ def quick(quick_recipe):
 
 
 def test_quick_recipe_data_stage(recipe, quick):
-    for split in corpus.ALL_SPLITS:
+    for split in ALL_SPLITS:
         rows = read_rows(split_csv(recipe / "data" / "quick" / split))
         assert len(rows) == QUICK["corpus"][f"n_{split}"]
         assert Path(rows[0]["mixture_path"]).is_file()
@@ -50,7 +50,7 @@ def test_quick_corpus_holds_out_voices(recipe, quick):
     in no other split."""
     metadata = recipe / "data" / "quick" / "Asterisk2Mix" / "wav8k" / "max" / "metadata"
     heard = {split: {row[f"speaker_{k}"] for row in read_rows(metadata / f"sources_{split}.csv") for k in (1, 2)}
-             for split in corpus.ALL_SPLITS}
+             for split in ALL_SPLITS}
     assert heard["test_unseen"] == {"menardi", "armelle"}
     assert not heard["test_unseen"] & (heard["train"] | heard["dev"] | heard["test"] | heard["dev_unseen"])
     assert heard["train"] == heard["dev"] == heard["test"] == {"allison", "june", "carlo", "ivrvoiceru"}

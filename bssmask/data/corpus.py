@@ -1,11 +1,10 @@
 """Two-speaker mixture corpus from recorded speech, in LibriMix's on-disk layout.
 
-Speech comes from one folder per speaker (any tree of audio files under it),
-or by default from the Asterisk telephony prompts that Debian packages
-(:data:`ASTERISK_VOICES`), each voice read from its own folders, never from
-the language links (``sounds/fr`` ...) that other voice packages replace.
-The English and Spanish prompts of ``asterisk-core-sounds-{en,es}-wav`` are
-one speaker, Allison, and one voice here.
+Speech comes as audio files by speaker: one folder per speaker (any tree of
+audio files under it, :func:`folder_speakers`) or any other table of files
+by speaker name (the Asterisk2Mix recipe reads Debian's Asterisk prompts,
+``recipes/asterisk2mix/local/asterisk_voices.py``). The options are a
+:class:`~bssmask.data.corpus_config.CorpusConfig`.
 
 Recipe, deterministic given ``seed``:
 
@@ -45,40 +44,36 @@ reads it as it reads LibriMix)::
         speakers.json                            the voices each split draws from: {split: [voice, ...]}
         corpus.json                              options and counts; written last, it marks a complete corpus
 
-Example:
-    >>> config = CorpusConfig(n_train=64, n_dev=8, n_test=8, voices=("allison", "june", "carlo", "ivrvoiceru"),
-    ...                       test_unseen_voices=("menardi", "armelle"))
-    >>> speakers = asterisk_speakers(config.all_voices())  # doctest: +SKIP
-    >>> build(speakers, "data/Asterisk2Mix", config)  # doctest: +SKIP
-    PosixPath('data/Asterisk2Mix/wav8k/max/metadata')
+Example (``speech/`` holding a folder of audio files for each of five speakers):
+    >>> config = CorpusConfig(n_train=64, n_dev=8, n_test=8, voices=("alpha", "beta", "gamma"),
+    ...                       test_unseen_voices=("delta", "epsilon"))
+    >>> speakers = folder_speakers("speech")  # doctest: +SKIP
+    >>> build(speakers, "data/Mix", config)  # doctest: +SKIP
+    PosixPath('data/Mix/wav8k/max/metadata')
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import fcntl
 import json
 import os
 import re
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import torch
 
+from ..atomic import atomic_folder, atomic_path, write_text
 from ..audio import RAW_FORMATS, AudioError, read_mono, resample
+from ..tables import to_csv
+from .corpus_config import ALL_SPLITS, SPLITS, CorpusConfig, CorpusError
 
-ASTERISK_ROOT = Path("/usr/share/asterisk/sounds")
-#: Splits of the seen voices (utterance-disjoint).
-SPLITS = ("train", "dev", "test")
-#: Every split a corpus may hold, in the order of their random streams.
-ALL_SPLITS = (*SPLITS, "test_unseen", "dev_unseen", "test_same")
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", *RAW_FORMATS)
 
-#: Files that are not speech, matched on the path relative to the speaker folder.
+#: Files that are not speech (the tones and silences of telephony prompts), matched on the path relative to the
+#: speaker folder.
 NON_SPEECH = re.compile(r"(^|/)silence/|(^|/)(beep[^/]*|[^/]*2tone|tt-monkeys|confbridge-(join|leave))\.[a-z0-9]+$")
 #: Utterances quieter than this (dBFS RMS) are dropped as silence.
 MIN_RMS_DB = -50.0
@@ -90,167 +85,9 @@ PEAK = 0.9
 MIN_UTTERANCES = 3
 
 
-@dataclass(frozen=True)
-class AsteriskVoice:
-    """Where one Debian package puts a voice's prompts.
-
-    Attributes:
-        package: the Debian package.
-        folders: its folders of the voice's files, relative to :data:`ASTERISK_ROOT`;
-            real folders, never the language links.
-        suffix: the files' suffix (``.gsm``: raw GSM 6.10, see :data:`bssmask.audio.RAW_FORMATS`).
-    """
-
-    package: str
-    folders: tuple[str, ...]
-    suffix: str = ".wav"
-
-
-#: The Asterisk voices Debian packages, by voice name (credits in the README).
-ASTERISK_VOICES: dict[str, tuple[AsteriskVoice, ...]] = {
-    "allison": (AsteriskVoice("asterisk-core-sounds-en-wav", ("en_US_f_Allison",)),
-                AsteriskVoice("asterisk-core-sounds-es-wav", ("es_MX_f_Allison",))),
-    "june": (AsteriskVoice("asterisk-core-sounds-fr-wav", ("fr_CA_f_June",)),),
-    "carlo": (AsteriskVoice("asterisk-core-sounds-it-wav", ("it_IT_m_Carlo",)),),
-    "ivrvoiceru": (AsteriskVoice("asterisk-core-sounds-ru-wav", ("ru_RU_f_IvrvoiceRU",)),),
-    "menardi": (AsteriskVoice("asterisk-prompt-it-menardi-wav", ("it_IT_f_Menardi",)),),
-    "armelle": (AsteriskVoice("asterisk-prompt-fr-armelle",
-                              ("fr", "digits/fr", "letters/fr", "phonetic/fr", "dictate/fr"), ".gsm"),),
-    "july": (AsteriskVoice("asterisk-prompt-es-co", ("es", "digits/es"), ".gsm"),),
-}
-
-
-class CorpusError(ValueError):
-    """A bad speech source or option; the message names the folder, file or option."""
-
-
-@dataclass(frozen=True)
-class CorpusConfig:
-    """Options of :func:`build`.
-
-    Attributes:
-        sample_rate: rate of the written files (Hz).
-        n_train, n_dev, n_test: number of mixtures per split.
-        mix_length: length of train and dev mixtures (s).
-        max_gap: longest pause before each utterance of a train or dev mixture (s).
-        max_level_db: relative level of the two speakers drawn in ``[-x, x]`` dB.
-        min_duration, max_duration: utterances outside this range (s) are not used.
-        split: fractions of each seen voice's utterances in train, dev and test.
-        seed: seed of every random choice.
-        voices: the seen voices (train, dev, test); empty: every speaker not held out.
-        test_unseen_voices: voices held out for ``test_unseen`` (none, or at least two).
-        dev_unseen_voices: voices held out for ``dev_unseen`` (none: no such split).
-        n_test_unseen, n_dev_unseen, n_test_same: number of mixtures of these test sets.
-    """
-
-    sample_rate: int = 8000
-    n_train: int = 2000
-    n_dev: int = 200
-    n_test: int = 100
-    mix_length: float = 3.0
-    max_gap: float = 1.0
-    max_level_db: float = 5.0
-    min_duration: float = 1.0
-    max_duration: float = 10.0
-    split: tuple[float, float, float] = (0.8, 0.1, 0.1)
-    seed: int = 0
-    voices: tuple[str, ...] = ()
-    test_unseen_voices: tuple[str, ...] = ()
-    dev_unseen_voices: tuple[str, ...] = ()
-    n_test_unseen: int = 100
-    n_dev_unseen: int = 100
-    n_test_same: int = 100
-
-    def held_out(self) -> dict[str, tuple[str, ...]]:
-        """Held-out voices by split (only the splits that have some)."""
-        held = {"test_unseen": self.test_unseen_voices, "dev_unseen": self.dev_unseen_voices}
-        return {split: voices for split, voices in held.items() if voices}
-
-    def splits(self) -> tuple[str, ...]:
-        """The splits of :data:`ALL_SPLITS` that a corpus of these options holds."""
-        return tuple(split for split in ALL_SPLITS if split in (*SPLITS, *self.held_out(), "test_same"))
-
-    def all_voices(self) -> tuple[str, ...]:
-        """The seen voices, then the held-out ones."""
-        return (*self.voices, *self.test_unseen_voices, *self.dev_unseen_voices)
-
-    def validate(self) -> None:
-        """Raise :class:`CorpusError` naming the first bad option."""
-        for name in ("sample_rate", "n_train", "n_dev", "n_test", "n_test_unseen", "n_dev_unseen", "n_test_same"):
-            if getattr(self, name) < 1:
-                raise CorpusError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.sample_rate % 1000:
-            raise CorpusError(f"sample_rate must be a multiple of 1000 Hz, got {self.sample_rate}")
-        if not 0 < self.min_duration < self.max_duration:
-            raise CorpusError(f"need 0 < min_duration < max_duration, got {self.min_duration}, {self.max_duration}")
-        if self.mix_length <= 0 or self.max_level_db < 0 or self.max_gap < 0:
-            raise CorpusError(f"need mix_length > 0, max_gap >= 0 and max_level_db >= 0, got "
-                              f"{self.mix_length}, {self.max_gap}, {self.max_level_db}")
-        numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in self.split)
-        if len(self.split) != 3 or not numbers or min(self.split) <= 0 or abs(sum(self.split) - 1) > 1e-6:
-            raise CorpusError(f"split must be three positive fractions summing to 1, got {list(self.split)}")
-        names = self.all_voices()
-        twice = sorted({v for v in names if names.count(v) > 1})
-        if twice:
-            raise CorpusError(f"voices, test_unseen_voices, dev_unseen_voices: {', '.join(twice)} given more than "
-                              "once (a held-out voice is in no other split)")
-        if len(self.test_unseen_voices) == 1:
-            raise CorpusError(f"test_unseen_voices: need none or at least two voices (mixtures of two held-out "
-                              f"voices), got {list(self.test_unseen_voices)}")
-
-
 def _clean_name(text: str) -> str:
     """A name safe in mixture IDs: letters, digits and ``-`` only (LibriMix IDs split on ``_``)."""
     return re.sub(r"[^A-Za-z0-9-]+", "-", text).strip("-")
-
-
-def _voice_parts(name: str) -> tuple[AsteriskVoice, ...]:
-    if name not in ASTERISK_VOICES:
-        raise CorpusError(f"unknown Asterisk voice {name!r}; known voices: {', '.join(ASTERISK_VOICES)}")
-    return ASTERISK_VOICES[name]
-
-
-def _installed(folder: Path) -> bool:
-    """A voice folder is there when it is a real folder (a language link points to another voice)."""
-    return folder.is_dir() and not folder.is_symlink()
-
-
-def missing_packages(voices, root: str | Path = ASTERISK_ROOT) -> list[str]:
-    """Debian packages of the Asterisk ``voices`` that are not installed (their first folder is not there).
-
-    Raises:
-        CorpusError: an unknown voice name.
-    """
-    missing = []
-    for name in voices:
-        for part in _voice_parts(name):
-            if not _installed(Path(root) / part.folders[0]) and part.package not in missing:
-                missing.append(part.package)
-    return missing
-
-
-def asterisk_speakers(voices=tuple(ASTERISK_VOICES), root: str | Path = ASTERISK_ROOT) -> dict[str, list[Path]]:
-    """Speech files of the Asterisk ``voices`` (names of :data:`ASTERISK_VOICES`), by voice.
-
-    Each voice is read from its own folders; a folder that is missing or is
-    a link (a language link, such as ``sounds/fr``, to another voice) means
-    that the voice's package is not installed.
-
-    Raises:
-        CorpusError: an unknown voice, or voices not installed, with the packages to install.
-    """
-    root = Path(root)
-    missing = missing_packages(voices, root)
-    if missing:
-        absent = [name for name in voices if any(part.package in missing for part in ASTERISK_VOICES[name])]
-        raise CorpusError(
-            f"{root}: Asterisk voice(s) {', '.join(absent)} not installed; install them as root with "
-            f"`apt-get install {' '.join(missing)}`, or give a folder with one subfolder per speaker (--source_dir)"
-        )
-    return {name: sorted(path for part in _voice_parts(name) for folder in part.folders
-                         if _installed(root / folder) for path in (root / folder).rglob(f"*{part.suffix}")
-                         if path.is_file())
-            for name in voices}
 
 
 def folder_speakers(source_dir: str | Path) -> dict[str, list[Path]]:
@@ -409,35 +246,9 @@ def _write_split(draw, n: int, excerpts: bool, config, split_dir: Path, final_di
     return rows, info
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def corpus_dir(out_dir: str | Path, sample_rate: int = 8000) -> Path:
     """The folder holding the split folders and ``metadata/`` (``<out_dir>/wav8k/max``)."""
     return Path(out_dir) / f"wav{sample_rate // 1000}k" / "max"
-
-
-def _remove_abandoned(out_dir: Path) -> None:
-    """Remove the temporary folders of builds of ``out_dir`` that no process holds (killed mid-build).
-
-    A build holds an exclusive lock on ``<temporary folder>.lock`` while it
-    writes; the lock goes with the process, however it ends.
-    """
-    for tmp in out_dir.parent.glob(f".{out_dir.name}.tmp-*"):
-        if not tmp.is_dir():
-            continue
-        lock = tmp.with_name(tmp.name + ".lock")
-        try:
-            with open(lock, "a") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                shutil.rmtree(tmp, ignore_errors=True)
-            lock.unlink()
-        except BlockingIOError:
-            continue  # another build is writing it
 
 
 def _split_draws(speakers: dict[str, list[Path]], config: CorpusConfig) -> dict[str, tuple]:
@@ -492,8 +303,8 @@ def build(speakers: dict[str, list[Path]], out_dir: str | Path, config: CorpusCo
     a no-op); one built with other options is replaced.
 
     Args:
-        speakers: audio files by speaker name (:func:`asterisk_speakers`,
-            :func:`folder_speakers`); at least two speakers.
+        speakers: audio files by speaker name (:func:`folder_speakers`, or the
+            Asterisk2Mix recipe's ``asterisk_speakers``); at least two speakers.
         out_dir: corpus root (for example ``data/Asterisk2Mix``).
         config: the options.
 
@@ -516,21 +327,15 @@ def build(speakers: dict[str, list[Path]], out_dir: str | Path, config: CorpusCo
         raise CorpusError(f"{out_dir}: exists and is not a corpus built here; remove it or choose another folder")
 
     draws = _split_draws(speakers, config)
-    _remove_abandoned(out_dir)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    lock = open(tmp.with_name(tmp.name + ".lock"), "a")
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp_final = corpus_dir(tmp, config.sample_rate)
-    try:
+    with atomic_folder(out_dir) as tmp:
+        tmp_final = corpus_dir(tmp, config.sample_rate)
         (tmp_final / "metadata").mkdir(parents=True)
         for split, (draw, pools) in draws.items():
             split_rng = np.random.default_rng([config.seed, ALL_SPLITS.index(split)])
             rows, info = _write_split(draw, getattr(config, f"n_{split}"), split in ("train", "dev"), config,
                                       tmp_final / split, final / split, split_rng)
-            _write_csv(tmp_final / "metadata" / f"mixture_{split}_mix_clean.csv", rows)
-            _write_csv(tmp_final / "metadata" / f"sources_{split}.csv", info)
+            write_text(tmp_final / "metadata" / f"mixture_{split}_mix_clean.csv", to_csv(rows, list(rows[0])))
+            write_text(tmp_final / "metadata" / f"sources_{split}.csv", to_csv(info, list(info[0])))
         voices = {split: sorted(pools) for split, (_, pools) in draws.items()}
         (tmp_final / "speakers.json").write_text(json.dumps(voices, indent=2) + "\n")
         summary = dict(
@@ -539,13 +344,6 @@ def build(speakers: dict[str, list[Path]], out_dir: str | Path, config: CorpusCo
             source_files=sources,
         )
         (tmp_final / "corpus.json").write_text(json.dumps(summary, indent=2) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        os.unlink(lock.name)
-        lock.close()
     return final / "metadata"
 
 
@@ -567,8 +365,6 @@ def local_metadata(metadata_dir: str | Path, split_dirs: dict[str, str | Path]) 
         found = sorted(metadata_dir.glob(f"mixture_{split}_mix_*.csv"))
         if not any(p.name.endswith("_mix_clean.csv") for p in found):
             raise CorpusError(f"{metadata_dir}: no mixture_{split}_mix_clean.csv")
-        dest = Path(dest)
-        dest.mkdir(parents=True, exist_ok=True)
         for path in found:
-            shutil.copyfile(path, dest / f".{path.name}.tmp")
-            os.replace(dest / f".{path.name}.tmp", dest / path.name)
+            with atomic_path(Path(dest) / path.name) as tmp:
+                shutil.copyfile(path, tmp)

@@ -8,12 +8,11 @@ data loader workers there are.
 - :class:`SeededExcerpts` wraps a dataset that draws random excerpts with
   Python's :mod:`random` (as :class:`asteroid.data.LibriMix` does with
   ``segment``) and seeds that draw from ``(seed, epoch, index)``.
-- :class:`EpochSampler` orders (or keeps in order) the indices of an epoch
-  from ``(seed, epoch)`` and gives each DDP process its share, as
-  :class:`torch.utils.data.DistributedSampler` does; its ``set_epoch``,
-  which Lightning calls before each epoch, also moves the dataset to that
-  epoch. Loaders built with it are used with
-  ``Trainer(use_distributed_sampler=False)``.
+- :class:`EpochSampler`, a :class:`torch.utils.data.DistributedSampler`,
+  orders (or keeps in order) the indices of an epoch from ``(seed, epoch)``
+  and gives each DDP process its share; its ``set_epoch``, which Lightning
+  calls before each epoch, also moves the dataset to that epoch. Loaders
+  built with it are used with ``Trainer(use_distributed_sampler=False)``.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import math
 import random
 
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset, DistributedSampler
 
 __all__ = ["SeededExcerpts", "EpochSampler"]
 
@@ -52,45 +51,49 @@ class SeededExcerpts(Dataset):
             random.setstate(state)
 
 
-class EpochSampler(Sampler[int]):
-    """This process's indices of an epoch: a function of the seed, the epoch and the process rank.
+class EpochSampler(DistributedSampler):
+    """This process's indices of an epoch: torch's :class:`~torch.utils.data.DistributedSampler`
+    (order from ``seed + epoch``, process ``r`` of ``w`` taking indices ``r, r + w, ...``, padded by
+    repeating the first ones so that every process gets ``ceil(len / w)``), with two differences:
+
+    - the processes are those of the process group when the indices are
+      drawn, not when the sampler is made (a recipe builds its loaders
+      before Lightning starts DDP); without one, a single process;
+    - :meth:`set_epoch` also moves a :class:`SeededExcerpts` dataset to the epoch.
 
     Args:
-        dataset: the dataset sampled; a :class:`SeededExcerpts` follows the
-            sampler's epoch.
+        dataset: the dataset sampled.
         seed: the run's seed.
         shuffle: random order drawn from ``seed + epoch`` (else in order).
 
-    Under DDP (an initialized process group), process ``r`` of ``w`` takes
-    indices ``r, r + w, ...`` of the epoch's order, padded by repeating the
-    first ones so that every process gets ``ceil(len / w)``.
+    Example:
+        >>> sampler = EpochSampler(SeededExcerpts(list(range(5)), seed=0), seed=0)
+        >>> sampler.set_epoch(3)
+        >>> list(sampler) == torch.randperm(5, generator=torch.Generator().manual_seed(3)).tolist()
+        True
+        >>> sampler.dataset.epoch
+        3
     """
 
     def __init__(self, dataset, seed: int, shuffle: bool = True):
-        self.dataset, self.seed, self.shuffle = dataset, seed, shuffle
-        self.epoch = 0
+        super().__init__(dataset, num_replicas=1, rank=0, shuffle=shuffle, seed=seed)
 
-    @staticmethod
-    def _rank_and_world() -> tuple[int, int]:
+    def _join_process_group(self) -> None:
+        """Take this process's rank and the number of processes from the process group, if there is one."""
         if torch.distributed.is_available() and torch.distributed.is_initialized():
-            return torch.distributed.get_rank(), torch.distributed.get_world_size()
-        return 0, 1
+            self.rank, self.num_replicas = torch.distributed.get_rank(), torch.distributed.get_world_size()
+        self.num_samples = math.ceil(len(self.dataset) / self.num_replicas)
+        self.total_size = self.num_samples * self.num_replicas
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+        super().set_epoch(epoch)
         if isinstance(self.dataset, SeededExcerpts):
             self.dataset.epoch = epoch
 
     def __len__(self) -> int:
-        return math.ceil(len(self.dataset) / self._rank_and_world()[1])
+        self._join_process_group()
+        return super().__len__()
 
     def __iter__(self):
-        n = len(self.dataset)
-        if self.shuffle:
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + self.epoch)).tolist()
-        else:
-            order = list(range(n))
-        rank, world = self._rank_and_world()
-        total = math.ceil(n / world) * world
-        order += order[: total - n]
-        return iter(order[rank:total:world])
+        self._join_process_group()
+        return super().__iter__()

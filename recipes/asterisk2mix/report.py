@@ -43,8 +43,7 @@ from pathlib import Path
 
 from bssmask import ablation, config, heads, masks, tables
 from bssmask.audio import load_sources
-from bssmask.data.checks import split_csv
-from bssmask.data.mixtures import list_mixtures
+from bssmask.data.librimix import list_mixtures, split_csv
 from eval import test_sets
 
 HERE = Path(__file__).resolve().parent

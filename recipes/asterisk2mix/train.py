@@ -24,7 +24,7 @@ import torch
 from bssmask import config
 from bssmask.atomic import atomic_path
 from bssmask.checkpoint import CheckpointError, load_safe
-from bssmask.data.checks import DataError
+from bssmask.data.librimix import DataError
 from bssmask.system import NonFiniteLossError, build_system, build_trainer
 
 

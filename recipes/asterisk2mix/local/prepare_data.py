@@ -3,7 +3,7 @@
 Speech comes from ``--source_dir`` (one subfolder per speaker) or, by
 default, from the Asterisk voices of the config's ``voices``,
 ``test_unseen_voices`` and ``dev_unseen_voices``
-(``bssmask.data.corpus.asterisk_speakers``; ``voices: []``: every Asterisk
+(``local/asterisk_voices.py``; ``voices: []``: every Asterisk
 voice that is not held out). The corpus goes to
 ``<storage_dir>/Asterisk2Mix`` (LibriMix layout, with ``speakers.json``);
 each split's CSV is then copied to the config's ``train_dir``,
@@ -22,6 +22,8 @@ import sys
 
 from bssmask import config
 from bssmask.data import corpus
+from bssmask.data.corpus_config import CorpusConfig
+from asterisk_voices import ASTERISK_VOICES, asterisk_speakers, missing_packages
 
 #: The data section's folder of each corpus split.
 SPLIT_DIRS = {"train": "train_dir", "dev": "valid_dir", "test": "test_dir", "test_unseen": "test_unseen_dir",
@@ -36,10 +38,10 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                         help="print the Debian packages of the config's voices that are not installed, and stop")
 
 
-def corpus_config(conf: dict) -> corpus.CorpusConfig:
-    """The :class:`~bssmask.data.corpus.CorpusConfig` of a recipe config's ``corpus`` and ``data`` sections."""
+def corpus_config(conf: dict) -> CorpusConfig:
+    """The :class:`~bssmask.data.corpus_config.CorpusConfig` of a recipe config's ``corpus`` and ``data`` sections."""
     options = dict(conf["corpus"])
-    return corpus.CorpusConfig(
+    return CorpusConfig(
         sample_rate=conf["data"]["sample_rate"], seed=options.pop("corpus_seed"),
         **{key: tuple(options.pop(key)) for key in ("split", "voices", "test_unseen_voices", "dev_unseen_voices")},
         **options,
@@ -52,14 +54,14 @@ def main(argv=None) -> int:
         config.require(conf, "corpus", "data")
         corpus_conf = corpus_config(conf)
         corpus_conf.validate()
-        voices = corpus_conf.all_voices() if corpus_conf.voices else tuple(corpus.ASTERISK_VOICES)  # []: all
+        voices = corpus_conf.all_voices() if corpus_conf.voices else tuple(ASTERISK_VOICES)  # []: all
         if args.missing_packages == "true":
-            print(" ".join(corpus.missing_packages(voices)))
+            print(" ".join(missing_packages(voices)))
             return 0
         unset = [SPLIT_DIRS[split] for split in corpus_conf.splits() if not conf["data"][SPLIT_DIRS[split]]]
         if unset:
             raise config.ConfigError(f"data: {', '.join(unset)} empty, but the corpus options ask for that split")
-        speakers = corpus.folder_speakers(args.source_dir) if args.source_dir else corpus.asterisk_speakers(voices)
+        speakers = corpus.folder_speakers(args.source_dir) if args.source_dir else asterisk_speakers(voices)
         metadata = corpus.build(speakers, f"{args.storage_dir}/Asterisk2Mix", corpus_conf)
         corpus.local_metadata(metadata, {split: conf["data"][SPLIT_DIRS[split]] for split in corpus_conf.splits()})
     except (ValueError, OSError) as err:

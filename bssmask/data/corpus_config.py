@@ -1,0 +1,99 @@
+"""The options of the corpus builder (:mod:`bssmask.data.corpus`) and its error.
+
+Example:
+    >>> config = CorpusConfig(n_train=64, voices=("alpha", "beta", "gamma"), test_unseen_voices=("delta", "epsilon"))
+    >>> config.splits()
+    ('train', 'dev', 'test', 'test_unseen', 'test_same')
+    >>> CorpusConfig(split=(0.5, 0.5, 0.5)).validate()
+    Traceback (most recent call last):
+    ...
+    bssmask.data.corpus_config.CorpusError: split must be three positive fractions summing to 1, got [0.5, 0.5, 0.5]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Splits of the seen voices (utterance-disjoint).
+SPLITS = ("train", "dev", "test")
+#: Every split a corpus may hold, in the order of their random streams.
+ALL_SPLITS = (*SPLITS, "test_unseen", "dev_unseen", "test_same")
+
+
+class CorpusError(ValueError):
+    """A bad speech source or option; the message names the folder, file or option."""
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """Options of :func:`bssmask.data.corpus.build`.
+
+    Attributes:
+        sample_rate: rate of the written files (Hz).
+        n_train, n_dev, n_test: number of mixtures per split.
+        mix_length: length of train and dev mixtures (s).
+        max_gap: longest pause before each utterance of a train or dev mixture (s).
+        max_level_db: relative level of the two speakers drawn in ``[-x, x]`` dB.
+        min_duration, max_duration: utterances outside this range (s) are not used.
+        split: fractions of each seen voice's utterances in train, dev and test.
+        seed: seed of every random choice.
+        voices: the seen voices (train, dev, test); empty: every speaker not held out.
+        test_unseen_voices: voices held out for ``test_unseen`` (none, or at least two).
+        dev_unseen_voices: voices held out for ``dev_unseen`` (none: no such split).
+        n_test_unseen, n_dev_unseen, n_test_same: number of mixtures of these test sets.
+    """
+
+    sample_rate: int = 8000
+    n_train: int = 2000
+    n_dev: int = 200
+    n_test: int = 100
+    mix_length: float = 3.0
+    max_gap: float = 1.0
+    max_level_db: float = 5.0
+    min_duration: float = 1.0
+    max_duration: float = 10.0
+    split: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    seed: int = 0
+    voices: tuple[str, ...] = ()
+    test_unseen_voices: tuple[str, ...] = ()
+    dev_unseen_voices: tuple[str, ...] = ()
+    n_test_unseen: int = 100
+    n_dev_unseen: int = 100
+    n_test_same: int = 100
+
+    def held_out(self) -> dict[str, tuple[str, ...]]:
+        """Held-out voices by split (only the splits that have some)."""
+        held = {"test_unseen": self.test_unseen_voices, "dev_unseen": self.dev_unseen_voices}
+        return {split: voices for split, voices in held.items() if voices}
+
+    def splits(self) -> tuple[str, ...]:
+        """The splits of :data:`ALL_SPLITS` that a corpus of these options holds."""
+        return tuple(split for split in ALL_SPLITS if split in (*SPLITS, *self.held_out(), "test_same"))
+
+    def all_voices(self) -> tuple[str, ...]:
+        """The seen voices, then the held-out ones."""
+        return (*self.voices, *self.test_unseen_voices, *self.dev_unseen_voices)
+
+    def validate(self) -> None:
+        """Raise :class:`CorpusError` naming the first bad option."""
+        for name in ("sample_rate", "n_train", "n_dev", "n_test", "n_test_unseen", "n_dev_unseen", "n_test_same"):
+            if getattr(self, name) < 1:
+                raise CorpusError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.sample_rate % 1000:
+            raise CorpusError(f"sample_rate must be a multiple of 1000 Hz, got {self.sample_rate}")
+        if not 0 < self.min_duration < self.max_duration:
+            raise CorpusError(f"need 0 < min_duration < max_duration, got {self.min_duration}, {self.max_duration}")
+        if self.mix_length <= 0 or self.max_level_db < 0 or self.max_gap < 0:
+            raise CorpusError(f"need mix_length > 0, max_gap >= 0 and max_level_db >= 0, got "
+                              f"{self.mix_length}, {self.max_gap}, {self.max_level_db}")
+        numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in self.split)
+        if len(self.split) != 3 or not numbers or min(self.split) <= 0 or abs(sum(self.split) - 1) > 1e-6:
+            raise CorpusError(f"split must be three positive fractions summing to 1, got {list(self.split)}")
+        names = self.all_voices()
+        twice = sorted({v for v in names if names.count(v) > 1})
+        if twice:
+            raise CorpusError(f"voices, test_unseen_voices, dev_unseen_voices: {', '.join(twice)} given more than "
+                              "once (a held-out voice is in no other split)")
+        if len(self.test_unseen_voices) == 1:
+            raise CorpusError(f"test_unseen_voices: need none or at least two voices (mixtures of two held-out "
+                              f"voices), got {list(self.test_unseen_voices)}")

@@ -1,0 +1,101 @@
+"""The Asterisk voices the recipe's corpus reads: Debian's telephony prompt packages.
+
+Each voice is read from its own folders under :data:`ASTERISK_ROOT`, never
+from the language links (``sounds/fr`` ...) that other voice packages
+replace. The English and Spanish prompts of
+``asterisk-core-sounds-{en,es}-wav`` are one speaker, Allison, and one
+voice here. :func:`asterisk_speakers` gives the files of each voice, by
+voice, as :func:`bssmask.data.corpus.build` takes them.
+
+Example:
+    >>> missing_packages(["june", "armelle"], root="/nowhere")
+    ['asterisk-core-sounds-fr-wav', 'asterisk-prompt-fr-armelle']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bssmask.data.corpus_config import CorpusError
+
+ASTERISK_ROOT = Path("/usr/share/asterisk/sounds")
+
+
+@dataclass(frozen=True)
+class AsteriskVoice:
+    """Where one Debian package puts a voice's prompts.
+
+    Attributes:
+        package: the Debian package.
+        folders: its folders of the voice's files, relative to :data:`ASTERISK_ROOT`;
+            real folders, never the language links.
+        suffix: the files' suffix (``.gsm``: raw GSM 6.10, see :data:`bssmask.audio.RAW_FORMATS`).
+    """
+
+    package: str
+    folders: tuple[str, ...]
+    suffix: str = ".wav"
+
+
+#: The Asterisk voices Debian packages, by voice name (credits in the recipe's README).
+ASTERISK_VOICES: dict[str, tuple[AsteriskVoice, ...]] = {
+    "allison": (AsteriskVoice("asterisk-core-sounds-en-wav", ("en_US_f_Allison",)),
+                AsteriskVoice("asterisk-core-sounds-es-wav", ("es_MX_f_Allison",))),
+    "june": (AsteriskVoice("asterisk-core-sounds-fr-wav", ("fr_CA_f_June",)),),
+    "carlo": (AsteriskVoice("asterisk-core-sounds-it-wav", ("it_IT_m_Carlo",)),),
+    "ivrvoiceru": (AsteriskVoice("asterisk-core-sounds-ru-wav", ("ru_RU_f_IvrvoiceRU",)),),
+    "menardi": (AsteriskVoice("asterisk-prompt-it-menardi-wav", ("it_IT_f_Menardi",)),),
+    "armelle": (AsteriskVoice("asterisk-prompt-fr-armelle",
+                              ("fr", "digits/fr", "letters/fr", "phonetic/fr", "dictate/fr"), ".gsm"),),
+    "july": (AsteriskVoice("asterisk-prompt-es-co", ("es", "digits/es"), ".gsm"),),
+}
+
+
+def _voice_parts(name: str) -> tuple[AsteriskVoice, ...]:
+    if name not in ASTERISK_VOICES:
+        raise CorpusError(f"unknown Asterisk voice {name!r}; known voices: {', '.join(ASTERISK_VOICES)}")
+    return ASTERISK_VOICES[name]
+
+
+def _installed(folder: Path) -> bool:
+    """A voice folder is there when it is a real folder (a language link points to another voice)."""
+    return folder.is_dir() and not folder.is_symlink()
+
+
+def missing_packages(voices, root: str | Path = ASTERISK_ROOT) -> list[str]:
+    """Debian packages of the Asterisk ``voices`` that are not installed (their first folder is not there).
+
+    Raises:
+        CorpusError: an unknown voice name.
+    """
+    missing = []
+    for name in voices:
+        for part in _voice_parts(name):
+            if not _installed(Path(root) / part.folders[0]) and part.package not in missing:
+                missing.append(part.package)
+    return missing
+
+
+def asterisk_speakers(voices=tuple(ASTERISK_VOICES), root: str | Path = ASTERISK_ROOT) -> dict[str, list[Path]]:
+    """Speech files of the Asterisk ``voices`` (names of :data:`ASTERISK_VOICES`), by voice.
+
+    Each voice is read from its own folders; a folder that is missing or is
+    a link (a language link, such as ``sounds/fr``, to another voice) means
+    that the voice's package is not installed.
+
+    Raises:
+        CorpusError: an unknown voice, or voices not installed, with the packages to install.
+    """
+    root = Path(root)
+    missing = missing_packages(voices, root)
+    if missing:
+        absent = [name for name in voices if any(part.package in missing for part in ASTERISK_VOICES[name])]
+        raise CorpusError(
+            f"{root}: Asterisk voice(s) {', '.join(absent)} not installed; install them as root with "
+            f"`apt-get install {' '.join(missing)}`, or give a folder with one subfolder per speaker (--source_dir)"
+        )
+    return {name: sorted(path for part in _voice_parts(name) for folder in part.folders
+                         if _installed(root / folder) for path in (root / folder).rglob(f"*{part.suffix}")
+                         if path.is_file())
+            for name in voices}
