@@ -1,42 +1,67 @@
-"""Time of the whole ablation grid on the bundled pair: fast_bss_eval vs mir_eval scoring.
+"""The ablation's speed against mir_eval: in process, as a command, and over a dataset.
 
-Both runs compute the same estimates (``bssmask.ablation.estimate_grid``) and
-score them; one uses bssmask's batched metrics (fast_bss_eval), the other
-mir_eval's ``bss_eval_sources`` row by row. Prints both times, their ratio and
-the largest SDR/SIR/SAR difference.
+Side by side in one run, ratios printed:
 
-    python benchmarks/ablation_speed.py [--repeats 3]
+1. In process, on the bundled pair and on a long pair (``--seconds``, built
+   from the bundled clips by circular shifts): the whole default grid scored
+   by bssmask (``ablation.estimate_grid``, then ``metrics.bss_eval``: batched
+   fast_bss_eval) against the same estimates scored by mir_eval's
+   ``bss_eval_sources`` row by row, with the largest SDR/SIR/SAR difference.
+2. As a command, start-up included: ``bssmask ablate --sources`` on the long
+   pair against the mir_eval-scored grid of 1.
+3. With ``--dataset CSV``: ``bssmask ablate --dataset`` on its first
+   ``--max-mixtures`` mixtures with ``--jobs 1`` and ``--jobs 2``, and with
+   ``--metrics sdr,si_sdr``, against mir_eval on the same mixtures.
+
+    python benchmarks/ablation_speed.py [--seconds 36] [--repeats 3]
+        [--dataset recipes/asterisk2mix/data/test/mixture_test_mix_clean.csv --max-mixtures 100]
 """
 
 import argparse
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import mir_eval
 import numpy as np
+import soundfile as sf
 import torch
 
 from bssmask import ablation
 from bssmask.audio import load_sources
 from bssmask.data import DEFAULT_SOURCES
-from bssmask.metrics import MAX_DB, bss_eval
+from bssmask.data.librimix import list_mixtures
+from bssmask.metrics import bss_eval
+
+SCORES = ("sdr", "sir", "sar")
 
 
-def grid_with_bssmask(sources, config):
+def long_pair(sources: torch.Tensor, rate: int, seconds: float) -> torch.Tensor:
+    """``[2, seconds * rate]``: each bundled source followed by circular shifts of itself."""
+    length = int(seconds * rate)
+    copies = -(-length // sources.shape[-1])
+    tiled = torch.cat([sources.roll(k * rate // 3, dims=-1) for k in range(copies)], dim=-1)
+    return tiled[:, :length].contiguous()
+
+
+def with_bssmask(sources, config) -> np.ndarray:
+    """``[rows, 3, n_src]``: SDR, SIR, SAR of each grid row's estimates."""
     rows, est = ablation.estimate_grid(sources, config)
     scores = bss_eval(sources, est)
-    return np.stack([scores[k].numpy() for k in ("sdr", "sir", "sar")], axis=1)  # [G, 3, n_src]
+    return np.stack([scores[k].numpy() for k in SCORES], axis=1)
 
 
-def grid_with_mir_eval(sources, config):
+def with_mir_eval(sources, config) -> np.ndarray:
     rows, est = ablation.estimate_grid(sources, config)
     ref = sources.double().numpy()
-    return np.stack([
-        np.stack(mir_eval.separation.bss_eval_sources(ref, e.double().numpy(), compute_permutation=False)[:3])
-        for e in est
-    ])
+    return np.stack([np.stack(mir_eval.separation.bss_eval_sources(ref, e.double().numpy(),
+                                                                   compute_permutation=False)[:3])
+                     for e in est])
 
 
-def best_time(fn, repeats):
+def timed(fn, repeats: int):
     times, result = [], None
     for _ in range(repeats):
         start = time.perf_counter()
@@ -45,29 +70,59 @@ def best_time(fn, repeats):
     return min(times), result
 
 
+def largest_difference(ours: np.ndarray, theirs: np.ndarray) -> str:
+    """The largest difference over values under 100 dB (above, float64 rounding sets both)."""
+    comparable = np.isfinite(theirs) & (np.abs(theirs) < 100) & (np.abs(ours) < 100)
+    return f"{np.abs(ours - theirs)[comparable].max():.1e} dB over {comparable.sum()} values under 100 dB"
+
+
+def command(args: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "bssmask.cli", "ablate", *args], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each; the best time is kept")
+    parser.add_argument("--seconds", type=float, default=36.0, help="length of the long pair (s)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each bssmask timing; the best is kept")
+    parser.add_argument("--dataset", help="a LibriMix CSV for the dataset timings (3.)")
+    parser.add_argument("--max-mixtures", type=int, default=100)
     args = parser.parse_args()
-    sources, rate, _ = load_sources(DEFAULT_SOURCES)
     config = ablation.AblationConfig()
-    n_rows = len(ablation.grid(config))
-    est_t, _ = best_time(lambda: ablation.estimate_grid(sources, config), args.repeats)
-    fast_t, fast = best_time(lambda: grid_with_bssmask(sources, config), args.repeats)
-    ref_t, ref = best_time(lambda: grid_with_mir_eval(sources, config), max(1, args.repeats - 2))
-    # Values over 100 dB (the exact complex oracle, 1e-13 relative error) are
-    # float64 rounding noise for both implementations: shown apart.
-    comparable = np.isfinite(ref) & (np.abs(ref) < 100)
-    diff = np.abs(fast - ref)[comparable].max()
-    exact = np.abs(np.minimum(fast, MAX_DB) - np.minimum(ref, MAX_DB))[~comparable]
-    print(f"grid: {n_rows} rows x {sources.shape[0]} sources, {sources.shape[1] / rate:.1f} s at {rate} Hz, "
-          f"torch threads {torch.get_num_threads()}")
-    print(f"estimates alone (STFT, masks, resampling, iSTFT): {est_t:8.2f} s")
-    print(f"whole grid scored by bssmask (fast_bss_eval):     {fast_t:8.2f} s")
-    print(f"whole grid scored by mir_eval bss_eval_sources:   {ref_t:8.2f} s")
-    print(f"speed-up, whole grid: {ref_t / fast_t:.1f}x")
-    print(f"max |SDR/SIR/SAR difference| over the {comparable.sum()} values under 100 dB: {diff:.2e} dB; "
-          f"over the {exact.size} values above (exact oracle): {exact.max() if exact.size else 0:.2f} dB")
+    bundled, rate, _ = load_sources(DEFAULT_SOURCES)
+    pairs = {"bundled pair": bundled, "long pair": long_pair(bundled, rate, args.seconds)}
+    print(f"default grid: {len(ablation.grid(config))} rows x 2 sources, torch threads {torch.get_num_threads()}")
+    mir_eval_times = {}
+    for name, sources in pairs.items():
+        ours_t, ours = timed(lambda: with_bssmask(sources, config), args.repeats)
+        theirs_t, theirs = timed(lambda: with_mir_eval(sources, config), 1)
+        mir_eval_times[name] = theirs_t
+        print(f"{name} ({sources.shape[-1] / rate:.1f} s), in process: bssmask {ours_t:.2f} s, "
+              f"mir_eval {theirs_t:.2f} s: {theirs_t / ours_t:.1f}x; {largest_difference(ours, theirs)}")
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for k, source in enumerate(pairs["long pair"].numpy()):
+            files.append(Path(tmp) / f"long_{k}.wav")
+            sf.write(files[-1], source, rate, subtype="FLOAT")
+        cmd_t = min(command(["--sources", *map(str, files), "--out", f"{tmp}/out"]) for _ in range(args.repeats))
+        print(f"long pair as a command (start-up included): bssmask ablate {cmd_t:.2f} s, "
+              f"mir_eval grid in process {mir_eval_times['long pair']:.2f} s: "
+              f"{mir_eval_times['long pair'] / cmd_t:.1f}x")
+        if args.dataset:
+            mixtures = list_mixtures(args.dataset)[: args.max_mixtures]
+            base = ["--dataset", args.dataset, "--max-mixtures", str(len(mixtures)), "--out", f"{tmp}/ds"]
+            runs = {"--jobs 1": command([*base, "--jobs", "1"]), "--jobs 2": command([*base, "--jobs", "2"]),
+                    "--jobs 2 --metrics sdr,si_sdr": command([*base, "--jobs", "2", "--metrics", "sdr,si_sdr"])}
+            start = time.perf_counter()
+            for _, paths in mixtures:
+                sources, _, _ = load_sources(paths)
+                with_mir_eval(sources, config)
+            theirs_t = time.perf_counter() - start
+            for name, ours_t in runs.items():
+                print(f"{len(mixtures)} mixtures of {args.dataset}, bssmask ablate {name}: {ours_t:.1f} s, "
+                      f"mir_eval (one process) {theirs_t:.1f} s: {theirs_t / ours_t:.1f}x")
 
 
 if __name__ == "__main__":
