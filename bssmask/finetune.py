@@ -4,10 +4,10 @@ A user holding a trained separator (a recipe's ``best_model.pth``, or an
 Asteroid ``DCUNet``, ``DCCRNet``, ``DPRNNTasNet``... saved with
 ``serialize()``) swaps what it predicts and trains on:
 
-1. :func:`bssmask.models.load_model` loads it without executing code from
+1. :func:`bssmask.io.load_model` loads it without executing code from
    the file, with its bssmask head if :func:`attach_head` gave it one; a hub
    id works only when the machine is online (one-line error otherwise);
-2. :func:`check_compatible` refuses a model whose sample rate or number of
+2. :func:`bssmask.io.check_compatible` refuses a model whose sample rate or number of
    sources does not match the data;
 3. :func:`swap_head` puts a head of another kind on it, keeping the encoder
    and masker weights (:meth:`MaskSeparator.with_head`, :func:`attach_head`);
@@ -33,28 +33,14 @@ import torch
 from torch import nn
 
 from . import losses, tables
-from .atomic import atomic_path
-from .checkpoint import PretrainedError, load_safe
-from .models import HeadMasker, MaskSeparator, attach_head, load_model
+from .checkpoint import load_safe
+from .io import check_compatible, load_model, save_model
+from .models import HeadMasker, MaskSeparator, attach_head
 from .system import SeparationSystem, build_loaders, build_optimization, build_trainer, predict_rows, summarize
 
 FREEZE_PARTS = ("encoder", "masker", "none")
 
-__all__ = ["FREEZE_PARTS", "PretrainedError", "FreezeParts", "check_compatible", "finetune", "save_model",
-           "swap_head", "trainable_parts"]
-
-
-def check_compatible(model: nn.Module, sample_rate: int, n_src: int, source: str = "pretrained model") -> None:
-    """Refuse a model whose sample rate or number of sources differs from the data's."""
-    model_rate = float(getattr(model, "sample_rate", 0) or 0)
-    if model_rate != float(sample_rate):
-        raise PretrainedError(
-            f"{source}: model works at {model_rate:g} Hz but the data is at {sample_rate} Hz; "
-            "build the corpus at the model's rate (--sample_rate) or pick a model trained at the data's rate"
-        )
-    model_src = getattr(model, "n_src", None) or getattr(getattr(model, "masker", None), "n_src", None)
-    if model_src is not None and int(model_src) != int(n_src):
-        raise PretrainedError(f"{source}: model separates {model_src} sources but the data has {n_src}")
+__all__ = ["FREEZE_PARTS", "FreezeParts", "finetune", "swap_head", "trainable_parts"]
 
 
 def swap_head(model: nn.Module, mask: str, **options) -> nn.Module:
@@ -115,21 +101,12 @@ class FreezeParts(pl.Callback):
                 param.requires_grad_(not frozen)
 
 
-def save_model(model: nn.Module, path: str | Path, infos: dict | None = None) -> Path:
-    """``serialize()`` the model (with its bssmask head, :func:`attach_head`) to ``path``, atomically."""
-    package = model.serialize()
-    package.setdefault("infos", {}).update(infos or {})
-    with atomic_path(path) as tmp:
-        torch.save(package, tmp)
-    return Path(path)
-
-
 def finetune(pretrained, conf: dict, exp_dir, mask: str, mask_options: dict | None = None, loss: str = "default",
              freeze: str = "masker", freeze_epochs: int | None = 1, resume: bool = False, callbacks=()) -> dict:
     """Swap the head of a pretrained separator, fine-tune it and score the test set before and after.
 
     Args:
-        pretrained: a file, bundled model or hub id (online) for :func:`bssmask.models.load_model`, or a model.
+        pretrained: a file, bundled model or hub id (online) for :func:`bssmask.io.load_model`, or a model.
         conf: a recipe config (:mod:`bssmask.config`): data, optim, training, trainer.
         exp_dir: output folder: ``checkpoints/``, ``logs/``, ``finetuned_model.pth``,
             ``finetune/metrics_{pretrained,swapped,finetuned}.csv`` and ``finetune/summary.json``.

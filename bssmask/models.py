@@ -6,16 +6,11 @@
   frequency downsampling with mask upsampling (:mod:`bssmask.resample`).
 - :func:`attach_head`: put a bssmask head on an existing Asteroid model
   (``DCUNet``, ``DCCRNet``, or a TasNet-style model built on an STFT
-  filterbank), keeping its weights.
-- :func:`load_model`: the one way back from ``serialize()`` for all of them
-  (``MaskSeparator.from_pretrained``, ``bssmask separate`` and fine-tuning
-  read models through it), from a file, a bundled model (``"default"``) or
-  the hub.
+  filterbank), keeping its weights; its ``serialize()`` then records the
+  head under :data:`HEAD_KEY`.
 
-Saving and reloading, whatever the model::
-
-    torch.save(model.serialize(), "model.pth")   # MaskSeparator, or any model after attach_head
-    model = load_model("model.pth")               # the same class, head and weights
+Saving and reloading, whatever the model, is :mod:`bssmask.io`
+(``save_model``, ``load_model``).
 
 Data flow of :class:`MaskSeparator` (``F = n_fft // 2 + 1``, ``F' = F / factor``)::
 
@@ -38,11 +33,9 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 
 import torch
 from asteroid import complex_nn, masknn
-from asteroid import models as asteroid_models
 from asteroid.models import DCCRNet
 from asteroid.models.base_models import BaseEncoderMaskerDecoder, _unsqueeze_to_3d
 from asteroid.models.dcunet import BaseDCUNet
@@ -50,28 +43,27 @@ from asteroid.utils.torch_utils import pad_x_to_y
 from asteroid_filterbanks import STFTFB
 from torch import nn
 
-from . import checkpoint, heads, masks, resample
+from . import heads, masks, resample
 from .stft import make_stft
 
-__all__ = ["MASKERS", "MaskSeparator", "HeadMasker", "attach_head", "load_model"]
+__all__ = ["HEAD_KEY", "MASKERS", "MaskSeparator", "HeadMasker", "attach_head"]
+
+#: Key of a ``serialize()`` package that holds an attached head's kind and options
+#: (``{"mask": ..., "options": {...}}``), for :func:`bssmask.io.load_model`.
+HEAD_KEY = "bssmask_head"
 
 #: Asteroid maskers by name, with the small defaults :class:`MaskSeparator` uses
 #: (``masker_kwargs`` override them; the others keep Asteroid's defaults).
 MASKERS: dict[str, tuple[type[nn.Module], dict]] = {
     "dprnn": (masknn.DPRNN, {"bn_chan": 64, "hid_size": 64, "chunk_size": 32, "n_repeats": 2}),
-    "tdconvnet": (
-        masknn.TDConvNet,
-        {"n_blocks": 5, "n_repeats": 2, "bn_chan": 64, "hid_chan": 128, "skip_chan": 64},
-    ),
+    "tdconvnet": (masknn.TDConvNet, {"n_blocks": 5, "n_repeats": 2, "bn_chan": 64, "hid_chan": 128, "skip_chan": 64}),
     "blstm": (masknn.LSTMMasker, {"n_layers": 2, "hid_size": 128, "dropout": 0.0, "bidirectional": True}),
     "lstm": (masknn.LSTMMasker, {"n_layers": 2, "hid_size": 128, "dropout": 0.0, "bidirectional": False}),
     "dptransformer": (masknn.DPTransformer, {"ff_hid": 128, "chunk_size": 32, "n_repeats": 2}),
 }
 
 
-def _build_masker(
-    name: str, in_chan: int, n_src: int, out_chan: int, kwargs: dict
-) -> tuple[nn.Module, dict, int]:
+def _build_masker(name: str, in_chan: int, n_src: int, out_chan: int, kwargs: dict) -> tuple[nn.Module, dict, int]:
     """An Asteroid masker without mask nonlinearity, its effective kwargs and its output channels.
 
     Maskers that take ``out_chan`` output ``out_chan`` channels per source,
@@ -145,11 +137,8 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
         encoder, decoder = make_stft(n_fft, hop, sample_rate, window)
         n_freq = n_fft // 2 + 1
         resample.check_factor(n_freq, factor)
-        for value, allowed, what in (
-            (method, resample.UP_METHODS, "method"),
-            (space, resample.SPACES, "space"),
-            (down_method, resample.DOWN_METHODS, "down_method"),
-        ):
+        for value, allowed, what in ((method, resample.UP_METHODS, "method"), (space, resample.SPACES, "space"),
+                                     (down_method, resample.DOWN_METHODS, "down_method")):
             if value not in allowed:
                 raise ValueError(f"unknown {what} {value!r}; choose from {', '.join(allowed)}")
         low = n_freq // factor
@@ -222,20 +211,10 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
     def get_model_args(self) -> dict:
         """Constructor arguments (with the masker's effective kwargs) for ``from_pretrained``."""
         return {
-            "n_src": self.n_src,
-            "mask": self.mask,
-            "masker": self.masker_name,
-            "sample_rate": self.sample_rate,
-            "n_fft": self.n_fft,
-            "hop": self.hop,
-            "window": self.window,
-            "mask_options": dict(self.mask_options),
-            "masker_kwargs": dict(self.masker_kwargs),
-            "factor": self.factor,
-            "method": self.method,
-            "space": self.space,
-            "down_method": self.down_method,
-            "masker_out": self.masker_out,
+            "n_src": self.n_src, "mask": self.mask, "masker": self.masker_name, "sample_rate": self.sample_rate,
+            "n_fft": self.n_fft, "hop": self.hop, "window": self.window, "mask_options": dict(self.mask_options),
+            "masker_kwargs": dict(self.masker_kwargs), "factor": self.factor, "method": self.method,
+            "space": self.space, "down_method": self.down_method, "masker_out": self.masker_out,
         }
 
     def with_head(self, mask: str, **mask_options) -> "MaskSeparator":
@@ -260,7 +239,7 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_conf_or_path, **kwargs) -> "MaskSeparator":
-        """A ``MaskSeparator`` from ``serialize()`` output, through :func:`load_model`.
+        """A ``MaskSeparator`` from ``serialize()`` output, through :func:`bssmask.io.load_model`.
 
         Args:
             pretrained_model_conf_or_path: a ``serialize()`` dict, a file, the
@@ -269,100 +248,16 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
 
         Raises:
             CheckpointError: not a file of a ``MaskSeparator`` (another model's
-                file names :func:`load_model`, which loads any).
+                file names :func:`bssmask.io.load_model`, which loads any).
 
         Example:
             >>> model = MaskSeparator.from_pretrained(MaskSeparator(mask="irm", masker="blstm").serialize())
             >>> model.mask, model.masker_name
             ('irm', 'blstm')
         """
-        model = load_model(pretrained_model_conf_or_path, **kwargs)
-        if not isinstance(model, cls):
-            raise checkpoint.CheckpointError(
-                f"{_source(pretrained_model_conf_or_path)}: not a bssmask model file (it holds a "
-                f"{type(model).__name__}, not a {cls.__name__}; bssmask.models.load_model loads it)"
-            )
-        return model
+        from .io import load_model  # the loader of every model file builds MaskSeparators: imported when used
 
-
-def _source(spec) -> str:
-    """How to name a model spec in a message."""
-    return os.fspath(spec) if isinstance(spec, (str, os.PathLike)) else "serialized model"
-
-
-def _weights_mismatch(model: nn.Module, state_dict: dict) -> str | None:
-    """Load ``state_dict`` into ``model``; on a mismatch, one line saying what did not fit (else None)."""
-    try:
-        missing, unexpected = model.load_state_dict(state_dict, strict=False)
-    except RuntimeError as err:  # shapes that differ
-        lines = [line.strip() for line in str(err).splitlines() if "size mismatch" in line]
-        return lines[0] if lines else str(err).strip().splitlines()[0]
-    parts = [f"{len(keys)} {what} (first: {keys[0]})" for keys, what in ((missing, "missing"), (unexpected, "unexpected"))
-             if keys]
-    return ", ".join(parts) or None
-
-
-def load_model(pretrained, **model_args) -> nn.Module:
-    """A separator from ``serialize()`` output: ``MaskSeparator``, any Asteroid model, or one with a bssmask head.
-
-    The one loader of saved models: a package holds ``model_name``,
-    ``model_args`` and ``state_dict`` (Asteroid's ``serialize()``), plus
-    ``bssmask_head`` (kind and options) when :func:`attach_head` put a head
-    on it; the model is built from its arguments, gets the same head back,
-    then its weights. Files are read with :func:`bssmask.checkpoint.load_safe`
-    (weights only, never executing code).
-
-    Args:
-        pretrained: a ``serialize()`` dict, or what
-            :func:`bssmask.checkpoint.locate` finds: a file, a bundled model
-            (``"default"``), a hub id or URL (online only).
-        **model_args: override the stored model arguments.
-
-    Returns:
-        The model, in training mode as built (call ``.eval()`` to separate).
-
-    Raises:
-        CheckpointError: missing, unsafe or malformed file, or weights that do not fit the model.
-        PretrainedError: an unknown model class, or a hub id that cannot be fetched.
-
-    Example:
-        >>> from asteroid.models import DCUNet
-        >>> import tempfile
-        >>> dcunet = attach_head(DCUNet("DCUNet-10", n_src=2, sample_rate=8000, fix_length_mode="pad"), "irm")
-        >>> path = os.path.join(tempfile.mkdtemp(), "dcunet_irm.pth")
-        >>> torch.save(dcunet.serialize(), path)
-        >>> load_model(path).masker.head.kind.name
-        'irm'
-    """
-    source = _source(pretrained)
-    package = pretrained
-    if isinstance(pretrained, (str, os.PathLike)):
-        source = checkpoint.locate(pretrained)
-        package = checkpoint.load_safe(source)
-    if not isinstance(package, dict) or not {"model_name", "model_args", "state_dict"} <= set(package):
-        raise checkpoint.CheckpointError(
-            f"{source}: not a bssmask model file (a serialize() dict with model_name, model_args, state_dict)"
-        )
-    name = package["model_name"]
-    if name == MaskSeparator.__name__:
-        cls = MaskSeparator
-    else:
-        try:
-            cls = asteroid_models.get(name)
-        except ValueError:
-            raise checkpoint.PretrainedError(f"{source}: unknown model class {name!r}") from None
-    try:
-        model = cls(**{**package["model_args"], **model_args})
-        head = package.get("bssmask_head")
-        if head is not None:
-            attach_head(model, head["mask"], **head["options"])
-    except (TypeError, ValueError) as err:
-        raise checkpoint.CheckpointError(f"{source}: cannot build its {name} ({str(err).splitlines()[0]})") from None
-    mismatch = _weights_mismatch(model, package["state_dict"])
-    if mismatch:
-        raise checkpoint.CheckpointError(f"{source}: its weights do not fit a {name} built from its model_args "
-                                         f"and head ({mismatch})")
-    return model
+        return load_model(pretrained_model_conf_or_path, model_class=cls, **kwargs)
 
 
 class HeadMasker(nn.Module):
@@ -373,17 +268,19 @@ class HeadMasker(nn.Module):
     Args:
         masker: the original masker (its nonlinearity already removed).
         head: the bssmask head.
+        spec: the head's kind and options as given to :func:`attach_head`,
+            ``{"mask": kind, "options": {...}}``: what the model's ``serialize()``
+            records under :data:`HEAD_KEY`.
         pre: applied to the masker's input (the model's encoder activation,
             moved here so that masks apply to the raw STFT).
         torch_complex: whether the model works on torch complex spectra
             (DCUNet family): complex masks are returned as torch complex.
     """
 
-    def __init__(
-        self, masker: nn.Module, head: heads.MaskHead, pre: nn.Module | None = None, torch_complex: bool = False
-    ):
+    def __init__(self, masker: nn.Module, head: heads.MaskHead, spec: dict, pre: nn.Module | None = None,
+                 torch_complex: bool = False):
         super().__init__()
-        self.masker, self.head = masker, head
+        self.masker, self.head, self.spec = masker, head, spec
         self.pre = pre if pre is not None else nn.Identity()
         self.torch_complex = torch_complex
 
@@ -417,17 +314,11 @@ def _apply_asteroid_mask(tf_rep: torch.Tensor, est_masks: torch.Tensor) -> torch
 
 
 def _serialize_with_head(model: BaseEncoderMaskerDecoder) -> dict:
-    """Asteroid's ``serialize()`` plus the ``bssmask_head`` that :func:`load_model` puts back."""
+    """Asteroid's ``serialize()`` plus the head's :attr:`HeadMasker.spec` under :data:`HEAD_KEY`."""
     package = type(model).serialize(model)
-    package["bssmask_head"] = {"mask": model.bssmask_head["mask"], "options": dict(model.bssmask_head["options"])}
+    spec = model.masker.spec
+    package[HEAD_KEY] = {"mask": spec["mask"], "options": dict(spec["options"])}
     return package
-
-
-def _record_head(model: BaseEncoderMaskerDecoder, mask: str, options: dict) -> BaseEncoderMaskerDecoder:
-    """Remember the head's kind and options, and make ``model.serialize()`` save them."""
-    model.bssmask_head = {"mask": mask, "options": dict(options)}
-    model.serialize = functools.partial(_serialize_with_head, model)  # pickles and deep-copies with the model
-    return model
 
 
 def attach_head(model: BaseEncoderMaskerDecoder, mask: str, **options) -> BaseEncoderMaskerDecoder:
@@ -463,7 +354,7 @@ def attach_head(model: BaseEncoderMaskerDecoder, mask: str, **options) -> BaseEn
         TypeError: for models that do not mask an STFT.
 
     ``model.serialize()`` then also saves the head's kind and options, and
-    :func:`load_model` (or ``bssmask separate``, ``finetune.sh --pretrained``)
+    :func:`bssmask.io.load_model` (or ``bssmask separate``, ``finetune.sh --pretrained``)
     rebuilds the model with the same head and weights.
 
     Example:
@@ -476,29 +367,32 @@ def attach_head(model: BaseEncoderMaskerDecoder, mask: str, **options) -> BaseEn
     """
     if isinstance(model, MaskSeparator):
         raise TypeError("MaskSeparator already has a bssmask head: build it with mask=... or use with_head")
+    spec = {"mask": mask, "options": dict(options)}
     if isinstance(getattr(model, "masker", None), HeadMasker):
         old = model.masker.head
         model.masker.head = heads.get(mask, old.in_chan, old.n_freq, old.n_src, **options)
-        return _record_head(model, mask, options)
+        model.masker.spec = spec
+        return model
     if isinstance(model, BaseDCUNet):
         n_src = model.masknet_kwargs.get("n_src", 1)
         # DCCRNet drops the Nyquist bin before its masker.
         n_freq = model.stft_n_filters // 2 + (0 if isinstance(model, DCCRNet) else 1)
         head = heads.get(mask, 2 * n_freq, n_freq, n_src, **options)
         _strip_nonlinearity(model.masker)
-        model.masker = HeadMasker(model.masker, head, torch_complex=True)
-        return _record_head(model, mask, options)
-    filterbank = getattr(getattr(model, "encoder", None), "filterbank", None)
-    if not isinstance(model, BaseEncoderMaskerDecoder) or not isinstance(filterbank, STFTFB):
-        raise TypeError(
-            f"attach_head needs DCUNet/DCCRNet or an encoder-masker-decoder model with an STFT "
-            f"filterbank (fb_name='stft'), got {type(model).__name__} with {type(filterbank).__name__}"
-        )
-    n_freq = filterbank.n_feats_out // 2
-    in_chan = getattr(model.masker, "out_chan", filterbank.n_feats_out)
-    head = heads.get(mask, in_chan, n_freq, model.masker.n_src, **options)
-    _strip_nonlinearity(model.masker)
-    model.masker = HeadMasker(model.masker, head, pre=model.enc_activation)
-    model.enc_activation = nn.Identity()
-    model.apply_masks = _apply_asteroid_mask
-    return _record_head(model, mask, options)
+        model.masker = HeadMasker(model.masker, head, spec, torch_complex=True)
+    else:
+        filterbank = getattr(getattr(model, "encoder", None), "filterbank", None)
+        if not isinstance(model, BaseEncoderMaskerDecoder) or not isinstance(filterbank, STFTFB):
+            raise TypeError(
+                f"attach_head needs DCUNet/DCCRNet or an encoder-masker-decoder model with an STFT "
+                f"filterbank (fb_name='stft'), got {type(model).__name__} with {type(filterbank).__name__}"
+            )
+        n_freq = filterbank.n_feats_out // 2
+        in_chan = getattr(model.masker, "out_chan", filterbank.n_feats_out)
+        head = heads.get(mask, in_chan, n_freq, model.masker.n_src, **options)
+        _strip_nonlinearity(model.masker)
+        model.masker = HeadMasker(model.masker, head, spec, pre=model.enc_activation)
+        model.enc_activation = nn.Identity()
+        model.apply_masks = _apply_asteroid_mask
+    model.serialize = functools.partial(_serialize_with_head, model)  # pickles and deep-copies with the model
+    return model

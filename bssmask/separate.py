@@ -56,7 +56,7 @@ def separate_files(model_path, inputs, out_dir, device: str = "auto") -> list[Pa
 
     Args:
         model_path: a model file (a recipe's ``best_model.pth``, any model saved with ``serialize()``)
-            or a bundled model's name (``"default"``): :func:`bssmask.models.load_model`.
+            or a bundled model's name (``"default"``): :func:`bssmask.io.load_model`.
         inputs: mono audio files, or folders of them (:func:`audio_files`).
         out_dir: output folder (created).
         device: torch device, or ``"auto"`` (:func:`bssmask.device.resolve`).
@@ -76,7 +76,7 @@ def separate_files(model_path, inputs, out_dir, device: str = "auto") -> list[Pa
     clash = sorted({s for s in stems if stems.count(s) > 1})
     if clash:
         raise ValueError(f"inputs share the name(s) {', '.join(clash)}: their outputs would overwrite each other")
-    from .models import load_model  # Asteroid's import is slow: only when separating
+    from .io import load_model  # Asteroid's import is slow: only when separating
 
     model = load_model(model_path).eval().to(device)
     loaded = [read_mono(p) for p in inputs]

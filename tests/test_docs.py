@@ -7,7 +7,7 @@ import pytest
 
 MODULES = [
     "bssmask.masks", "bssmask.resample", "bssmask.stft", "bssmask.metrics", "bssmask.ablation", "bssmask.atomic",
-    "bssmask.heads", "bssmask.models", "bssmask.losses", "bssmask.checkpoint", "bssmask.tables",
+    "bssmask.heads", "bssmask.models", "bssmask.io", "bssmask.losses", "bssmask.checkpoint", "bssmask.tables",
     "bssmask.device", "bssmask.peers", "bssmask.mask_stats", "bssmask.stats", "bssmask.data.librimix",
     "bssmask.data.epochs", "bssmask.data.corpus_config",
 ]

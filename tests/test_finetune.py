@@ -16,7 +16,8 @@ from asteroid.models import DCUNet
 
 from bssmask import checkpoint, config, finetune, losses
 from bssmask.checkpoint import CheckpointError
-from bssmask.models import MaskSeparator, attach_head, load_model
+from bssmask.io import check_compatible, load_model
+from bssmask.models import MaskSeparator, attach_head
 from bssmask.system import SeparationSystem, build_loaders, build_trainer
 from recipe_helpers import first_mixtures
 
@@ -113,10 +114,10 @@ def test_pretrained_errors_are_one_line(pretrained, tmp_path):
     with pytest.raises(CheckpointError, match="no such file"):
         load_model(tmp_path / "missing.pth")
     model = MaskSeparator.from_pretrained(str(model_path))
-    with pytest.raises(finetune.PretrainedError, match="model works at 8000 Hz but the data is at 16000 Hz"):
-        finetune.check_compatible(model, 16000, 2)
-    with pytest.raises(finetune.PretrainedError, match="separates 2 sources but the data has 3"):
-        finetune.check_compatible(model, 8000, 3)
+    with pytest.raises(checkpoint.PretrainedError, match="model works at 8000 Hz but the data is at 16000 Hz"):
+        check_compatible(model, 16000, 2)
+    with pytest.raises(checkpoint.PretrainedError, match="separates 2 sources but the data has 3"):
+        check_compatible(model, 8000, 3)
     with pytest.raises(ValueError, match="leaves nothing to train"):
         finetune.finetune(model_path, conf, tmp_path / "x", mask="irm", freeze="masker")
 
@@ -135,7 +136,7 @@ def test_hub_id_is_fetched_with_asteroid_and_offline_gives_one_line(monkeypatch,
 
     monkeypatch.setattr(checkpoint.socket, "getaddrinfo", _offline)
     monkeypatch.setattr(hub_utils, "cached_download", _no_download)
-    with pytest.raises(finetune.PretrainedError, match="fetching it from huggingface.co failed "
+    with pytest.raises(checkpoint.PretrainedError, match="fetching it from huggingface.co failed "
                        r"\(\[Errno -3\] Temporary failure in name resolution\); on an offline machine") as err:
         load_model("mpariente/DPRNNTasNet-ks2_WHAM_sepclean")
     assert "\n" not in str(err.value)
@@ -155,7 +156,7 @@ def test_hub_id_is_fetched_with_asteroid_and_offline_gives_one_line(monkeypatch,
         raise ConnectionError("HTTPSConnectionPool(host='example.org', port=443): Max retries exceeded\ndetails")
 
     monkeypatch.setattr(hub_utils, "cached_download", refused)
-    with pytest.raises(finetune.PretrainedError, match=r"https://example.org/models/separator: not a local file or a "
+    with pytest.raises(checkpoint.PretrainedError, match=r"https://example.org/models/separator: not a local file or a "
                        r"bundled model \(.*\), and fetching it from example.org failed "
                        r"\(HTTPSConnectionPool.*Max retries exceeded\)") as err:
         load_model("https://example.org/models/separator")

@@ -14,7 +14,8 @@ from asteroid.models import ConvTasNet, DCCRNet, DCUNet, DPRNNTasNet
 
 from bssmask import checkpoint, losses, masks
 from bssmask.data import DEFAULT_SOURCES
-from bssmask.models import MASKERS, HeadMasker, MaskSeparator, attach_head, load_model
+from bssmask.io import load_model
+from bssmask.models import MASKERS, HeadMasker, MaskSeparator, attach_head
 
 
 @pytest.fixture(scope="module")
@@ -226,7 +227,7 @@ def test_saved_after_attach_head_reloads_with_its_head(name, mixture, tmp_path):
     attach_head(copied, "cirm", bound="tanh")
     assert model.serialize()["bssmask_head"]["mask"] == "irm" and copied.serialize()["bssmask_head"]["mask"] == "cirm"
     with pytest.raises(checkpoint.CheckpointError, match=f"it holds a {name}, not a MaskSeparator; "
-                                                         "bssmask.models.load_model loads it"):
+                                                         "bssmask.io.load_model loads it"):
         MaskSeparator.from_pretrained(path)
 
 

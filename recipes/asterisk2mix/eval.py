@@ -35,7 +35,7 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from bssmask import config, masks, tables
 from bssmask.atomic import atomic_path
-from bssmask.finetune import check_compatible
+from bssmask.io import check_compatible
 from bssmask.models import MaskSeparator
 from bssmask.system import EVAL_METRICS, build_test_loader, predict_rows, summarize
 

@@ -20,10 +20,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytorch_lightning as pl
-import torch
 
 from bssmask import config, losses
-from bssmask.atomic import atomic_path
+from bssmask.io import save_package
 from bssmask.peers import build_peer
 from bssmask.system import SeparationSystem, build_loaders, build_optimization, build_trainer
 from eval import score_sets
@@ -76,8 +75,7 @@ def main(argv=None) -> int:
         package = dict(peer=kind, options=options, state_dict=peer.state_dict(),
                        training=dict(seconds=seconds, epochs=trainer.current_epoch, global_step=trainer.global_step,
                                      parameters=sum(p.numel() for p in peer.parameters())))
-        with atomic_path(model_path) as tmp:
-            torch.save(package, tmp)
+        save_package(package, model_path)
         print(f"peer {args.peer} ({kind}): {seconds:.0f} s, {trainer.global_step} steps, {trainer.current_epoch} "
               f"epochs: {model_path}")
     try:

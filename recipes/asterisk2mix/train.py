@@ -2,7 +2,7 @@
 
 Writes to ``--exp_dir``: ``conf.yml`` (the config used), ``checkpoints/best.ckpt``
 and ``last.ckpt``, ``logs/`` and ``best_model.pth`` (``MaskSeparator.serialize()``
-of the best checkpoint, loadable with ``MaskSeparator.from_pretrained``).
+of the best checkpoint, loadable with ``MaskSeparator.from_pretrained``, :mod:`bssmask.io`).
 Every config key is a flag (``--help`` lists them); ``--accelerator``,
 ``--devices``, ``--num_nodes`` and ``--strategy`` go to the Trainer, so
 ``--accelerator cpu --devices 2`` trains with two DDP processes.
@@ -19,12 +19,11 @@ import sys
 from pathlib import Path
 
 import pytorch_lightning as pl
-import torch
 
 from bssmask import config
-from bssmask.atomic import atomic_path
 from bssmask.checkpoint import CheckpointError, load_safe
 from bssmask.data.librimix import DataError
+from bssmask.io import save_model
 from bssmask.system import NonFiniteLossError, build_system, build_trainer
 
 
@@ -56,15 +55,9 @@ def export_best(system, trainer: pl.Trainer, conf: dict, exp_dir: Path) -> Path:
     """Save the model of the best checkpoint as ``exp_dir/best_model.pth``."""
     best = trainer.checkpoint_callback.best_model_path
     system.load_state_dict(load_safe(best)["state_dict"])
-    package = system.model.serialize()
-    package["infos"]["training"] = dict(
-        config=conf, checkpoint=str(best), epochs=trainer.current_epoch, global_step=trainer.global_step,
-        best_val_loss=float(trainer.checkpoint_callback.best_model_score),
-    )
-    path = exp_dir / "best_model.pth"
-    with atomic_path(path) as tmp:
-        torch.save(package, tmp)
-    return path
+    training = dict(config=conf, checkpoint=str(best), epochs=trainer.current_epoch, global_step=trainer.global_step,
+                    best_val_loss=float(trainer.checkpoint_callback.best_model_score))
+    return save_model(system.model, exp_dir / "best_model.pth", {"training": training})
 
 
 def main(argv=None) -> int:

@@ -4,7 +4,7 @@ Run after ``./run.sh --stage 0 --stop_stage 2`` (training and evaluation)::
 
     python local/bundle_model.py --exp_dir exp/default --name default
 
-The model file keeps what :func:`bssmask.models.load_model` needs (class,
+The model file keeps what :func:`bssmask.io.load_model` needs (class,
 arguments, float32 weights) and the training record (epochs, best
 validation loss, config); checkpoint paths and anything else are dropped.
 The card states the command, the training voices and their licenses, and
@@ -22,8 +22,9 @@ from pathlib import Path
 import torch
 
 from bssmask import __version__
-from bssmask.atomic import atomic_path, write_text
+from bssmask.atomic import write_text
 from bssmask.checkpoint import PRETRAINED_DIR, CheckpointError, load_safe
+from bssmask.io import save_package
 
 #: Voices of the Asterisk2Mix corpus: who recorded them, which prompts, under which license
 #: (``/usr/share/doc/asterisk-core-sounds-*/copyright`` and the prompt packages' copyright files).
@@ -137,8 +138,7 @@ def main(argv=None) -> int:
         print(f"bundle_model.py: error: {err}", file=sys.stderr)
         return 2
     out = Path(args.out)
-    with atomic_path(out / f"{args.name}.pth") as tmp:
-        torch.save(package, tmp)
+    save_package(package, out / f"{args.name}.pth")
     size = (out / f"{args.name}.pth").stat().st_size
     write_text(out / f"{args.name}.md", model_card(args.name, package, summaries, args.command, size))
     print(f"written: {out / args.name}.{{pth,md}} ({size / 2**20:.1f} MiB)")

@@ -1,0 +1,145 @@
+"""Model files: the one place that saves and loads separators.
+
+- :func:`save_model`: ``model.serialize()`` (a :class:`~bssmask.models.MaskSeparator`,
+  any Asteroid model, one with a head from :func:`~bssmask.models.attach_head`)
+  with extra ``infos``, written atomically; :func:`save_package` writes any
+  package dict the same way (a bundled model, a peer's weights).
+- :func:`load_model`: the way back for all of them, from a ``serialize()``
+  dict, a file, a bundled model (``"default"``) or the hub (online);
+  ``MaskSeparator.from_pretrained``, ``bssmask separate``, fine-tuning and
+  the recipe's scripts read models through it. Files are read with
+  :func:`bssmask.checkpoint.load_safe` (weights only, never executing code).
+- :func:`check_compatible`: refuse a model whose sample rate or number of
+  sources is not the data's.
+
+Example:
+    >>> import os, tempfile
+    >>> from asteroid.models import DCUNet
+    >>> from bssmask.models import attach_head
+    >>> dcunet = attach_head(DCUNet("DCUNet-10", n_src=2, sample_rate=8000, fix_length_mode="pad"), "irm")
+    >>> path = save_model(dcunet, os.path.join(tempfile.mkdtemp(), "dcunet_irm.pth"), {"note": "example"})
+    >>> load_model(path).masker.head.kind.name
+    'irm'
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from asteroid import models as asteroid_models
+from torch import nn
+
+from . import checkpoint
+from .atomic import atomic_path
+from .checkpoint import CheckpointError, PretrainedError
+from .models import HEAD_KEY, MaskSeparator, attach_head
+
+__all__ = ["save_package", "save_model", "load_model", "check_compatible"]
+
+
+def save_package(package: dict, path: str | Path) -> Path:
+    """Write ``package`` (tensors and plain containers) to ``path`` with ``torch.save``, atomically."""
+    with atomic_path(path) as tmp:
+        torch.save(package, tmp)
+    return Path(path)
+
+
+def save_model(model: nn.Module, path: str | Path, infos: dict | None = None) -> Path:
+    """Save ``model.serialize()`` (with its attached head) to ``path``, ``infos`` added to its ``"infos"``."""
+    package = model.serialize()
+    package.setdefault("infos", {}).update(infos or {})
+    return save_package(package, path)
+
+
+def _source(spec) -> str:
+    """How to name a model spec in a message."""
+    return os.fspath(spec) if isinstance(spec, (str, os.PathLike)) else "serialized model"
+
+
+def _weights_mismatch(model: nn.Module, state_dict: dict) -> str | None:
+    """Load ``state_dict`` into ``model``; on a mismatch, one line saying what did not fit (else None)."""
+    try:
+        missing, unexpected = model.load_state_dict(state_dict, strict=False)
+    except RuntimeError as err:  # shapes that differ
+        lines = [line.strip() for line in str(err).splitlines() if "size mismatch" in line]
+        return lines[0] if lines else str(err).strip().splitlines()[0]
+    parts = [f"{len(keys)} {what} (first: {keys[0]})" for keys, what in ((missing, "missing"), (unexpected, "unexpected"))
+             if keys]
+    return ", ".join(parts) or None
+
+
+def load_model(pretrained, model_class: type[nn.Module] | None = None, **model_args) -> nn.Module:
+    """A separator from ``serialize()`` output: ``MaskSeparator``, any Asteroid model, or one with a bssmask head.
+
+    A package holds ``model_name``, ``model_args`` and ``state_dict``
+    (Asteroid's ``serialize()``), plus the head's kind and options under
+    :data:`bssmask.models.HEAD_KEY` when :func:`~bssmask.models.attach_head`
+    put a head on it; the model is built from its arguments, gets the same
+    head back, then its weights.
+
+    Args:
+        pretrained: a ``serialize()`` dict, or what
+            :func:`bssmask.checkpoint.locate` finds: a file, a bundled model
+            (``"default"``), a hub id or URL (online only).
+        model_class: the class the model must have (``MaskSeparator.from_pretrained``); None: any.
+        **model_args: override the stored model arguments.
+
+    Returns:
+        The model, in training mode as built (call ``.eval()`` to separate).
+
+    Raises:
+        CheckpointError: missing, unsafe or malformed file, weights that do not
+            fit the model, or a model that is not a ``model_class``.
+        PretrainedError: an unknown model class, or a hub id that cannot be fetched.
+    """
+    source = _source(pretrained)
+    package = pretrained
+    if isinstance(pretrained, (str, os.PathLike)):
+        source = checkpoint.locate(pretrained)
+        package = checkpoint.load_safe(source)
+    if not isinstance(package, dict) or not {"model_name", "model_args", "state_dict"} <= set(package):
+        raise CheckpointError(
+            f"{source}: not a bssmask model file (a serialize() dict with model_name, model_args, state_dict)"
+        )
+    name = package["model_name"]
+    if name == MaskSeparator.__name__:
+        cls = MaskSeparator
+    else:
+        try:
+            cls = asteroid_models.get(name)
+        except ValueError:
+            raise PretrainedError(f"{source}: unknown model class {name!r}") from None
+    try:
+        model = cls(**{**package["model_args"], **model_args})
+        head = package.get(HEAD_KEY)
+        if head is not None:
+            attach_head(model, head["mask"], **head["options"])
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{source}: cannot build its {name} ({str(err).splitlines()[0]})") from None
+    mismatch = _weights_mismatch(model, package["state_dict"])
+    if mismatch:
+        raise CheckpointError(f"{source}: its weights do not fit a {name} built from its model_args "
+                              f"and head ({mismatch})")
+    if model_class is not None and not isinstance(model, model_class):
+        raise CheckpointError(f"{_source(pretrained)}: not a bssmask model file (it holds a {name}, not a "
+                              f"{model_class.__name__}; bssmask.io.load_model loads it)")
+    return model
+
+
+def check_compatible(model: nn.Module, sample_rate: int, n_src: int, source: str = "pretrained model") -> None:
+    """Refuse a model whose sample rate or number of sources differs from the data's.
+
+    Raises:
+        PretrainedError: naming ``source``, the model's and the data's values.
+    """
+    model_rate = float(getattr(model, "sample_rate", 0) or 0)
+    if model_rate != float(sample_rate):
+        raise PretrainedError(
+            f"{source}: model works at {model_rate:g} Hz but the data is at {sample_rate} Hz; "
+            "build the corpus at the model's rate (--sample_rate) or pick a model trained at the data's rate"
+        )
+    model_src = getattr(model, "n_src", None) or getattr(getattr(model, "masker", None), "n_src", None)
+    if model_src is not None and int(model_src) != int(n_src):
+        raise PretrainedError(f"{source}: model separates {model_src} sources but the data has {n_src}")
