@@ -62,7 +62,8 @@ def measure_training(conf: dict, devices: int, precision: str, steps: int, warmu
     import pytorch_lightning as pl
     from asteroid.engine.optimizers import make_optimizer
 
-    from bssmask.system import SeparationSystem, build_loss, build_model, build_trainer
+    from bssmask.engine.system import SeparationSystem
+    from bssmask.recipe.build import build_loss, build_model, build_trainer
 
     class Timer(pl.Callback):
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
@@ -96,7 +97,7 @@ def measure_training(conf: dict, devices: int, precision: str, steps: int, warmu
 def measure_inference(conf: dict, repeats: int = 5) -> dict:
     from bssmask.audio import load_sources
     from bssmask.data import DEFAULT_SOURCES
-    from bssmask.system import build_model
+    from bssmask.recipe.build import build_model
 
     model = build_model(conf).eval()
     rate = conf["data"]["sample_rate"]

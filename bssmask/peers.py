@@ -13,7 +13,7 @@
 
 :class:`PeerSeparator` gives them the interface the recipe's training and
 scoring use (``forward_masks`` with ``est_wav``, ``sample_rate``), so they
-train with :class:`bssmask.system.SeparationSystem` and the ``sisdr`` loss
+train with :class:`bssmask.engine.system.SeparationSystem` and the ``sisdr`` loss
 and are scored like the heads. They run in float32 under any Trainer
 precision (Asteroid's overlap-add breaks in bfloat16).
 
@@ -58,6 +58,9 @@ PEERS = {"convtasnet": _convtasnet, "asteroid_mask": _asteroid_mask}
 
 class PeerSeparator(nn.Module):
     """An Asteroid separator ``[B, T] -> [B, n_src, T]`` with the recipe's interface.
+
+    Also how fine-tuning trains an Asteroid model that is not a
+    ``MaskSeparator`` (:mod:`bssmask.recipe.finetune`).
 
     Args:
         model: the Asteroid model.

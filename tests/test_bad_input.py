@@ -23,7 +23,7 @@ from bssmask import config
 from bssmask.data import DEFAULT_SOURCES
 from bssmask.data.librimix import DataError, check_split, split_csv
 from bssmask.models import MaskSeparator
-from bssmask.system import build_loaders, build_test_loader
+from bssmask.recipe.build import build_loaders, build_test_loader
 from recipe_helpers import build_tiny, copy_recipe, read_rows, run, tiny_flags
 
 TINY = tiny_flags(24, 4, 3)

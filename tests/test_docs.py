@@ -9,7 +9,8 @@ MODULES = [
     "bssmask.masks", "bssmask.resample", "bssmask.stft", "bssmask.metrics", "bssmask.ablation", "bssmask.atomic",
     "bssmask.heads", "bssmask.models", "bssmask.io", "bssmask.losses", "bssmask.checkpoint", "bssmask.tables",
     "bssmask.device", "bssmask.peers", "bssmask.mask_stats", "bssmask.stats", "bssmask.data.librimix",
-    "bssmask.data.epochs", "bssmask.data.corpus_config",
+    "bssmask.data.epochs", "bssmask.data.corpus_config", "bssmask.engine.scoring", "bssmask.engine.system",
+    "bssmask.engine.callbacks", "bssmask.recipe.build", "bssmask.recipe.evaluate", "bssmask.recipe.finetune",
 ]
 
 

@@ -14,11 +14,15 @@ import pytorch_lightning as pl
 import torch
 from asteroid.models import DCUNet
 
-from bssmask import checkpoint, config, finetune, losses
+from bssmask import checkpoint, config, losses
 from bssmask.checkpoint import CheckpointError
+from bssmask.engine.callbacks import trainable_parts
+from bssmask.engine.system import SeparationSystem
 from bssmask.io import check_compatible, load_model
 from bssmask.models import MaskSeparator, attach_head
-from bssmask.system import SeparationSystem, build_loaders, build_trainer
+from bssmask.peers import PeerSeparator
+from bssmask.recipe import finetune
+from bssmask.recipe.build import build_loaders, build_trainer
 from recipe_helpers import first_mixtures
 
 @pytest.fixture(scope="module")
@@ -39,7 +43,7 @@ class RecordParts(pl.Callback):
         self.snapshots = []
 
     def _snap(self, module):
-        parts = finetune.trainable_parts(module.model)
+        parts = trainable_parts(module.model)
         self.snapshots.append({k: [p.detach().clone() for p in m.parameters()] for k, m in parts.items()})
 
     def on_train_start(self, trainer, pl_module):
@@ -89,7 +93,7 @@ def test_asteroid_dcunet_with_head_from_serialize_to_irm(pretrained, tmp_path):
                     stft_stride=64, fix_length_mode="pad")
     # Its own complex mask as a bssmask head (the same computation), pretrained briefly, saved the Asteroid way.
     attach_head(dcunet, "cirm", bound="tanh")
-    system = SeparationSystem(finetune._WaveformOutputs(dcunet), torch.optim.Adam(dcunet.parameters(), 1e-3),
+    system = SeparationSystem(PeerSeparator(dcunet, dcunet.sample_rate), torch.optim.Adam(dcunet.parameters(), 1e-3),
                               losses.get("sisdr"), *build_loaders(conf))
     build_trainer(conf | {"training": {**conf["training"], "epochs": 1}}, tmp_path / "pre").fit(system)
     path = tmp_path / "dcunet.pth"

@@ -7,7 +7,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from bssmask import losses
 from bssmask.models import MaskSeparator
-from bssmask.system import NonFiniteLossError, SeparationSystem
+from bssmask.engine.system import NonFiniteLossError, SeparationSystem
 
 
 def test_nan_batch_stops_training_naming_step_and_batch(speech_pair):

@@ -10,7 +10,10 @@ from pystoi import stoi
 from torch import nn
 
 from bssmask import metrics
-from bssmask.system import EVAL_METRICS, GatherRows, SeparationSystem, score_mixture, summarize
+from bssmask.engine.callbacks import GatherRows
+from bssmask.engine.scoring import EVAL_METRICS, score_separation
+from bssmask.engine.system import SeparationSystem
+from bssmask.recipe.evaluate import summarize
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +37,9 @@ def _expected_row(sources, mixture, estimates):
     return row
 
 
-def test_score_mixture_means_every_metric_over_sources(separated):
+def test_score_separation_means_every_metric_over_sources(separated):
     sources, mixture, estimates = separated
-    row = score_mixture(mixture, sources, estimates, 8000)
+    row = score_separation(mixture, sources, estimates, 8000)
     assert set(row) == set(EVAL_METRICS) | {f"input_{m}" for m in EVAL_METRICS}
     assert row == pytest.approx(_expected_row(sources, mixture, estimates), abs=1e-9)
     # The estimates are better than the mixture on every metric.
@@ -46,11 +49,11 @@ def test_score_mixture_means_every_metric_over_sources(separated):
     assert 1.0 < row["pesq"] < 4.6 and 0.8 < row["stoi"] <= 1.0
 
 
-def test_score_mixture_leaves_undefined_values_out_of_the_means(separated):
+def test_score_separation_leaves_undefined_values_out_of_the_means(separated):
     sources, mixture, estimates = separated
     sources = sources.clone()
     sources[1] = 0  # a silent source: its SDR, SI-SDR, PESQ and STOI are undefined
-    row = score_mixture(sources[0], sources, estimates, 8000)
+    row = score_separation(sources[0], sources, estimates, 8000)
     alone = metrics.separation_metrics(sources[:1], estimates[:1])
     assert row["sdr"] == pytest.approx(alone["sdr"].item(), abs=1e-9)
     assert row["si_sdr"] == pytest.approx(alone["si_sdr"].item(), abs=1e-9)
@@ -59,7 +62,7 @@ def test_score_mixture_leaves_undefined_values_out_of_the_means(separated):
     assert row["pesq"] == pytest.approx(pesq(8000, ref, est, "nb"), abs=1e-9)
     assert row["stoi"] == pytest.approx(stoi(ref, est, 8000), abs=1e-9)
     # PESQ is defined at 8 and 16 kHz only; STOI resamples any rate.
-    row = score_mixture(mixture, separated[0], estimates, 11025)
+    row = score_separation(mixture, separated[0], estimates, 11025)
     assert math.isnan(row["pesq"]) and math.isfinite(row["stoi"])
 
 
@@ -82,7 +85,7 @@ def test_predict_step_reorders_estimates_by_pit(separated):
     batch = (mixture[None], sources[None], [("mix_7",), ("s1",)])
     (row,) = system.predict_step(batch, 0)
     assert row["mixture_ID"] == "mix_7_s1" and row["length"] == sources.shape[-1]
-    expected = score_mixture(mixture, sources, estimates, 8000)
+    expected = score_separation(mixture, sources, estimates, 8000)
     assert {k: row[k] for k in expected} == pytest.approx(expected, abs=1e-9)
     assert row["si_sdr"] > 10  # scored in the right order, not swapped
     with pytest.raises(ValueError, match="one mixture per batch"):

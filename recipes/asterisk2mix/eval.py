@@ -4,7 +4,7 @@ The test sets are the config's ``test_dir`` (written to ``<exp_dir>/eval/``),
 ``test_unseen_dir`` (held-out voices, ``<exp_dir>/eval_unseen/``) and
 ``test_same_dir`` (two utterances of one voice, ``<exp_dir>/eval_same/``);
 an empty folder name skips that set. Every set's files are checked before
-any is scored. Writes to ``<exp_dir>/eval/`` (the other folders hold
+any is scored (:func:`bssmask.recipe.evaluate.score_sets`). Writes to ``<exp_dir>/eval/`` (the other folders hold
 ``metrics.csv`` and ``summary.json`` of the same shape):
 
 - ``metrics.csv``: one row per test mixture: SDR, SI-SDR, SIR, SAR (dB),
@@ -37,11 +37,8 @@ from bssmask import config, masks, tables
 from bssmask.atomic import atomic_path
 from bssmask.io import check_compatible
 from bssmask.models import MaskSeparator
-from bssmask.system import EVAL_METRICS, build_test_loader, predict_rows, summarize
-
-COLUMNS = ["mixture_ID", "length", *EVAL_METRICS, *(f"input_{m}" for m in EVAL_METRICS)]
-#: Output folder of each test set, by the data section's key of its folder.
-TEST_SETS = {"test_dir": "eval", "test_unseen_dir": "eval_unseen", "test_same_dir": "eval_same"}
+from bssmask.recipe.build import build_test_loader
+from bssmask.recipe.evaluate import score_sets
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -104,35 +101,6 @@ def plot_masks(model: MaskSeparator, mixture: torch.Tensor, sources: torch.Tenso
     for ax in axes[-1]:
         ax.set_xlabel("s")
     tables.save_png(fig, path, dpi=100)
-
-
-def test_sets(conf: dict) -> dict[str, dict]:
-    """The config of each test set to score (its folder as ``test_dir``), by output folder name."""
-    return {out: {**conf, "data": {**conf["data"], "test_dir": conf["data"][key]}}
-            for key, out in TEST_SETS.items() if conf["data"][key]}
-
-
-def score_sets(model, conf: dict, exp_dir: Path, model_path) -> dict[str, dict]:
-    """Score ``model`` on each test set of ``conf``; process 0 writes ``<exp_dir>/<set>/{metrics.csv,summary.json}``.
-
-    Every set's files are checked before any is scored. Returns the
-    summaries by output folder name (``eval``, ``eval_unseen``, ``eval_same``).
-
-    Raises:
-        ValueError, OSError: a missing or bad test set (nothing written).
-    """
-    sets = test_sets(conf)
-    for set_conf in sets.values():
-        build_test_loader(set_conf)  # checks the set's files
-    rows = {out: predict_rows(model, set_conf, exp_dir) for out, set_conf in sets.items()}
-    summaries = {out: summarize(set_rows, sets[out], model_path) for out, set_rows in rows.items()}
-    if rank_zero_only.rank == 0:
-        for out, summary in summaries.items():
-            tables.write_text(exp_dir / out / "metrics.csv", tables.to_csv(rows[out], COLUMNS))
-            tables.write_text(exp_dir / out / "summary.json", tables.to_json(summary))
-            shown = "  ".join(f"{m} {summary[m]:.2f} ({summary[m + '_imp']:+.2f})" for m in EVAL_METRICS)
-            print(f"{out}: {summary['n_mixtures']} mixtures: {shown}")
-    return summaries
 
 
 def main(argv=None) -> int:

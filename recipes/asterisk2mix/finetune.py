@@ -16,9 +16,10 @@ import sys
 
 import pytorch_lightning as pl
 
-from bssmask import config, finetune
+from bssmask import config
 from bssmask.checkpoint import CheckpointError
-from bssmask.system import NonFiniteLossError
+from bssmask.engine.system import NonFiniteLossError
+from bssmask.recipe import finetune
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:

@@ -23,9 +23,10 @@ import pytorch_lightning as pl
 
 from bssmask import config, losses
 from bssmask.io import save_package
+from bssmask.engine.system import SeparationSystem
 from bssmask.peers import build_peer
-from bssmask.system import SeparationSystem, build_loaders, build_optimization, build_trainer
-from eval import score_sets
+from bssmask.recipe.build import build_loaders, build_optimization, build_trainer
+from bssmask.recipe.evaluate import score_sets
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:

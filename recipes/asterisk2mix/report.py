@@ -44,7 +44,7 @@ from pathlib import Path
 from bssmask import ablation, config, heads, masks, tables
 from bssmask.audio import load_sources
 from bssmask.data.librimix import list_mixtures, split_csv
-from eval import test_sets
+from bssmask.recipe.evaluate import test_sets
 
 HERE = Path(__file__).resolve().parent
 COLUMNS = {

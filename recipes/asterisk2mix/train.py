@@ -23,8 +23,9 @@ import pytorch_lightning as pl
 from bssmask import config
 from bssmask.checkpoint import CheckpointError, load_safe
 from bssmask.data.librimix import DataError
+from bssmask.engine.system import NonFiniteLossError
 from bssmask.io import save_model
-from bssmask.system import NonFiniteLossError, build_system, build_trainer
+from bssmask.recipe.build import build_system, build_trainer
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,4 @@
-"""Fine-tune a pretrained separator with another mask head.
+"""Fine-tune a pretrained separator with another mask head, on the data of a recipe config.
 
 A user holding a trained separator (a recipe's ``best_model.pth``, or an
 Asteroid ``DCUNet``, ``DCCRNet``, ``DPRNNTasNet``... saved with
@@ -12,8 +12,11 @@ Asteroid ``DCUNet``, ``DCCRNet``, ``DPRNNTasNet``... saved with
 3. :func:`swap_head` puts a head of another kind on it, keeping the encoder
    and masker weights (:meth:`MaskSeparator.with_head`, :func:`attach_head`);
 4. :func:`finetune` scores the test set before, trains with the recipe's
-   Trainer (devices, DDP, resume) while :class:`FreezeParts` holds the
-   encoder and/or masker still, then scores the test set after.
+   Trainer (:func:`bssmask.recipe.build.build_trainer`: devices, DDP, resume)
+   while :class:`~bssmask.engine.callbacks.FreezeParts` holds the encoder
+   and/or masker still, then scores the test set after. Asteroid models
+   other than ``MaskSeparator`` train in a :class:`~bssmask.peers.PeerSeparator`
+   (float32, time-domain loss).
 
 Example:
     >>> from bssmask.models import MaskSeparator
@@ -28,19 +31,22 @@ import copy
 import os
 from pathlib import Path
 
-import pytorch_lightning as pl
-import torch
 from torch import nn
 
-from . import losses, tables
-from .checkpoint import load_safe
-from .io import check_compatible, load_model, save_model
-from .models import HeadMasker, MaskSeparator, attach_head
-from .system import SeparationSystem, build_loaders, build_optimization, build_trainer, predict_rows, summarize
+from .. import losses, tables
+from ..checkpoint import load_safe
+from ..engine.callbacks import FreezeParts, trainable_parts
+from ..engine.system import SeparationSystem
+from ..io import check_compatible, load_model, save_model
+from ..models import MaskSeparator, attach_head
+from ..peers import PeerSeparator
+from .build import build_loaders, build_optimization, build_trainer
+from .evaluate import predict_rows, summarize
 
+#: What ``freeze`` may hold still: the encoder, the encoder and the masker, nothing.
 FREEZE_PARTS = ("encoder", "masker", "none")
 
-__all__ = ["FREEZE_PARTS", "FreezeParts", "finetune", "swap_head", "trainable_parts"]
+__all__ = ["FREEZE_PARTS", "finetune", "swap_head"]
 
 
 def swap_head(model: nn.Module, mask: str, **options) -> nn.Module:
@@ -48,57 +54,6 @@ def swap_head(model: nn.Module, mask: str, **options) -> nn.Module:
     if isinstance(model, MaskSeparator):
         return model.with_head(mask, **options)
     return attach_head(model, mask, **options)
-
-
-class _WaveformOutputs(nn.Module):
-    """Wrap an Asteroid model so the time-domain criterion can train it: ``forward_masks -> {"est_wav"}``.
-
-    Asteroid's models are not written for autocast (a DCUNet's loss turns NaN
-    in bfloat16), so they run in float32 whatever the Trainer's precision.
-    """
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-        self.sample_rate = model.sample_rate
-
-    def forward(self, wav):
-        with torch.autocast(wav.device.type, enabled=False):
-            return self.model(wav.float())
-
-    def forward_masks(self, wav):
-        return {"est_wav": self.forward(wav)}
-
-
-def trainable_parts(model: nn.Module) -> dict[str, nn.Module]:
-    """The encoder and the masker proper (without the bssmask head) of a separator."""
-    if isinstance(model, _WaveformOutputs):
-        model = model.model
-    masker = model.masker.masker if isinstance(model.masker, HeadMasker) else model.masker
-    return {"encoder": model.encoder, "masker": masker}
-
-
-class FreezeParts(pl.Callback):
-    """Keep parts of the model still: for the first ``epochs`` epochs, or throughout (``epochs=None``).
-
-    Frozen parameters have ``requires_grad=False``, get no gradient and so are
-    left untouched by the optimizer; they are released at the start of epoch
-    ``epochs``.
-
-    Args:
-        parts: names among ``"encoder"``, ``"masker"``.
-        epochs: number of epochs to keep them frozen; None: the whole run.
-    """
-
-    def __init__(self, parts, epochs: int | None = None):
-        self.parts, self.epochs = tuple(parts), epochs
-
-    def on_train_epoch_start(self, trainer, pl_module):
-        frozen = self.epochs is None or trainer.current_epoch < self.epochs
-        modules = trainable_parts(pl_module.model)
-        for part in self.parts:
-            for param in modules[part].parameters():
-                param.requires_grad_(not frozen)
 
 
 def finetune(pretrained, conf: dict, exp_dir, mask: str, mask_options: dict | None = None, loss: str = "default",
@@ -144,7 +99,7 @@ def finetune(pretrained, conf: dict, exp_dir, mask: str, mask_options: dict | No
         raise ValueError(f"loss: {type(model).__name__} fine-tunes with the time-domain loss 'sisdr', not {loss!r}")
     criterion = losses.get(loss, swapped if isinstance(swapped, MaskSeparator) else None)
 
-    trained = swapped if isinstance(swapped, MaskSeparator) else _WaveformOutputs(swapped)
+    trained = swapped if isinstance(swapped, MaskSeparator) else PeerSeparator(swapped, swapped.sample_rate)
     optimizer, scheduler = build_optimization(trained.parameters(), conf)
 
     results = {"pretrained": predict_rows(model, conf, exp_dir), "swapped": predict_rows(swapped, conf, exp_dir)}

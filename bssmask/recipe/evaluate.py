@@ -1,0 +1,89 @@
+"""Scoring a model on the test sets of a recipe config: per-mixture rows, summaries, their files.
+
+- :func:`predict_rows`: every test mixture of a config scored
+  (:func:`~bssmask.engine.scoring.score_separation`), split across the
+  config's devices by the Trainer of :func:`~bssmask.recipe.build.build_trainer`;
+- :func:`summarize`: means over mixtures, of the input baseline and of the
+  improvement;
+- :func:`test_sets`, :func:`score_sets`: the config's test sets (seen voices,
+  held-out voices, one voice) scored and written as ``metrics.csv`` and
+  ``summary.json``.
+
+Example:
+    >>> summarize([{m: 1.0 for m in COLUMNS[2:]}], {}, "model.pth")["si_sdr_imp"]
+    0.0
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytorch_lightning.utilities import rank_zero_only
+
+from .. import tables
+from ..engine.callbacks import GatherRows
+from ..engine.scoring import EVAL_METRICS
+from ..engine.system import SeparationSystem
+from ..stats import nanmean
+from .build import build_test_loader, build_trainer
+
+__all__ = ["COLUMNS", "TEST_SETS", "predict_rows", "summarize", "test_sets", "score_sets"]
+
+#: Columns of ``metrics.csv``: the mixture, its length and each metric of the estimates and of the mixture.
+COLUMNS = ["mixture_ID", "length", *EVAL_METRICS, *(f"input_{m}" for m in EVAL_METRICS)]
+#: Output folder of each test set, by the data section's key of its folder.
+TEST_SETS = {"test_dir": "eval", "test_unseen_dir": "eval_unseen", "test_same_dir": "eval_same"}
+
+
+def predict_rows(model, conf: dict, exp_dir: str | Path) -> list[dict]:
+    """Score ``model`` on every test mixture of ``conf``, split across ``conf["trainer"]``'s devices.
+
+    Returns the rows of :meth:`~bssmask.engine.system.SeparationSystem.predict_step`,
+    each test mixture once, in the order of the test CSV (on every process).
+    """
+    loader = build_test_loader(conf)
+    gather = GatherRows()
+    trainer = build_trainer(conf, exp_dir, extra_callbacks=[gather], predict=True)
+    trainer.predict(SeparationSystem(model, None, None, None, config=conf), loader, return_predictions=False)
+    order = {mid: i for i, mid in enumerate(loader.dataset.df["mixture_ID"])}
+    return sorted(gather.rows, key=lambda r: order[r["mixture_ID"]])
+
+
+def summarize(rows: list[dict], conf: dict, model_path) -> dict:
+    """Means over mixtures (NaN left out) of each metric, its input baseline and improvement."""
+    summary = {}
+    for metric in EVAL_METRICS:
+        summary[metric] = nanmean([r[metric] for r in rows])
+        summary[f"input_{metric}"] = nanmean([r[f"input_{metric}"] for r in rows])
+        summary[f"{metric}_imp"] = nanmean([r[metric] - r[f"input_{metric}"] for r in rows])
+    summary.update(n_mixtures=len(rows), model=str(model_path), config=conf)
+    return summary
+
+
+def test_sets(conf: dict) -> dict[str, dict]:
+    """The config of each test set to score (its folder as ``test_dir``), by output folder name."""
+    return {out: {**conf, "data": {**conf["data"], "test_dir": conf["data"][key]}}
+            for key, out in TEST_SETS.items() if conf["data"][key]}
+
+
+def score_sets(model, conf: dict, exp_dir: Path, model_path) -> dict[str, dict]:
+    """Score ``model`` on each test set of ``conf``; process 0 writes ``<exp_dir>/<set>/{metrics.csv,summary.json}``.
+
+    Every set's files are checked before any is scored. Returns the
+    summaries by output folder name (``eval``, ``eval_unseen``, ``eval_same``).
+
+    Raises:
+        ValueError, OSError: a missing or bad test set (nothing written).
+    """
+    sets = test_sets(conf)
+    for set_conf in sets.values():
+        build_test_loader(set_conf)  # checks the set's files
+    rows = {out: predict_rows(model, set_conf, exp_dir) for out, set_conf in sets.items()}
+    summaries = {out: summarize(set_rows, sets[out], model_path) for out, set_rows in rows.items()}
+    if rank_zero_only.rank == 0:
+        for out, summary in summaries.items():
+            tables.write_text(exp_dir / out / "metrics.csv", tables.to_csv(rows[out], COLUMNS))
+            tables.write_text(exp_dir / out / "summary.json", tables.to_json(summary))
+            shown = "  ".join(f"{m} {summary[m]:.2f} ({summary[m + '_imp']:+.2f})" for m in EVAL_METRICS)
+            print(f"{out}: {summary['n_mixtures']} mixtures: {shown}")
+    return summaries
