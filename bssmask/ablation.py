@@ -265,7 +265,7 @@ def write_results(out_dir, rows: list[dict], meta: dict, per_mixture: dict[str, 
         rows, ["mask", "upsampled", "mode", "space"], key, out_dir / "ablation.png",
         title=f"Oracle {label} after frequency down/upsampling by {meta['factor']} ({meta['window']} window)"
               + (f", 95% intervals over {n_mix} mixtures" if n_mix > 1 else ""),
-        color_key="mask", error_key=f"{key}_ci" if n_mix > 1 else None,
+        color_key="mask", spread_suffix="_ci" if n_mix > 1 else None,
     )
     ceilings = {metric: tables.DB_CEILING for metric in metrics if metric != "l1"}
     paths = tables.write_table(out_dir, "ablation", rows, columns, meta, preamble, ceilings, spread_suffix="_ci")

@@ -96,46 +96,65 @@ def to_markdown(rows: list[dict], columns: dict[str, str | None], ceilings: dict
     return "\n".join([header, rule, *body]) + "\n"
 
 
-def bar_plot(rows: list[dict], label_keys: list[str], metric: str, path: str | Path, title: str,
-             color_key: str | None = None, error_key: str | None = None) -> None:
+def bar_plot(rows: list[dict], label_keys: list[str], metric: str | dict[str, str], path: str | Path, title: str,
+             color_key: str | None = None, spread_suffix: str | None = None, axis_label: str | None = None,
+             cut_outliers: bool = True) -> None:
     """Horizontal bars of ``metric``, one per row in the given order, saved as PNG.
 
-    ``error_key`` names the half-width of an error bar drawn on each bar (e.g. ``"sdr_ci"``).
+    Args:
+        rows: the table's rows; each bar is labelled with the values of ``label_keys`` and its own value
+            (``n/a`` where undefined, drawn as 0).
+        metric: a key of the rows, or ``{key: legend label}`` for grouped bars: one bar per key in each
+            row, side by side, colored by key.
+        color_key: with one metric, color the bars by this key's value (with a legend).
+        spread_suffix: draw ``row[key + spread_suffix]`` as an error bar (half-width) on the bar of
+            ``key`` (e.g. ``"_ci"``, ``"_std"``), as :func:`to_markdown` shows it.
+        axis_label: the value axis's label (default: the metric, in dB for SDR, SIR and SAR).
+        cut_outliers: cut the axis above the runner-up when the largest value is more than twice it
+            (an exact oracle at 130 dB would flatten every other bar), labelling the clipped bars.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    metrics = metric if isinstance(metric, dict) else {metric: None}
     labels = [" / ".join(str(r[k]) for k in label_keys if r.get(k) is not None) for r in rows]
-    values = [0.0 if r[metric] is None or _is_undefined(r[metric]) else r[metric] for r in rows]
-    groups = sorted({r.get(color_key) for r in rows}, key=str) if color_key else [None]
+    values = {key: [0.0 if r.get(key) is None or _is_undefined(r[key]) else r[key] for r in rows] for key in metrics}
+    by_group = color_key is not None and len(metrics) == 1
+    groups = sorted({r.get(color_key) for r in rows}, key=str) if by_group else [None]
     palette = plt.get_cmap("tab10")
-    colors = [palette(groups.index(r.get(color_key)) % 10) if color_key else palette(0) for r in rows]
-    # A lone outlier (an exact oracle at 130 dB, say) would flatten every other
-    # bar: cut the axis above the runner-up and label the clipped bars.
-    ordered = sorted(values, reverse=True)
+    ordered = sorted((v for column in values.values() for v in column), reverse=True)
     xmax = None
-    if len(ordered) > 1 and ordered[1] > 0 and ordered[0] > 2 * ordered[1]:
+    if cut_outliers and len(ordered) > 1 and ordered[1] > 0 and ordered[0] > 2 * ordered[1]:
         xmax = 1.3 * ordered[1]
-    shown = [min(v, xmax) if xmax else v for v in values]
-    fig, ax = plt.subplots(figsize=(8, 0.28 * len(rows) + 1.2))
-    errors = None
-    if error_key:
-        errors = [0.0 if r.get(error_key) is None or _is_undefined(r[error_key]) or x < v else r[error_key]
-                  for r, v, x in zip(rows, values, shown)]
-    ax.barh(range(len(rows)), shown, color=colors, xerr=errors, error_kw=dict(lw=0.8, capsize=2))
+    height = 0.8 / len(metrics)
+    fig, ax = plt.subplots(figsize=(8, 0.28 * len(rows) * len(metrics) + 1.2))
+    for j, (key, legend) in enumerate(metrics.items()):
+        where = [i + (j - (len(metrics) - 1) / 2) * height for i in range(len(rows))]
+        shown = [min(v, xmax) if xmax else v for v in values[key]]
+        colors = [palette(groups.index(r.get(color_key)) % 10) if by_group else palette(j % 10) for r in rows]
+        errors = None
+        if spread_suffix:
+            spread = key + spread_suffix
+            errors = [0.0 if r.get(spread) is None or _is_undefined(r[spread]) or x < v else r[spread]
+                      for r, v, x in zip(rows, values[key], shown)]
+        ax.barh(where, shown, height=height, color=colors, xerr=errors, error_kw=dict(lw=0.8, capsize=2),
+                label=legend)
+        for y, v, x, r in zip(where, values[key], shown, rows):
+            text = "n/a" if r.get(key) is None or _is_undefined(r[key]) else f"{v:.2f}"
+            ax.text(x, y, f" {text}{' (axis cut)' if x < v else ''}", va="center", fontsize=7)
     if xmax:
         ax.set_xlim(right=xmax * 1.12)
     ax.set_yticks(range(len(rows)), labels, fontsize=8)
     ax.invert_yaxis()
     ax.axvline(0, color="black", linewidth=0.8)
-    for i, (v, x, r) in enumerate(zip(values, shown, rows)):
-        text = "n/a" if _is_undefined(r[metric]) or r[metric] is None else f"{v:.2f}"
-        ax.text(x, i, f" {text}{' (axis cut)' if x < v else ''}", va="center", fontsize=7)
-    ax.set_xlabel(f"{metric} (dB)" if "sdr" in metric or metric in ("sir", "sar") else metric)
+    name = next(iter(metrics))
+    ax.set_xlabel(axis_label or (f"{name} (dB)" if "sdr" in name or name in ("sir", "sar") else name))
     ax.set_title(title, fontsize=10)
-    if color_key:
+    if len(metrics) > 1:
+        ax.legend(fontsize=8)
+    elif by_group:
         handles = [plt.Rectangle((0, 0), 1, 1, color=palette(i % 10)) for i in range(len(groups))]
         ax.legend(handles, [str(g) for g in groups], fontsize=8, loc="lower right")
     save_png(fig, path)

@@ -5,5 +5,7 @@
 - :mod:`bssmask.recipe.evaluate`: scoring a model on a config's test sets,
   the summaries;
 - :mod:`bssmask.recipe.finetune`: swapping the head of a pretrained
-  separator and fine-tuning it.
+  separator and fine-tuning it;
+- :mod:`bssmask.recipe.runner`: the report's runs of the recipe's scripts,
+  several at a time, each skipped when done for the same config.
 """

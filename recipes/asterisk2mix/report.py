@@ -11,9 +11,9 @@ seed) or ``<exp_dir>/heads/<name>-seed<k>/`` (``train.py`` then
 ``eval.py``, each skipped when its result exists for the same config).
 Each peer (:mod:`bssmask.peers`) trains for ``report.peer_minutes`` of
 wall-clock time and is scored the same way in ``<exp_dir>/peers/<name>/``
-(``peer.py``). Runs go ``report.jobs`` at a time: with several jobs each
-gets its share of the CPU threads (``OMP_NUM_THREADS``, unless set) and
-writes its output to ``<run>/{train,eval,peer}.log``. Next to each head,
+(``peer.py``). Runs go ``report.jobs`` at a time (:mod:`bssmask.recipe.runner`):
+with several jobs each gets its share of the CPU threads (``OMP_NUM_THREADS``,
+unless set) and writes its output to ``<run>/{train,eval,peer}.log``. Next to each head,
 the oracle of the same mask kind (with its options, e.g. the PSM range) at
 the same resolution (factor, upsampling method and space, STFT) on the same
 test mixtures, scored by :func:`bssmask.ablation.score_mixture` (the
@@ -31,19 +31,14 @@ Writes ``<exp_dir>/report/report.{md,csv,json,png}``.
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import os
 import statistics
-import subprocess
 import sys
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bssmask import ablation, config, heads, masks, tables
 from bssmask.audio import load_sources
 from bssmask.data.librimix import list_mixtures, split_csv
+from bssmask.recipe import runner
 from bssmask.recipe.evaluate import test_sets
 
 HERE = Path(__file__).resolve().parent
@@ -79,70 +74,6 @@ def head_config(conf: dict, name: str, overrides) -> dict:
             raise config.ConfigError(f"report.heads.{name}: cannot override {key!r}; valid keys: {valid}")
         sections.setdefault(section, {})[key] = value
     return config.merge(conf, config.validate(sections, f"report.heads.{name}", partial=True))
-
-
-#: What does not change a run's result: how it is run, shown and reported.
-NOT_RESULT = {"trainer": None, "eval": None, "report": None,
-              "training": ("num_workers", "logger", "progress_bar")}
-
-
-def _result_part(conf: dict) -> dict:
-    """The parts of a config that determine a trained model and its scores."""
-    out = {}
-    for section, keys in conf.items():
-        skip = NOT_RESULT.get(section, ())
-        if skip is not None:
-            out[section] = {k: v for k, v in keys.items() if k not in skip}
-    return out
-
-
-def _same_run(conf_a: dict, conf_b: dict) -> bool:
-    return _result_part(conf_a) == _result_part(conf_b)
-
-
-def _stored_conf(run_dir: Path):
-    path = run_dir / "conf.yml"
-    try:
-        return config.load(path) if path.is_file() else None
-    except config.ConfigError:
-        return None
-
-
-def train_and_evaluate(conf: dict, run_dir: Path, env: dict | None = None, log: bool = False,
-                       peer: str | None = None) -> dict[str, dict]:
-    """Train and score ``conf`` in ``run_dir`` unless done; return the summaries by test set (``eval``, ...).
-
-    A head runs ``train.py`` then ``eval.py``; a ``peer`` (a name of
-    ``report.peers``) runs ``peer.py``. What exists for the same config is kept.
-
-    Args:
-        env: environment of the scripts (default: this one).
-        log: write each script's output to ``run_dir/<script>.log`` instead of the console.
-    """
-    model = run_dir / ("peer_model.pth" if peer else "best_model.pth")
-    summaries = [run_dir / out / "summary.json" for out in test_sets(conf)]
-    stored = _stored_conf(run_dir)
-    trained = stored is not None and _same_run(stored, conf) and model.is_file()
-    if peer:
-        trained = trained and stored["report"]["peers"].get(peer) == conf["report"]["peers"][peer] \
-            and stored["report"]["peer_minutes"] == conf["report"]["peer_minutes"]
-    evaluated = trained and all(p.is_file() and p.stat().st_mtime >= model.stat().st_mtime for p in summaries)
-    conf_file = run_dir / "report_conf.yml"
-    if peer:
-        scripts = [] if evaluated else ["peer.py"]
-    else:
-        scripts = ([] if trained else ["train.py"]) + ([] if evaluated else ["eval.py"])
-    if scripts:
-        config.dump(conf, conf_file)
-    for script in scripts:
-        command = [sys.executable, str(HERE / script), "--conf", str(conf_file), "--exp_dir", str(run_dir),
-                   *(["--peer", peer] if peer else [])]
-        if log:
-            with open(run_dir / f"{Path(script).stem}.log", "w") as out:
-                subprocess.run(command, check=True, env=env, stdout=out, stderr=subprocess.STDOUT)
-        else:
-            subprocess.run(command, check=True, env=env)
-    return {p.parent.name: json.loads(p.read_text()) for p in summaries}
 
 
 def scores(summaries: list[dict[str, dict]]) -> dict:
@@ -184,27 +115,9 @@ def oracle_scores(abl: ablation.AblationConfig, mixtures, sample_rate: int) -> d
 def plot(rows: list[dict], path: Path) -> None:
     """SI-SDR improvement of each head and peer on the seen-voice and held-out-voice test sets, side by side
     (error bars: the spread over seeds)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(1.4 * len(rows) + 2, 3.6))
-    x = range(len(rows))
-    for offset, column, label in ((-0.2, "si_sdr_imp", "seen voices"), (0.2, "si_sdr_imp_unseen", "held-out voices")):
-        values = [math.nan if r[column] is None else r[column] for r in rows]
-        spread = [r.get(f"{column}_std") or 0.0 for r in rows]
-        bars = ax.bar([i + offset for i in x], [0.0 if math.isnan(v) else v for v in values], width=0.4,
-                      yerr=spread, capsize=3, label=label)
-        for bar, v in zip(bars, values):
-            ax.text(bar.get_x() + bar.get_width() / 2, max(bar.get_height(), 0.0),
-                    "n/a" if math.isnan(v) else f"{v:.1f}", ha="center", va="bottom", fontsize=8)
-    ax.set_xticks(list(x), [f"{r['head']}{' (peer)' if r['kind'] == 'peer' else ''}" for r in rows], fontsize=8)
-    ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_ylabel("SI-SDR improvement (dB)")
-    ax.set_title("Trained heads and Asteroid peers: seen and held-out voices", fontsize=10)
-    ax.legend(fontsize=8)
-    tables.save_png(fig, path)
+    tables.bar_plot(rows, ["head", "kind"], {"si_sdr_imp": "seen voices", "si_sdr_imp_unseen": "held-out voices"},
+                    path, "Trained heads and Asteroid peers: seen and held-out voices", spread_suffix="_std",
+                    axis_label="SI-SDR improvement (dB)", cut_outliers=False)
 
 
 def seed_config(conf: dict, seed: int) -> dict:
@@ -240,45 +153,17 @@ def main(argv=None) -> int:
         print(f"report.py: error: {err}", file=sys.stderr)
         return 2
 
-    def head_dir(name: str, run_conf: dict, seed: int) -> Path:
-        if _same_run(run_conf, conf):
-            return exp_dir
-        return exp_dir / "heads" / (name if seed == seeds[0] else f"{name}-seed{seed}")
+    def head_run(name: str, head_conf: dict, seed: int) -> runner.Run:
+        run_conf = seed_config(head_conf, seed)
+        folder = exp_dir if runner.same_run(run_conf, conf) else \
+            exp_dir / "heads" / (name if seed == seeds[0] else f"{name}-seed{seed}")
+        return runner.Run(f"head {name}" + (f" seed {seed}" if len(seeds) > 1 else ""), run_conf, folder)
 
-    runs = {(name, seed): (seed_config(head_conf, seed), None) for name, head_conf in variants.items() for seed in seeds}
-    run_dirs = {key: head_dir(key[0], run_conf, key[1]) for key, (run_conf, _) in runs.items()}
+    runs = {(name, seed): head_run(name, head_conf, seed) for name, head_conf in variants.items() for seed in seeds}
     for name in report["peers"]:
-        runs[(name, None)] = (conf, name)
-        run_dirs[(name, None)] = exp_dir / "peers" / name
-    jobs = max(1, report["jobs"])
-    env = dict(os.environ)
-    if jobs > 1:
-        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
-
-    print_lock = threading.Lock()  # runs go in threads: one whole line at a time
-
-    def say(line: str) -> None:
-        with print_lock:
-            print(line, flush=True)
-
-    def run(key):
-        (name, seed), (run_conf, peer) = key, runs[key]
-        run_dir = run_dirs[key]
-        what = f"peer {name}" if peer else f"head {name}" + (f" seed {seed}" if len(seeds) > 1 else "")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        say(f"report: {what} in {run_dir}")
-        try:
-            summaries = train_and_evaluate(run_conf, run_dir, env, log=jobs > 1, peer=peer)
-        except subprocess.CalledProcessError as err:
-            script = Path(err.cmd[1]).name
-            where = f", see {run_dir / Path(script).with_suffix('.log')}" if jobs > 1 else ""
-            raise RuntimeError(f"{what}: {script} failed with exit code {err.returncode}{where}") from None
-        say(f"report: {what} done: SI-SDR {summaries['eval']['si_sdr']:.2f} dB")
-        return summaries
-
+        runs[(name, None)] = runner.Run(f"peer {name}", conf, exp_dir / "peers" / name, peer=name)
     try:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            summaries = dict(zip(runs, pool.map(run, runs)))
+        summaries = runner.run_all(runs, HERE, report["jobs"])
     except RuntimeError as err:
         print(f"report.py: error: {err}", file=sys.stderr)
         return 1
@@ -291,14 +176,14 @@ def main(argv=None) -> int:
         model = head_conf["model"]
         rows.append(dict(
             head=name, kind="bssmask", mask=model["mask"], factor=model["factor"], seeds=len(seeds),
-            run=str(run_dirs[(name, seeds[0])]),
+            run=str(runs[(name, seeds[0])].folder),
             options=", ".join(f"{k}={v}" for k, v in model["mask_options"].items()) or None,
             **scores([summaries[(name, seed)] for seed in seeds]),
             oracle_si_sdr=oracles[key]["si_sdr"], oracle_sdr=oracles[key]["sdr"],
         ))
     for name, spec in report["peers"].items():
         rows.append(dict(
-            head=name, kind="peer", mask=None, factor=None, seeds=1, run=str(run_dirs[(name, None)]),
+            head=name, kind="peer", mask=None, factor=None, seeds=1, run=str(runs[(name, None)].folder),
             options=", ".join(f"{k}={v}" for k, v in spec.items()),
             **scores([summaries[(name, None)]]), oracle_si_sdr=None, oracle_sdr=None,
         ))
