@@ -15,8 +15,10 @@ import soundfile as sf
 import torch
 import torchaudio.functional as AF
 
+from .errors import UserError
 
-class AudioError(ValueError):
+
+class AudioError(UserError):
     """A bad audio input; the message names the file."""
 
 

@@ -29,6 +29,8 @@ from urllib.parse import urlparse
 import torch
 from torch.torch_version import TorchVersion
 
+from .errors import UserError
+
 __all__ = ["CheckpointError", "PretrainedError", "PRETRAINED_DIR", "bundled_models", "locate", "load_safe"]
 
 #: Models shipped inside the package: ``<name>.pth`` (a ``serialize()`` file) and its model card ``<name>.md``.
@@ -42,11 +44,11 @@ _FILE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
 _MAGICS = (b"PK\x03\x04", b"\x80")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A checkpoint that cannot be loaded safely; the one-line message names the file."""
 
 
-class PretrainedError(ValueError):
+class PretrainedError(UserError):
     """A pretrained model that cannot be used here; the message names it."""
 
 

@@ -2,7 +2,7 @@
 
 Every user error (bad file, bad option) ends with one line on stderr,
 ``bssmask <command>: error: <what, naming the file or option>``, exit code 2,
-and no output written.
+and no output written (:func:`bssmask.errors.run_cli`).
 
 The parser and its help import no torch (``bssmask --help`` answers at
 once); each command imports what it uses when it runs.
@@ -18,13 +18,15 @@ from pathlib import Path
 
 from . import __version__
 from .ablation_config import AblationConfig, check_choices
+from .errors import fail, run_cli
 from .names import DOWN_METHODS, METRICS
+
 
 class Parser(argparse.ArgumentParser):
     """``argparse`` whose errors are one line, ``<prog>: error: <message>``, exit code 2."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        sys.exit(fail(self.prog, message))
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -262,11 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    try:
-        return args.func(args)
-    except (ValueError, OSError) as err:
-        print(f"bssmask {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    return run_cli(f"bssmask {args.command}", args.func, args)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import yaml
 
 from . import masks
 from .atomic import write_text
+from .errors import UserError
 
 NoneType = type(None)
 
@@ -130,7 +131,7 @@ KEY_SECTION = {key: section for section, keys in SCHEMA.items() for key in keys}
 assert len(KEY_SECTION) == sum(len(keys) for keys in SCHEMA.values()), "config keys must be unique"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A bad config file or flag; the one-line message names it."""
 
 
@@ -279,7 +280,9 @@ def parse_args(argv=None, description: str = "", add_options=None, default_conf:
         ``(conf, args)``: the config with the flags applied, and the namespace
         of the script's own options.
 
-    Exits with status 2 and one line on stderr for any :class:`ConfigError`.
+    Raises:
+        ConfigError: a bad config file, overlay or flag (the script's
+            :func:`bssmask.errors.entry_point` reports it in one line, exit code 2).
     """
     argv = sys.argv[1:] if argv is None else list(argv)
 
@@ -293,15 +296,11 @@ def parse_args(argv=None, description: str = "", add_options=None, default_conf:
 
     known, _ = make_parser(full=False).parse_known_args(argv)
     paths = known.conf or [default_conf]
-    try:
-        conf = load(paths[0], paths[1:])
-        parser = make_parser(full=True)
-        add_arguments(parser, conf)
-        args, unknown = parser.parse_known_args(argv)
-        if unknown:
-            flags = ", ".join(f"--{key}" for keys in conf.values() for key in keys)
-            raise ConfigError(f"unknown option {unknown[0]}; valid config flags: {flags}")
-        return apply_arguments(conf, args), args
-    except ConfigError as err:
-        print(f"{Path(sys.argv[0]).name}: error: {err}", file=sys.stderr)
-        sys.exit(2)
+    conf = load(paths[0], paths[1:])
+    parser = make_parser(full=True)
+    add_arguments(parser, conf)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        flags = ", ".join(f"--{key}" for keys in conf.values() for key in keys)
+        raise ConfigError(f"unknown option {unknown[0]}; valid config flags: {flags}")
+    return apply_arguments(conf, args), args

@@ -49,13 +49,14 @@ from asteroid.utils import flatten_dict
 from pytorch_lightning.utilities import rank_zero_warn
 
 from ..data.epochs import EpochSampler
+from ..errors import RunError
 from .scoring import score_separation
 
 __all__ = ["NonFiniteLossError", "ON_NONFINITE", "SeparationSystem"]
 
 
-class NonFiniteLossError(FloatingPointError):
-    """A NaN or infinite training loss; the message names the step and batch."""
+class NonFiniteLossError(RunError, FloatingPointError):
+    """A NaN or infinite training loss; the message names the step and batch (a failed run, exit code 1)."""
 
 
 #: What :class:`SeparationSystem` does with a non-finite training loss.

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import config
+from ..errors import RunError
 from .evaluate import test_sets
 
 __all__ = ["NOT_RESULT", "Run", "same_run", "train_and_evaluate", "run_all"]
@@ -123,7 +124,7 @@ def run_all(runs: dict, scripts: Path, jobs: int = 1) -> dict:
     Prints a line when each run starts and ends.
 
     Raises:
-        RuntimeError: the first run whose script failed, naming the run, the
+        RunError: the first run whose script failed, naming the run, the
             script, its exit code and (several jobs) its log.
     """
     jobs = max(1, jobs)
@@ -145,7 +146,7 @@ def run_all(runs: dict, scripts: Path, jobs: int = 1) -> dict:
         except subprocess.CalledProcessError as err:
             script = Path(err.cmd[1]).name
             where = f", see {job.folder / Path(script).with_suffix('.log')}" if jobs > 1 else ""
-            raise RuntimeError(f"{job.what}: {script} failed with exit code {err.returncode}{where}") from None
+            raise RunError(f"{job.what}: {script} failed with exit code {err.returncode}{where}") from None
         say(f"report: {job.what} done: SI-SDR {summaries['eval']['si_sdr']:.2f} dB")
         return summaries
 

@@ -35,6 +35,7 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from bssmask import config, masks, tables
 from bssmask.atomic import atomic_path
+from bssmask.errors import entry_point
 from bssmask.io import check_compatible
 from bssmask.models import MaskSeparator
 from bssmask.recipe.build import build_test_loader
@@ -103,18 +104,15 @@ def plot_masks(model: MaskSeparator, mixture: torch.Tensor, sources: torch.Tenso
     tables.save_png(fig, path, dpi=100)
 
 
+@entry_point("eval.py")
 def main(argv=None) -> int:
     conf, args = config.parse_args(argv, __doc__.splitlines()[0], add_options)
     exp_dir = Path(args.exp_dir)
     model_path = Path(args.model) if args.model else exp_dir / "best_model.pth"
-    try:
-        config.require(conf, "data", "trainer", "training", "eval")
-        model = MaskSeparator.from_pretrained(str(model_path))
-        check_compatible(model, conf["data"]["sample_rate"], conf["data"]["n_src"], str(model_path))
-        score_sets(model, conf, exp_dir, model_path)
-    except (ValueError, OSError) as err:
-        print(f"eval.py: error: {err}", file=sys.stderr)
-        return 2
+    config.require(conf, "data", "trainer", "training", "eval")
+    model = MaskSeparator.from_pretrained(str(model_path))
+    check_compatible(model, conf["data"]["sample_rate"], conf["data"]["n_src"], str(model_path))
+    score_sets(model, conf, exp_dir, model_path)
     if rank_zero_only.rank != 0:
         return 0
     model.eval()

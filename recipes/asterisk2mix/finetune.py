@@ -17,8 +17,7 @@ import sys
 import pytorch_lightning as pl
 
 from bssmask import config
-from bssmask.checkpoint import CheckpointError
-from bssmask.engine.system import NonFiniteLossError
+from bssmask.errors import entry_point
 from bssmask.recipe import finetune
 
 
@@ -34,25 +33,19 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                         help="continue from exp_dir/checkpoints/last.ckpt")
 
 
+@entry_point("finetune.py")
 def main(argv=None) -> int:
     conf, args = config.parse_args(argv, __doc__.splitlines()[0], add_options)
-    try:
-        config.require(conf, "data", "model", "loss", "optim", "training", "trainer")
-        if args.freeze_epochs != "all" and not args.freeze_epochs.isdigit():
-            raise ValueError(f"--freeze_epochs: expected a number of epochs or 'all', got {args.freeze_epochs!r}")
-        pl.seed_everything(conf["training"]["seed"], workers=True, verbose=False)
-        summary = finetune.finetune(
-            args.pretrained, conf, args.exp_dir, mask=conf["model"]["mask"],
-            mask_options=conf["model"]["mask_options"], loss=conf["loss"]["loss"], freeze=args.freeze,
-            freeze_epochs=None if args.freeze_epochs == "all" else int(args.freeze_epochs),
-            resume=args.resume == "true",
-        )
-    except (ValueError, OSError, CheckpointError) as err:
-        print(f"finetune.py: error: {err}", file=sys.stderr)
-        return 2
-    except NonFiniteLossError as err:
-        print(f"finetune.py: error: {err}", file=sys.stderr)
-        return 1
+    config.require(conf, "data", "model", "loss", "optim", "training", "trainer")
+    if args.freeze_epochs != "all" and not args.freeze_epochs.isdigit():
+        raise ValueError(f"--freeze_epochs: expected a number of epochs or 'all', got {args.freeze_epochs!r}")
+    pl.seed_everything(conf["training"]["seed"], workers=True, verbose=False)
+    summary = finetune.finetune(
+        args.pretrained, conf, args.exp_dir, mask=conf["model"]["mask"],
+        mask_options=conf["model"]["mask_options"], loss=conf["loss"]["loss"], freeze=args.freeze,
+        freeze_epochs=None if args.freeze_epochs == "all" else int(args.freeze_epochs),
+        resume=args.resume == "true",
+    )
     for name in ("pretrained", "swapped", "finetuned"):
         print(f"{name:>10}: SI-SDR {summary[name]['si_sdr']:6.2f} dB (improvement {summary[name]['si_sdr_imp']:+.2f})")
     return 0

@@ -22,8 +22,9 @@ from pathlib import Path
 import pytorch_lightning as pl
 
 from bssmask import config, losses
-from bssmask.io import save_package
 from bssmask.engine.system import SeparationSystem
+from bssmask.errors import entry_point
+from bssmask.io import save_package
 from bssmask.peers import build_peer
 from bssmask.recipe.build import build_loaders, build_optimization, build_trainer
 from bssmask.recipe.evaluate import score_sets
@@ -49,23 +50,19 @@ def peer_options(conf: dict, name: str) -> tuple[str, dict]:
     return spec["peer"], options
 
 
+@entry_point("peer.py")
 def main(argv=None) -> int:
     conf, args = config.parse_args(argv, __doc__.splitlines()[0], add_options)
     exp_dir = Path(args.exp_dir)
-    try:
-        config.require(conf, "data", "model", "optim", "training", "trainer", "report")
-        kind, options = peer_options(conf, args.peer)
-        pl.seed_everything(conf["training"]["seed"], workers=True, verbose=False)
-        peer = build_peer(kind, conf["data"]["n_src"], conf["data"]["sample_rate"], **options)
-        optimizer, scheduler = build_optimization(peer.parameters(), conf)
-        train, valid = build_loaders(conf)
-        system = SeparationSystem(peer, optimizer, losses.get("sisdr"), train, valid, scheduler, config=conf,
-                                  on_nonfinite=conf["training"]["on_nonfinite"])
-        trainer = build_trainer(conf, exp_dir, max_epochs=-1,
-                                max_time=timedelta(minutes=conf["report"]["peer_minutes"]))
-    except (ValueError, OSError) as err:
-        print(f"peer.py: error: {err}", file=sys.stderr)
-        return 2
+    config.require(conf, "data", "model", "optim", "training", "trainer", "report")
+    kind, options = peer_options(conf, args.peer)
+    pl.seed_everything(conf["training"]["seed"], workers=True, verbose=False)
+    peer = build_peer(kind, conf["data"]["n_src"], conf["data"]["sample_rate"], **options)
+    optimizer, scheduler = build_optimization(peer.parameters(), conf)
+    train, valid = build_loaders(conf)
+    system = SeparationSystem(peer, optimizer, losses.get("sisdr"), train, valid, scheduler, config=conf,
+                              on_nonfinite=conf["training"]["on_nonfinite"])
+    trainer = build_trainer(conf, exp_dir, max_epochs=-1, max_time=timedelta(minutes=conf["report"]["peer_minutes"]))
     if trainer.is_global_zero:
         config.dump(conf, exp_dir / "conf.yml")
     start = time.monotonic()
@@ -79,11 +76,7 @@ def main(argv=None) -> int:
         save_package(package, model_path)
         print(f"peer {args.peer} ({kind}): {seconds:.0f} s, {trainer.global_step} steps, {trainer.current_epoch} "
               f"epochs: {model_path}")
-    try:
-        score_sets(peer, conf, exp_dir, model_path)
-    except (ValueError, OSError) as err:
-        print(f"peer.py: error: {err}", file=sys.stderr)
-        return 2
+    score_sets(peer, conf, exp_dir, model_path)
     return 0
 
 

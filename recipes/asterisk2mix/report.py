@@ -38,6 +38,7 @@ from pathlib import Path
 from bssmask import ablation, config, heads, masks, tables
 from bssmask.audio import load_sources
 from bssmask.data.librimix import list_mixtures, split_csv
+from bssmask.errors import entry_point
 from bssmask.recipe import runner
 from bssmask.recipe.evaluate import test_sets
 
@@ -125,33 +126,30 @@ def seed_config(conf: dict, seed: int) -> dict:
     return config.merge(conf, {"training": {"seed": seed}})
 
 
+@entry_point("report.py")
 def main(argv=None) -> int:
     conf, args = config.parse_args(argv, __doc__.splitlines()[0], add_options)
     exp_dir = Path(args.exp_dir)
-    try:
-        config.require(conf, "data", "model", "loss", "report")
-        report = conf["report"]
-        variants = {name: head_config(conf, name, overrides) for name, overrides in report["heads"].items()}
-        if not variants:
-            raise config.ConfigError("report.heads: no head to train")
-        seeds = report["seeds"]
-        if not seeds or not all(isinstance(seed, int) and not isinstance(seed, bool) for seed in seeds) \
-                or len(set(seeds)) < len(seeds):
-            raise config.ConfigError(f"report.seeds: expected distinct integers, got {seeds!r}")
-        for name, spec in report["peers"].items():
-            if not isinstance(spec, dict) or "peer" not in spec:
-                raise config.ConfigError(f"report.peers.{name}: expected a mapping with a 'peer' key")
-        if report["peers"] and report["peer_minutes"] <= 0:
-            raise config.ConfigError(f"report.peer_minutes: expected > 0, got {report['peer_minutes']}")
-        test_csv = split_csv(conf["data"]["test_dir"], conf["data"]["task"])
-        mixtures = list_mixtures(test_csv)
-        for out, set_conf in test_sets(conf).items():
-            split_csv(set_conf["data"]["test_dir"], conf["data"]["task"])
-        for head_conf in variants.values():
-            oracle_config(head_conf).validate()
-    except (ValueError, OSError) as err:
-        print(f"report.py: error: {err}", file=sys.stderr)
-        return 2
+    config.require(conf, "data", "model", "loss", "report")
+    report = conf["report"]
+    variants = {name: head_config(conf, name, overrides) for name, overrides in report["heads"].items()}
+    if not variants:
+        raise config.ConfigError("report.heads: no head to train")
+    seeds = report["seeds"]
+    if not seeds or not all(isinstance(seed, int) and not isinstance(seed, bool) for seed in seeds) \
+            or len(set(seeds)) < len(seeds):
+        raise config.ConfigError(f"report.seeds: expected distinct integers, got {seeds!r}")
+    for name, spec in report["peers"].items():
+        if not isinstance(spec, dict) or "peer" not in spec:
+            raise config.ConfigError(f"report.peers.{name}: expected a mapping with a 'peer' key")
+    if report["peers"] and report["peer_minutes"] <= 0:
+        raise config.ConfigError(f"report.peer_minutes: expected > 0, got {report['peer_minutes']}")
+    test_csv = split_csv(conf["data"]["test_dir"], conf["data"]["task"])
+    mixtures = list_mixtures(test_csv)
+    for out, set_conf in test_sets(conf).items():
+        split_csv(set_conf["data"]["test_dir"], conf["data"]["task"])
+    for head_conf in variants.values():
+        oracle_config(head_conf).validate()
 
     def head_run(name: str, head_conf: dict, seed: int) -> runner.Run:
         run_conf = seed_config(head_conf, seed)
@@ -162,11 +160,7 @@ def main(argv=None) -> int:
     runs = {(name, seed): head_run(name, head_conf, seed) for name, head_conf in variants.items() for seed in seeds}
     for name in report["peers"]:
         runs[(name, None)] = runner.Run(f"peer {name}", conf, exp_dir / "peers" / name, peer=name)
-    try:
-        summaries = runner.run_all(runs, HERE, report["jobs"])
-    except RuntimeError as err:
-        print(f"report.py: error: {err}", file=sys.stderr)
-        return 1
+    summaries = runner.run_all(runs, HERE, report["jobs"])
     rows, oracles = [], {}
     for name, head_conf in variants.items():
         abl = oracle_config(head_conf)

@@ -10,6 +10,10 @@ Every config key is a flag (``--help`` lists them); ``--accelerator``,
 ``--resume true`` continues from ``checkpoints/last.ckpt`` (after a crash or
 a kill, or with a larger ``--epochs``); the epochs it trains are those an
 uninterrupted run of the same seed trains (see :mod:`bssmask.data.epochs`).
+
+A bad config, data file or checkpoint ends with one line naming it and exit
+code 2; a non-finite training loss stops the run with exit code 1
+(:mod:`bssmask.errors`).
 """
 
 from __future__ import annotations
@@ -22,8 +26,7 @@ import pytorch_lightning as pl
 
 from bssmask import config
 from bssmask.checkpoint import CheckpointError, load_safe
-from bssmask.data.librimix import DataError
-from bssmask.engine.system import NonFiniteLossError
+from bssmask.errors import entry_point
 from bssmask.io import save_model
 from bssmask.recipe.build import build_system, build_trainer
 
@@ -61,32 +64,22 @@ def export_best(system, trainer: pl.Trainer, conf: dict, exp_dir: Path) -> Path:
     return save_model(system.model, exp_dir / "best_model.pth", {"training": training})
 
 
+@entry_point("train.py")
 def main(argv=None) -> int:
     conf, args = config.parse_args(argv, __doc__.splitlines()[0], add_options)
     exp_dir = Path(args.exp_dir)
     last = exp_dir / "checkpoints" / "last.ckpt"
-    try:
-        config.require(conf, "data", "model", "loss", "optim", "training", "trainer")
-        if args.resume == "true" and not last.is_file():
-            raise FileNotFoundError(f"--resume true: {last} does not exist")
-        pl.seed_everything(conf["training"]["seed"], workers=True, verbose=False)
-        system = build_system(conf)
-        if args.resume == "true":
-            check_resumable(last, system)
-        trainer = build_trainer(conf, exp_dir, resume=args.resume == "true")
-    except (ValueError, OSError) as err:
-        print(f"train.py: error: {err}", file=sys.stderr)
-        return 2
+    config.require(conf, "data", "model", "loss", "optim", "training", "trainer")
+    if args.resume == "true" and not last.is_file():
+        raise FileNotFoundError(f"--resume true: {last} does not exist")
+    pl.seed_everything(conf["training"]["seed"], workers=True, verbose=False)
+    system = build_system(conf)
+    if args.resume == "true":
+        check_resumable(last, system)
+    trainer = build_trainer(conf, exp_dir, resume=args.resume == "true")
     if trainer.is_global_zero:
         config.dump(conf, exp_dir / "conf.yml")
-    try:
-        trainer.fit(system, ckpt_path=last if args.resume == "true" else None, weights_only=True)
-    except NonFiniteLossError as err:
-        print(f"train.py: error: {err}", file=sys.stderr)
-        return 1
-    except DataError as err:
-        print(f"train.py: error: {err}", file=sys.stderr)
-        return 2
+    trainer.fit(system, ckpt_path=last if args.resume == "true" else None, weights_only=True)
     if trainer.is_global_zero:
         path = export_best(system, trainer, conf, exp_dir)
         print(f"best model (val_loss {trainer.checkpoint_callback.best_model_score:.4f}): {path}")

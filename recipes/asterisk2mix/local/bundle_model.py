@@ -24,6 +24,7 @@ import torch
 from bssmask import __version__
 from bssmask.atomic import write_text
 from bssmask.checkpoint import PRETRAINED_DIR, CheckpointError, load_safe
+from bssmask.errors import entry_point
 from bssmask.io import save_package
 
 #: Voices of the Asterisk2Mix corpus: who recorded them, which prompts, under which license
@@ -117,6 +118,7 @@ Test means of `run.sh` stage 2 (improvements over the unprocessed mixture):
 """
 
 
+@entry_point("bundle_model.py")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--exp_dir", required=True, help="experiment folder with best_model.pth and eval/")
@@ -128,15 +130,14 @@ def main(argv=None) -> int:
     exp = Path(args.exp_dir)
     try:
         package = bundle_package(load_safe(exp / "best_model.pth"))
-        summaries = {}
-        for folder, _ in EVALUATIONS:
-            path = exp / folder / "summary.json"
-            summaries[folder] = json.loads(path.read_text()) if path.is_file() else None
-        if summaries["eval"] is None:
-            raise CheckpointError(f"{exp / 'eval' / 'summary.json'}: no such file; run stage 2 first")
-    except (CheckpointError, KeyError, json.JSONDecodeError) as err:
-        print(f"bundle_model.py: error: {err}", file=sys.stderr)
-        return 2
+    except KeyError as err:
+        raise CheckpointError(f"{exp / 'best_model.pth'}: not a model file saved with serialize() (no {err})") from None
+    summaries = {}
+    for folder, _ in EVALUATIONS:
+        path = exp / folder / "summary.json"
+        summaries[folder] = json.loads(path.read_text()) if path.is_file() else None
+    if summaries["eval"] is None:
+        raise CheckpointError(f"{exp / 'eval' / 'summary.json'}: no such file; run stage 2 first")
     out = Path(args.out)
     save_package(package, out / f"{args.name}.pth")
     size = (out / f"{args.name}.pth").stat().st_size

@@ -23,6 +23,7 @@ import sys
 from bssmask import config
 from bssmask.data import corpus
 from bssmask.data.corpus_config import CorpusConfig
+from bssmask.errors import entry_point
 from asterisk_voices import ASTERISK_VOICES, asterisk_speakers, missing_packages
 
 #: The data section's folder of each corpus split.
@@ -48,25 +49,22 @@ def corpus_config(conf: dict) -> CorpusConfig:
     )
 
 
+@entry_point("prepare_data.py")
 def main(argv=None) -> int:
     conf, args = config.parse_args(argv, __doc__.splitlines()[0], add_options)
-    try:
-        config.require(conf, "corpus", "data")
-        corpus_conf = corpus_config(conf)
-        corpus_conf.validate()
-        voices = corpus_conf.all_voices() if corpus_conf.voices else tuple(ASTERISK_VOICES)  # []: all
-        if args.missing_packages == "true":
-            print(" ".join(missing_packages(voices)))
-            return 0
-        unset = [SPLIT_DIRS[split] for split in corpus_conf.splits() if not conf["data"][SPLIT_DIRS[split]]]
-        if unset:
-            raise config.ConfigError(f"data: {', '.join(unset)} empty, but the corpus options ask for that split")
-        speakers = corpus.folder_speakers(args.source_dir) if args.source_dir else asterisk_speakers(voices)
-        metadata = corpus.build(speakers, f"{args.storage_dir}/Asterisk2Mix", corpus_conf)
-        corpus.local_metadata(metadata, {split: conf["data"][SPLIT_DIRS[split]] for split in corpus_conf.splits()})
-    except (ValueError, OSError) as err:
-        print(f"prepare_data.py: error: {err}", file=sys.stderr)
-        return 2
+    config.require(conf, "corpus", "data")
+    corpus_conf = corpus_config(conf)
+    corpus_conf.validate()
+    voices = corpus_conf.all_voices() if corpus_conf.voices else tuple(ASTERISK_VOICES)  # []: all
+    if args.missing_packages == "true":
+        print(" ".join(missing_packages(voices)))
+        return 0
+    unset = [SPLIT_DIRS[split] for split in corpus_conf.splits() if not conf["data"][SPLIT_DIRS[split]]]
+    if unset:
+        raise config.ConfigError(f"data: {', '.join(unset)} empty, but the corpus options ask for that split")
+    speakers = corpus.folder_speakers(args.source_dir) if args.source_dir else asterisk_speakers(voices)
+    metadata = corpus.build(speakers, f"{args.storage_dir}/Asterisk2Mix", corpus_conf)
+    corpus.local_metadata(metadata, {split: conf["data"][SPLIT_DIRS[split]] for split in corpus_conf.splits()})
     print(f"corpus: {metadata.parent}")
     for split, per_speaker in json.loads((metadata.parent / "corpus.json").read_text())["utterances"].items():
         print(f"  {split}: utterances per speaker {per_speaker}")

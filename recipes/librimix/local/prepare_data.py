@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bssmask import config
 from bssmask.data import corpus
+from bssmask.errors import UserError, entry_point
 
 HOW_TO = ("generate it with https://github.com/JorisCos/LibriMix "
           "(git clone, then ./generate_librimix.sh STORAGE_DIR) and pass --storage_dir STORAGE_DIR")
@@ -27,20 +28,16 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                         help="LibriMix training split (default train-360)")
 
 
+@entry_point("prepare_data.py")
 def main(argv=None) -> int:
     conf, args = config.parse_args(argv, __doc__.splitlines()[0], add_options)
     data = conf["data"]
     metadata = (Path(args.storage_dir) / f"Libri{data['n_src']}Mix" / f"wav{data['sample_rate'] // 1000}k"
                 / args.mode / "metadata")
     if not metadata.is_dir():
-        print(f"prepare_data.py: error: {metadata}: no LibriMix metadata; {HOW_TO}", file=sys.stderr)
-        return 2
-    try:
-        corpus.local_metadata(metadata, {args.train_set: data["train_dir"], "dev": data["valid_dir"],
-                                         "test": data["test_dir"]})
-    except (ValueError, OSError) as err:
-        print(f"prepare_data.py: error: {err}", file=sys.stderr)
-        return 2
+        raise UserError(f"{metadata}: no LibriMix metadata; {HOW_TO}")
+    corpus.local_metadata(metadata, {args.train_set: data["train_dir"], "dev": data["valid_dir"],
+                                     "test": data["test_dir"]})
     print(f"LibriMix {metadata}: {args.train_set}, dev and test CSV files copied to "
           f"{data['train_dir']}, {data['valid_dir']}, {data['test_dir']}")
     return 0
