@@ -108,6 +108,7 @@ def write_then_kill(*args, **kwargs):
 
 soundfile.write = write_then_kill
 sys.argv = sys.argv[1:]
+sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[0])))  # as `python script.py` does
 runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
