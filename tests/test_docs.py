@@ -11,7 +11,8 @@ MODULES = [
     "bssmask.device", "bssmask.peers", "bssmask.mask_stats", "bssmask.stats", "bssmask.data.librimix",
     "bssmask.data.epochs", "bssmask.data.corpus_config", "bssmask.engine.scoring", "bssmask.engine.system",
     "bssmask.engine.callbacks", "bssmask.recipe.build", "bssmask.recipe.evaluate", "bssmask.recipe.finetune",
-    "bssmask.recipe.runner", "bssmask.errors",
+    "bssmask.recipe.runner", "bssmask.errors", "bssmask.tf", "bssmask.names", "bssmask.ablation_config",
+    "bssmask.data.augment",
 ]
 
 

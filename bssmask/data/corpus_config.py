@@ -14,13 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import UserError
+
 #: Splits of the seen voices (utterance-disjoint).
 SPLITS = ("train", "dev", "test")
 #: Every split a corpus may hold, in the order of their random streams.
 ALL_SPLITS = (*SPLITS, "test_unseen", "dev_unseen", "test_same")
 
 
-class CorpusError(ValueError):
+class CorpusError(UserError):
     """A bad speech source or option; the message names the folder, file or option."""
 
 

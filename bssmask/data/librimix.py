@@ -47,6 +47,8 @@ import soundfile as sf
 import torch
 from torch.utils.data import Dataset
 
+from ..errors import UserError
+
 __all__ = ["DataError", "MIXTURE_COLUMNS", "TASK_FILES", "split_csv", "read_csv", "check_split", "list_mixtures",
            "mixture_files", "FiniteItems"]
 
@@ -56,7 +58,7 @@ MIXTURE_COLUMNS = ("mixture_ID", "source_1_path", "source_2_path")
 TASK_FILES = {"sep_clean": "clean", "sep_noisy": "both", "enh_single": "single", "enh_both": "both"}
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """A bad data file (a mixture list or a file it lists); the one-line message names the file.
 
     Raised in a data loader worker, it reaches the main process with the
