@@ -104,3 +104,10 @@ def test_help_imports_no_torch(args):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0 and "usage: bssmask" in proc.stdout
     assert proc.stderr.strip() == "heavy: []"
+
+
+def test_ablate_imports_no_lightning_and_plots_only_when_writing():
+    code = ("import sys\nfrom bssmask import cli, ablation, device, mask_stats\nfrom bssmask.data import librimix\n"
+            "print(sorted(m for m in ('pytorch_lightning', 'lightning', 'matplotlib', 'asteroid') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr
