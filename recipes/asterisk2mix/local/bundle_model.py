@@ -8,8 +8,9 @@ The model file keeps what :func:`bssmask.io.load_model` needs (class,
 arguments, float32 weights) and the training record (epochs, best
 validation loss, config); checkpoint paths and anything else are dropped.
 The card states the command, the training voices and their licenses, and
-the scores of ``exp_dir/eval`` (seen voices) and ``exp_dir/eval_unseen``
-(held-out voices; "not yet measured" when that evaluation is missing).
+the scores of ``exp_dir/eval`` (seen voices), ``exp_dir/eval_unseen`` (held-out
+voices) and ``exp_dir/eval_same`` (one seen voice twice); "not yet measured"
+for an evaluation that is missing.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ SCORES = (("n_mixtures", "mixtures", "d"), ("si_sdr", "SI-SDR (dB)", ".2f"), ("s
           ("stoi", "STOI", ".3f"))
 
 #: Evaluations of ``run.sh``'s stage 2 the card reports: folder, test set.
-EVALUATIONS = (("eval", "seen voices (`test`)"), ("eval_unseen", "held-out voices (`test_unseen`)"))
+EVALUATIONS = (("eval", "seen voices (`test`)"), ("eval_unseen", "held-out voices (`test_unseen`)"),
+               ("eval_same", "two utterances of one seen voice (`test_same`)"))
 
 
 def bundle_package(package: dict) -> dict:
@@ -70,7 +72,8 @@ def model_card(name: str, package: dict, summaries: dict[str, dict | None], comm
     training = package["infos"]["training"]
     conf = training.get("config", {})
     voices = conf.get("corpus", {}).get("voices", list(VOICE_CREDITS))  # configs before voices: these four
-    held_out = conf.get("corpus", {}).get("test_unseen_voices", [])
+    corpus = conf.get("corpus", {})
+    held_out = [*corpus.get("test_unseen_voices", []), *corpus.get("dev_unseen_voices", [])]
     masker = args.get("masker_kwargs", {})
     options = ", ".join(f"{k}={v}" for k, v in args.get("mask_options", {}).items()) or "none"
     unknown = ("see its Debian package",) * 3
