@@ -80,7 +80,7 @@ def add_ablate_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"downsampling: {', '.join(DOWN_METHODS)} (default keep: every k-th bin)")
     parser.add_argument("--metrics", type=_metrics, default=defaults.metrics,
                         help=f"comma-separated metrics scored (default: all, {','.join(METRICS)}); without "
-                             "sir and sar, BSS-Eval skips their projections (sdr,si_sdr: several times faster)")
+                             "sir and sar, BSS-Eval skips their projections and computes the SDR alone)")
     parser.add_argument("--sample-rate", type=int, default=None,
                         help="resample every file to this rate (default: files must share one rate)")
     parser.add_argument("--max-mixtures", type=_positive_int, default=None,

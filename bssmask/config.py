@@ -126,6 +126,10 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
     },
 }
 
+#: Keys added after configs were first written, with the value that keeps an older config's meaning:
+#: a full config without them (a ``conf.yml`` saved in an experiment folder) loads with these.
+ADDED_KEYS = {"training": {"speed_perturb": []}}
+
 #: Section of each key (keys are unique across sections).
 KEY_SECTION = {key: section for section, keys in SCHEMA.items() for key in keys}
 assert len(KEY_SECTION) == sum(len(keys) for keys in SCHEMA.values()), "config keys must be unique"
@@ -181,7 +185,10 @@ def validate(conf, source: str, partial: bool = False) -> dict:
             if key not in SCHEMA[section]:
                 raise ConfigError(f"{source}: unknown key {section}.{key}; {_valid_keys(section)}")
             out[section][key] = check_value(value, SCHEMA[section][key][0], f"{source}: {section}.{key}")
-        missing = [k for k in SCHEMA[section] if k not in keys]
+        if not partial:
+            for key, value in ADDED_KEYS.get(section, {}).items():
+                out[section].setdefault(key, copy.deepcopy(value))
+        missing = [k for k in SCHEMA[section] if k not in out[section]]
         if missing and not partial:
             raise ConfigError(f"{source}: section {section} misses {', '.join(missing)}")
     return out

@@ -313,7 +313,7 @@ def separation_metrics(ref, est, metrics=METRICS) -> dict[str, torch.Tensor]:
     """The ``metrics`` (default all of :data:`METRICS`) for estimates in reference order, each ``[..., n_src]``.
 
     Only what is asked is computed: without ``sir`` and ``sar``, the SDR comes
-    from :func:`sdr` (the same values, several times faster).
+    from :func:`sdr` (the same values, without the SIR/SAR projections).
     """
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:

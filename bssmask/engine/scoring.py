@@ -66,7 +66,7 @@ def score_separation(mixture: torch.Tensor, sources: torch.Tensor, estimates: to
         scores = separation_metrics(sources, est)
         ref_np, est_np = sources.double().cpu().numpy(), est.double().cpu().numpy()
         pesq_stoi = np.array([_pesq_stoi(r, e, sample_rate) for r, e in zip(ref_np, est_np)])
-        per_source = {**{k: scores[k].numpy() for k in ("sdr", "si_sdr", "sir", "sar")},
+        per_source = {**{k: scores[k].cpu().numpy() for k in ("sdr", "si_sdr", "sir", "sar")},
                       "pesq": pesq_stoi[:, 0], "stoi": pesq_stoi[:, 1]}
         for metric, values in per_source.items():
             finite = values[np.isfinite(values)]

@@ -32,6 +32,7 @@ from torch.optim.lr_scheduler import MultiStepLR, ReduceLROnPlateau
 from torch.utils.data import DataLoader
 
 from .. import losses
+from ..config import ConfigError
 from ..data.augment import SpeedPerturbed
 from ..data.epochs import EpochSampler, SeededExcerpts
 from ..data.librimix import FiniteItems, check_split
@@ -77,6 +78,9 @@ def build_loaders(conf: dict) -> tuple[DataLoader, DataLoader]:
     epoch; each DDP process reads its share.
     """
     data, training = conf["data"], conf["training"]
+    if training["speed_perturb"] and data["task"] != "sep_clean":  # the mixture is re-summed: no noise
+        raise ConfigError(f"speed_perturb: only for task sep_clean (mixtures that are the sum of their sources), "
+                          f"not {data['task']}")
     # Workers are not persistent, so each epoch's see the dataset at that epoch.
     kwargs = dict(batch_size=training["batch_size"], num_workers=training["num_workers"], drop_last=True)
     loaders = []
