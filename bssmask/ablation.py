@@ -180,7 +180,7 @@ def score_mixture(sources: torch.Tensor, config: AblationConfig, mixture: torch.
     """
     check_independent(sources)
     rows, est = estimate_grid(sources, config, mixture)
-    scores = separation_metrics(sources.to(est.device), est, config.metrics)
+    scores = separation_metrics(sources, est, config.metrics)  # on est's device
     for i, row in enumerate(rows):
         for metric in config.metrics:
             row[metric] = nanmean(scores[metric][i].tolist())

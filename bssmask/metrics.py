@@ -105,6 +105,11 @@ def _spectra(x: torch.Tensor, y: torch.Tensor, length: int) -> tuple[torch.Tenso
     return torch.fft.rfft(x, n=n_fft), torch.fft.rfft(y, n=n_fft), n_fft
 
 
+def _pairwise_xcorr(X: torch.Tensor, Y: torch.Tensor, n_fft: int, length: int) -> torch.Tensor:
+    """Cross-correlations ``[..., c, d, length]`` (lags ``0 .. length - 1``) of every channel pair, from their spectra."""
+    return torch.fft.irfft(X[..., :, None, :].conj() * Y[..., None, :, :], n=n_fft)[..., :length]
+
+
 def _correlations(x: torch.Tensor, y: torch.Tensor, length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """fast_bss_eval's ``compute_stats_2`` (the same values) with the shortest FFT that needs.
 
@@ -118,8 +123,7 @@ def _correlations(x: torch.Tensor, y: torch.Tensor, length: int | None = None) -
     X, Y, n_fft = _spectra(x, y, length)
     acf = torch.fft.irfft(X[..., :, None, :] * X[..., None, :, :].conj(), n=n_fft)
     acf = torch.cat([acf[..., :length], acf[..., -length:]], dim=-1).movedim(-1, -3)
-    xcorr = torch.fft.irfft(X[..., :, None, :].conj() * Y[..., None, :, :], n=n_fft)[..., :length]
-    return acf, xcorr.movedim(-1, -3)
+    return acf, _pairwise_xcorr(X, Y, n_fft, length).movedim(-1, -3)
 
 
 def _sdr_correlations(x: torch.Tensor, y: torch.Tensor, length: int | None = None,
@@ -134,8 +138,7 @@ def _sdr_correlations(x: torch.Tensor, y: torch.Tensor, length: int | None = Non
     X, Y, n_fft = _spectra(x, y, length)
     acf = torch.fft.irfft(X.real**2 + X.imag**2, n=n_fft)[..., :length]
     if pairwise:
-        xcorr = torch.fft.irfft(X[..., :, None, :].conj() * Y[..., None, :, :], n=n_fft)[..., :length]
-        return acf, xcorr.transpose(-1, -2)
+        return acf, _pairwise_xcorr(X, Y, n_fft, length).transpose(-1, -2)
     return acf, torch.fft.irfft(X.conj() * Y, n=n_fft)[..., :length]
 
 
