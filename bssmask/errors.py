@@ -6,8 +6,9 @@ unreadable file, a bad option or config value. It is a :class:`UserError`
 :class:`bssmask.config.ConfigError`, :class:`bssmask.checkpoint.CheckpointError`,
 :class:`bssmask.checkpoint.PretrainedError`, :class:`bssmask.audio.AudioError`,
 :class:`bssmask.data.librimix.DataError` and
-:class:`bssmask.data.corpus_config.CorpusError` are its kinds. A :class:`RunError` is a run that started and failed
-(a non-finite training loss, a failed job of the report).
+:class:`bssmask.data.corpus_config.CorpusError` are its kinds. A
+:class:`RunError` is a run that started and failed (a non-finite training
+loss, a failed job of the report).
 
 Every entry point (``bssmask``, the recipes' scripts) runs through
 :func:`run_cli` (or :func:`entry_point`): a ``ValueError`` or ``OSError``
