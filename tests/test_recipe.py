@@ -77,7 +77,8 @@ def test_quick_recipe_train_and_eval(recipe, quick):
     assert 1 <= summary["pesq"] <= 4.5 and 0 < summary["stoi"] <= 1
     assert (exp / "eval" / "masks.png").stat().st_size > 10_000
     # The held-out-voice and same-voice test sets, scored the same way.
-    for out, split in (("eval_unseen", "test_unseen"), ("eval_same", "test_same")):
+    for out, split in (("eval_unseen", "test_unseen"), ("eval_dev_unseen", "dev_unseen"),
+                       ("eval_same", "test_same")):
         other = json.loads((exp / out / "summary.json").read_text())
         assert other.keys() == summary.keys() and other["n_mixtures"] == N_TEST
         set_rows = read_rows(exp / out / "metrics.csv")
@@ -97,7 +98,8 @@ def test_quick_recipe_report(recipe, quick):
     assert {name: r["kind"] for name, r in json_rows.items()} == {**{h: "bssmask" for h in HEADS},
                                                                   **{p: "peer" for p in PEERS}}
     for name, row in json_rows.items():
-        for column in ("si_sdr_imp", "si_sdr_imp_unseen", "sdr_imp_unseen", "si_sdr_imp_same"):
+        for column in ("si_sdr_imp", "si_sdr_imp_unseen", "sdr_imp_unseen", "si_sdr_imp_dev_unseen",
+                       "si_sdr_imp_same"):
             assert math.isfinite(row[column]), (name, column)
         run = recipe / row["run"]  # runs are named relative to the recipe folder
         assert row["si_sdr_imp"] == pytest.approx(json.loads((run / "eval" / "summary.json").read_text())["si_sdr_imp"])

@@ -6,7 +6,7 @@
 - :func:`summarize`: means over mixtures, of the input baseline and of the
   improvement;
 - :func:`test_sets`, :func:`score_sets`: the config's test sets (seen voices,
-  held-out voices, one voice) scored and written as ``metrics.csv`` and
+  held-out voices, the held-out validation voice, one voice) scored and written as ``metrics.csv`` and
   ``summary.json``.
 
 Example:
@@ -32,7 +32,8 @@ __all__ = ["COLUMNS", "TEST_SETS", "predict_rows", "summarize", "test_sets", "sc
 #: Columns of ``metrics.csv``: the mixture, its length and each metric of the estimates and of the mixture.
 COLUMNS = ["mixture_ID", "length", *EVAL_METRICS, *(f"input_{m}" for m in EVAL_METRICS)]
 #: Output folder of each test set, by the data section's key of its folder.
-TEST_SETS = {"test_dir": "eval", "test_unseen_dir": "eval_unseen", "test_same_dir": "eval_same"}
+TEST_SETS = {"test_dir": "eval", "test_unseen_dir": "eval_unseen", "dev_unseen_dir": "eval_dev_unseen",
+             "test_same_dir": "eval_same"}
 
 
 def predict_rows(model, conf: dict, exp_dir: str | Path) -> list[dict]:
@@ -70,7 +71,7 @@ def score_sets(model, conf: dict, exp_dir: Path, model_path) -> dict[str, dict]:
     """Score ``model`` on each test set of ``conf``; process 0 writes ``<exp_dir>/<set>/{metrics.csv,summary.json}``.
 
     Every set's files are checked before any is scored. Returns the
-    summaries by output folder name (``eval``, ``eval_unseen``, ``eval_same``).
+    summaries by output folder name (``eval``, ``eval_unseen``, ``eval_dev_unseen``, ``eval_same``).
 
     Raises:
         ValueError, OSError: a missing or bad test set (nothing written).

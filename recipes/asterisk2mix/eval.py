@@ -2,7 +2,9 @@
 
 The test sets are the config's ``test_dir`` (written to ``<exp_dir>/eval/``),
 ``test_unseen_dir`` (held-out voices, ``<exp_dir>/eval_unseen/``) and
-``test_same_dir`` (two utterances of one voice, ``<exp_dir>/eval_same/``);
+``dev_unseen_dir`` (the held-out validation voice that remedies are chosen on,
+``<exp_dir>/eval_dev_unseen/``), ``test_same_dir`` (two utterances of one voice,
+``<exp_dir>/eval_same/``);
 an empty folder name skips that set. Every set's files are checked before
 any is scored (:func:`bssmask.recipe.evaluate.score_sets`). Writes to ``<exp_dir>/eval/`` (the other folders hold
 ``metrics.csv`` and ``summary.json`` of the same shape):

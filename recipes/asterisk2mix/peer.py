@@ -7,7 +7,7 @@ early stopping as configured); the weights at the end of the budget are
 scored on the test sets as ``eval.py`` scores a head. Writes to
 ``<exp_dir>``: ``peer_model.pth`` (``{"peer", "options", "state_dict",
 "training"}``), ``conf.yml``, ``checkpoints/``, ``logs/``, and
-``eval/``, ``eval_unseen/``, ``eval_same/`` (``metrics.csv``,
+``eval/``, ``eval_unseen/``, ``eval_dev_unseen/``, ``eval_same/`` (``metrics.csv``,
 ``summary.json``).
 """
 

@@ -22,8 +22,9 @@ applied); peers have no oracle (``null``).
 
 Every row has ``kind`` (``bssmask`` or ``peer``), the SI-SDR improvement on
 the seen-voice test set (``si_sdr_imp``), on the held-out-voice test set
-(``si_sdr_imp_unseen``, ``sdr_imp_unseen``; ``null`` without one) and on
-the same-voice test set (``si_sdr_imp_same``).
+(``si_sdr_imp_unseen``, ``sdr_imp_unseen``; ``null`` without one), on the
+held-out validation voice (``si_sdr_imp_dev_unseen``) and on the same-voice
+test set (``si_sdr_imp_same``).
 
 Writes ``<exp_dir>/report/report.{md,csv,json,png}``.
 """
@@ -46,13 +47,14 @@ HERE = Path(__file__).resolve().parent
 COLUMNS = {
     "head": None, "kind": None, "mask": None, "options": None, "factor": None, "seeds": None,
     "si_sdr_imp": ".2f", "si_sdr_imp_std": ".2f", "si_sdr_imp_unseen": ".2f", "si_sdr_imp_unseen_std": ".2f",
-    "sdr_imp_unseen": ".2f", "si_sdr_imp_same": ".2f",
+    "sdr_imp_unseen": ".2f", "si_sdr_imp_dev_unseen": ".2f", "si_sdr_imp_same": ".2f",
     "si_sdr": ".2f", "sdr": ".2f", "sdr_imp": ".2f", "sir": ".2f", "sar": ".2f",
     "pesq": ".2f", "stoi": ".3f", "oracle_si_sdr": ".2f", "oracle_sdr": ".2f",
 }
-#: Report columns from each test set's summary (``eval/``, ``eval_unseen/``, ``eval_same/``).
+#: Report columns from each test set's summary (``eval/``, ``eval_unseen/``, ``eval_dev_unseen/``, ``eval_same/``).
 SCORES = {"eval": {k: k for k in ("si_sdr", "si_sdr_imp", "sdr", "sdr_imp", "sir", "sar", "pesq", "stoi")},
           "eval_unseen": {"si_sdr_imp": "si_sdr_imp_unseen", "sdr_imp": "sdr_imp_unseen"},
+          "eval_dev_unseen": {"si_sdr_imp": "si_sdr_imp_dev_unseen"},
           "eval_same": {"si_sdr_imp": "si_sdr_imp_same"}}
 #: Columns that get a standard deviation over seeds.
 SPREAD = ("si_sdr_imp", "si_sdr_imp_unseen")

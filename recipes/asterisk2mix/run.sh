@@ -12,7 +12,8 @@
 #              test_unseen, dev_unseen (held-out voices), test_same (one voice)
 #   1  train:  exp/<tag>/best_model.pth, checkpoints/, logs/
 #   2  eval:   exp/<tag>/eval/{metrics.csv,summary.json,masks.png,examples/},
-#              exp/<tag>/eval_unseen/, eval_same/ (metrics.csv, summary.json)
+#              exp/<tag>/eval_unseen/, eval_dev_unseen/, eval_same/
+#              (metrics.csv, summary.json)
 #   3  report: each head of conf.yml's report.heads, trained and evaluated,
 #              next to its oracle: exp/<tag>/report/report.{md,csv,json,png}
 #
