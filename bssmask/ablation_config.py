@@ -1,7 +1,7 @@
 """The options of the oracle mask ablation (:mod:`bssmask.ablation`), importable without torch.
 
 The command line builds its parser and help from :class:`AblationConfig`'s
-defaults before importing anything heavy; :meth:`AblationConfig.validate`
+fields, defaults and documented meanings before importing anything heavy; :meth:`AblationConfig.validate`
 imports the modules that check mask kinds and STFT sizes when it runs.
 
 Example:
@@ -28,23 +28,28 @@ UPSAMPLED = ("mask", "spectrogram")
 class AblationConfig:
     """Every option of the ablation grid.
 
+    The ``bssmask ablate`` flags are these fields (``--down-method`` for
+    ``down_method``), with these meanings as their help.
+
     Attributes:
-        masks: mask kinds: names of :data:`bssmask.masks.KINDS` or specs with
-            options (``"cirm:max=1"``, ``"iam:max=2"``; :func:`bssmask.masks.get`).
-        upsampled: what is upsampled: ``"mask"``, ``"spectrogram"`` or both.
-        methods: upsampling methods (:data:`bssmask.names.UP_METHODS`).
-        spaces: spaces for complex values (:data:`bssmask.names.SPACES`).
+        masks: mask kinds, each a name of :data:`bssmask.masks.KINDS` with its options as
+            ``kind:key=value`` (``cirm:max=1``, ``iam:max=2``, ``psm:min=-1:max=1``; :func:`bssmask.masks.get`).
+        upsampled: what is upsampled, any of :data:`UPSAMPLED`.
+        methods: upsampling methods, any of :data:`bssmask.names.UP_METHODS`.
+        spaces: spaces for complex values, any of :data:`bssmask.names.SPACES`.
         factor: frequency downsampling factor; must divide ``n_fft // 2 + 1``.
-        down_method: downsampling method (:data:`bssmask.names.DOWN_METHODS`).
-        n_fft, hop: STFT size and hop (1022 / 256 give 512 bins).
-        window: STFT window, ``"hann"`` (default, as ``torch.stft`` users and
-            the source post) or ``"sqrt-hann"`` (Asteroid's default).
-        mix: ``"file"`` (a mixture given with the sources, as a LibriMix CSV's
-            ``mixture_path``, for mixtures that are not the sources' sum), ``"sum"``
-            (mixture = sum of sources, the default) or ``"mean"``
-            (sum / n_src, which lowers each source by 1 / n_src in the mixture).
-        metrics: the metrics scored (:data:`bssmask.names.METRICS`); without
-            ``sir`` and ``sar`` BSS-Eval skips their projections.
+        down_method: downsampling method, one of :data:`bssmask.names.DOWN_METHODS`
+            (``keep``: every k-th bin; the others interpolate).
+        n_fft: STFT size (1022 gives 512 bins).
+        hop: STFT hop.
+        window: STFT window, ``hann`` (as ``torch.stft`` users and the source post) or
+            ``sqrt-hann`` (Asteroid's default).
+        mix: how the mixture is made: ``sum`` of the sources, their ``mean`` (sum / n_src,
+            which lowers each source by 1 / n_src in the mixture), or a ``file`` given with the
+            sources, as a LibriMix CSV's ``mixture_path`` (mixtures that are not the sum of
+            the sources, e.g. with noise).
+        metrics: the metrics scored, any of :data:`bssmask.names.METRICS`; without ``sir``
+            and ``sar`` BSS-Eval skips their projections and computes the SDR alone.
         device: torch device for the STFT, the masks and the scores.
     """
 

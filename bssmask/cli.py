@@ -14,12 +14,13 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 
-from . import __version__
+from . import __version__, docstrings
 from .ablation_config import AblationConfig, check_choices
 from .errors import fail, run_cli
-from .names import DOWN_METHODS, METRICS
+from .names import METRICS
 
 
 class Parser(argparse.ArgumentParser):
@@ -53,34 +54,14 @@ def _metrics(text: str) -> tuple[str, ...]:
 
 
 def add_ablate_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``bssmask ablate``: the sources, the :class:`AblationConfig` fields, the command's own."""
     defaults = AblationConfig()
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--sources", nargs="+", metavar="WAV",
                      help="two or more mono source files (default: the bundled speech pair)")
     src.add_argument("--dataset", metavar="DIR_OR_CSV",
                      help="LibriMix-style CSV or a folder with s1/, s2/ ... of same-named wav files")
-    parser.add_argument("--masks", type=_names, default=defaults.masks,
-                        help="comma-separated mask kinds, each with options as kind:key=value "
-                             f"(e.g. cirm:max=1, iam:max=2, psm:min=-1:max=1; default: {','.join(defaults.masks)})")
-    parser.add_argument("--upsampled", type=_names, default=defaults.upsampled,
-                        help="what is upsampled: mask,spectrogram (default: both)")
-    parser.add_argument("--methods", type=_names, default=defaults.methods,
-                        help="upsampling methods (default: nearest,bilinear,bicubic)")
-    parser.add_argument("--spaces", type=_names, default=defaults.spaces,
-                        help="spaces for complex values (default: cartesian,polar,phasor)")
-    parser.add_argument("--mix", default=defaults.mix,
-                        help="mixture = sum (default) or mean of the sources, or file: the --dataset CSV's "
-                             "mixture_path (mixtures that are not the sum of the sources, e.g. with noise)")
-    parser.add_argument("--n-fft", type=int, default=defaults.n_fft, help="STFT size (default 1022: 512 bins)")
-    parser.add_argument("--hop", type=int, default=defaults.hop, help="STFT hop (default 256)")
-    parser.add_argument("--window", default=defaults.window,
-                        help="STFT window: hann (default, as torch.stft users) or sqrt-hann (Asteroid's default)")
-    parser.add_argument("--factor", type=int, default=defaults.factor, help="frequency downsampling factor (default 2)")
-    parser.add_argument("--down-method", default=defaults.down_method,
-                        help=f"downsampling: {', '.join(DOWN_METHODS)} (default keep: every k-th bin)")
-    parser.add_argument("--metrics", type=_metrics, default=defaults.metrics,
-                        help=f"comma-separated metrics scored (default: all, {','.join(METRICS)}); without "
-                             "sir and sar, BSS-Eval skips their projections and computes the SDR alone)")
+    _add_config_flags(parser, defaults)
     parser.add_argument("--sample-rate", type=int, default=None,
                         help="resample every file to this rate (default: files must share one rate)")
     parser.add_argument("--max-mixtures", type=_positive_int, default=None,
@@ -92,7 +73,28 @@ def add_ablate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write mask_stats.{csv,md,json}: adjacent-bin correlations and large-mask "
                              "shares of each mask kind (what decides the cost of downsampling)")
     parser.add_argument("--out", default="results/ablation", help="output folder (default results/ablation)")
-    parser.add_argument("--device", default=defaults.device, help="torch device: auto, cpu, cuda, cuda:N (default cpu)")
+    parser.add_argument("--device", default=defaults.device,
+                        help=f"torch device: auto, cpu, cuda, cuda:N (default {defaults.device})")
+
+
+def _add_config_flags(parser: argparse.ArgumentParser, defaults: AblationConfig) -> None:
+    """One flag per :class:`AblationConfig` field but ``device`` (``--n-fft`` for ``n_fft``), its meaning as help.
+
+    Tuple fields take comma-separated names (``--metrics`` checks and orders
+    them); the others one value of their default's type.
+    """
+    meanings = docstrings.entries(AblationConfig, "Attributes")
+    for field in fields(AblationConfig):
+        if field.name == "device":  # --device also takes auto: ablate's own flag
+            continue
+        default = getattr(defaults, field.name)
+        if isinstance(default, tuple):
+            parse = _metrics if field.name == "metrics" else _names
+            shown = f"comma-separated; default: {','.join(default)}"
+        else:
+            parse, shown = type(default), f"default: {default}"
+        parser.add_argument(f"--{field.name.replace('_', '-')}", type=parse, default=default,
+                            help=f"{meanings[field.name]} ({shown})")
 
 
 def ablate_mixture(paths, mixture_path, config: AblationConfig, sample_rate: int | None, with_stats: bool):
@@ -176,11 +178,8 @@ def run_ablate(args: argparse.Namespace) -> int:
     resolved = device.resolve(args.device)
     if args.device == "auto" and resolved.type == "cpu":
         print("note: --device auto: no CUDA GPU here, running on the CPU", file=sys.stderr)
-    config = AblationConfig(
-        masks=args.masks, upsampled=args.upsampled, methods=args.methods, spaces=args.spaces,
-        factor=args.factor, down_method=args.down_method, n_fft=args.n_fft, hop=args.hop,
-        window=args.window, mix=args.mix, metrics=args.metrics, device=str(resolved),
-    )
+    options = {field.name: getattr(args, field.name) for field in fields(AblationConfig)}
+    config = AblationConfig(**{**options, "device": str(resolved)})
     config.validate()
     output_folder(args.out)
     if args.sample_rate is not None and args.sample_rate <= 0:
