@@ -2,6 +2,11 @@
 
 A config is a dict of sections (``data``, ``model``, ...), each a dict of
 keys; :data:`SCHEMA` lists every section, key, accepted type and meaning.
+The ``corpus`` and ``model`` sections are the options of
+:class:`~bssmask.data.corpus_config.CorpusConfig` and
+:class:`~bssmask.models.MaskSeparator`, with the types of their
+annotations and the meanings of their docstrings (:data:`CORPUS_KEYS`,
+:data:`MODEL_KEYS`); :func:`corpus_config` builds the former.
 As in Asteroid's recipes, every key is also a flag ``--<key>`` (keys are
 unique across sections), so ``--lr 3e-4`` overrides ``optim.lr``.
 
@@ -26,37 +31,57 @@ from __future__ import annotations
 
 import argparse
 import copy
+import inspect
 import sys
+import typing
+from dataclasses import fields
 from pathlib import Path
+from types import UnionType
 
 import yaml
 
-from . import masks
+from . import docstrings
 from .atomic import write_text
+from .data.corpus_config import CorpusConfig
 from .errors import UserError
+from .models import MaskSeparator
 
 NoneType = type(None)
 
+#: Config key of each :class:`~bssmask.data.corpus_config.CorpusConfig` field that the ``corpus`` section
+#: sets: all but ``sample_rate`` (the ``data`` section's); the corpus's ``seed`` is ``corpus_seed``, as keys
+#: are unique across sections and ``training`` has its own.
+CORPUS_KEYS = {("corpus_seed" if field.name == "seed" else field.name): field.name
+               for field in fields(CorpusConfig) if field.name != "sample_rate"}
+#: Config key of each :class:`~bssmask.models.MaskSeparator` argument that the ``model`` section sets: all but
+#: ``n_src`` and ``sample_rate`` (the ``data`` section's) and ``masker_out`` (set by ``with_head``).
+MODEL_KEYS = {name: name for name in inspect.signature(MaskSeparator).parameters
+              if name not in ("n_src", "sample_rate", "masker_out")}
+
+
+def _yaml_types(annotation) -> tuple[type, ...]:
+    """The types a YAML value may have for an argument of this annotation: a list for a tuple, ``None`` left out."""
+    origin = typing.get_origin(annotation) or annotation
+    if origin in (typing.Union, UnionType):
+        return tuple(t for arg in typing.get_args(annotation) if arg is not NoneType for t in _yaml_types(arg))
+    return (list,) if origin in (tuple, list) else (origin,)
+
+
+def _documented(owner: type, section: str, keys: dict[str, str]) -> dict[str, tuple[tuple[type, ...], str]]:
+    """:data:`SCHEMA` entries of ``owner``'s arguments: ``keys`` maps config keys to arguments.
+
+    Types come from the annotations of ``owner.__init__``, meanings from the
+    ``section`` (``"Args"``, ``"Attributes"``) of ``owner``'s docstring
+    (:func:`bssmask.docstrings.entries`).
+    """
+    hints = typing.get_type_hints(owner.__init__)
+    meanings = docstrings.entries(owner, section)
+    return {key: (_yaml_types(hints[name]), meanings[name]) for key, name in keys.items()}
+
+
 #: Every section and key: ``(accepted types, meaning)``.
 SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
-    "corpus": {
-        "n_train": ((int,), "number of training mixtures"),
-        "n_dev": ((int,), "number of validation mixtures"),
-        "n_test": ((int,), "number of test mixtures"),
-        "mix_length": ((float,), "length of training and validation mixtures (s)"),
-        "max_gap": ((float,), "longest pause before each utterance in training and validation mixtures (s)"),
-        "max_level_db": ((float,), "relative speaker level drawn in [-x, x] dB"),
-        "min_duration": ((float,), "shortest utterance used (s)"),
-        "max_duration": ((float,), "longest utterance used (s)"),
-        "split": ((list,), "fractions of each seen voice's utterances in train, dev, test"),
-        "corpus_seed": ((int,), "seed of the corpus"),
-        "voices": ((list,), "seen voices: train, dev and test ([]: every speaker not held out)"),
-        "test_unseen_voices": ((list,), "voices held out of training for the test_unseen set ([] or two or more)"),
-        "dev_unseen_voices": ((list,), "voices held out of training and testing for the dev_unseen set ([]: none)"),
-        "n_test_unseen": ((int,), "number of test_unseen mixtures (two held-out voices)"),
-        "n_dev_unseen": ((int,), "number of dev_unseen mixtures"),
-        "n_test_same": ((int,), "number of test_same mixtures (two test utterances of one seen voice)"),
-    },
+    "corpus": _documented(CorpusConfig, "Attributes", CORPUS_KEYS),
     "data": {
         "train_dir": ((str,), "folder with the training CSV (LibriMix layout)"),
         "valid_dir": ((str,), "folder with the validation CSV"),
@@ -69,19 +94,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
         "n_src": ((int,), "number of sources"),
         "segment": ((float,), "training excerpt length (s)"),
     },
-    "model": {
-        "mask": ((str,), f"mask kind of the head: {', '.join(masks.KINDS)}"),
-        "mask_options": ((dict,), "options of the head and mask kind, e.g. {bound: tanh}"),
-        "masker": ((str,), "Asteroid masker"),
-        "masker_kwargs": ((dict,), "options of the masker"),
-        "n_fft": ((int,), "STFT size"),
-        "hop": ((int,), "STFT hop"),
-        "window": ((str,), "STFT window: sqrt-hann (Asteroid's default) or hann"),
-        "factor": ((int,), "frequency downsampling factor of the mask"),
-        "method": ((str,), "upsampling method of the mask: nearest, bilinear, bicubic"),
-        "space": ((str,), "interpolation space of complex masks: cartesian, polar, phasor"),
-        "down_method": ((str,), "frequency downsampling method: keep, nearest, bilinear, bicubic"),
-    },
+    "model": _documented(MaskSeparator, "Args", MODEL_KEYS),
     "loss": {
         "loss": ((str,), "training loss (bssmask.losses), or 'default' for the mask kind's default"),
         "loss_options": ((dict,), "options of the loss"),
@@ -221,6 +234,24 @@ def load(path: str | Path, overlays=()) -> dict:
     for overlay in overlays:
         conf = merge(conf, validate(_read_yaml(Path(overlay)) or {}, str(overlay), partial=True))
     return conf
+
+
+def corpus_config(conf: dict) -> CorpusConfig:
+    """The corpus builder's options of a recipe config: its ``corpus`` section, at the ``data`` section's rate.
+
+    Lists become tuples; keys that the section lacks keep
+    :class:`~bssmask.data.corpus_config.CorpusConfig`'s defaults.
+
+    Example:
+        >>> options = corpus_config({"corpus": {"corpus_seed": 3, "voices": ["alpha", "beta"]},
+        ...                          "data": {"sample_rate": 16000}})
+        >>> options.seed, options.voices, options.sample_rate
+        (3, ('alpha', 'beta'), 16000)
+    """
+    section = conf["corpus"]
+    values = {name: section[key] for key, name in CORPUS_KEYS.items() if key in section}
+    return CorpusConfig(sample_rate=conf["data"]["sample_rate"],
+                        **{name: tuple(value) if isinstance(value, list) else value for name, value in values.items()})
 
 
 def require(conf: dict, *sections: str, source: str = "config") -> None:

@@ -101,7 +101,8 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
             (:data:`bssmask.stft.WINDOWS`).
         mask_options: options of the head and of the mask kind
             (:func:`bssmask.heads.get`), e.g. ``{"bound": "compressed"}``.
-        masker_kwargs: masker constructor options over :data:`MASKERS`'s defaults.
+        masker_kwargs: masker constructor options, over the masker's defaults (its entry in
+            ``MASKERS``, then Asteroid's).
         factor: frequency downsampling factor of the masker's input and the
             head's output (1: full resolution). Must divide ``F``.
         method: mask upsampling method, one of :data:`bssmask.resample.UP_METHODS`.
@@ -115,6 +116,10 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
     (real then imaginary parts, ``2F'`` channels) and outputs per-source
     features; maskers that take ``out_chan`` output exactly the head's rows,
     so the head holds no projection.
+
+    A recipe config's ``model`` section holds these arguments, with these
+    meanings (:mod:`bssmask.config`), but ``n_src`` and ``sample_rate`` (the
+    ``data`` section's) and ``masker_out``.
     """
 
     def __init__(

@@ -30,19 +30,30 @@ class CorpusError(UserError):
 class CorpusConfig:
     """Options of :func:`bssmask.data.corpus.build`.
 
+    The defaults are the library's, for a corpus built without options. A
+    recipe's ``corpus`` section sets its own values of every option but
+    ``sample_rate``, the ``data`` section's (:func:`bssmask.config.corpus_config`);
+    the Asterisk2Mix recipe's ``conf.yml``, for one, asks for more training
+    mixtures than ``n_train``'s default.
+
     Attributes:
         sample_rate: rate of the written files (Hz).
-        n_train, n_dev, n_test: number of mixtures per split.
-        mix_length: length of train and dev mixtures (s).
-        max_gap: longest pause before each utterance of a train or dev mixture (s).
-        max_level_db: relative level of the two speakers drawn in ``[-x, x]`` dB.
-        min_duration, max_duration: utterances outside this range (s) are not used.
+        n_train: number of training mixtures.
+        n_dev: number of validation mixtures.
+        n_test: number of test mixtures.
+        mix_length: length of training and validation mixtures (s).
+        max_gap: longest pause before each utterance in training and validation mixtures (s).
+        max_level_db: relative level of the two speakers, drawn in ``[-x, x]`` dB.
+        min_duration: shortest utterance used (s).
+        max_duration: longest utterance used (s).
         split: fractions of each seen voice's utterances in train, dev and test.
-        seed: seed of every random choice.
+        seed: seed of every random choice of the corpus.
         voices: the seen voices (train, dev, test); empty: every speaker not held out.
-        test_unseen_voices: voices held out for ``test_unseen`` (none, or at least two).
-        dev_unseen_voices: voices held out for ``dev_unseen`` (none: no such split).
-        n_test_unseen, n_dev_unseen, n_test_same: number of mixtures of these test sets.
+        test_unseen_voices: voices held out of training for the ``test_unseen`` set (none, or at least two).
+        dev_unseen_voices: voices held out of training and testing for the ``dev_unseen`` set (none: no such set).
+        n_test_unseen: number of ``test_unseen`` mixtures (two held-out voices).
+        n_dev_unseen: number of ``dev_unseen`` mixtures.
+        n_test_same: number of ``test_same`` mixtures (two test utterances of one seen voice).
     """
 
     sample_rate: int = 8000

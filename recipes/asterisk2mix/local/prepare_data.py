@@ -22,7 +22,6 @@ import sys
 
 from bssmask import config
 from bssmask.data import corpus
-from bssmask.data.corpus_config import CorpusConfig
 from bssmask.errors import entry_point
 from asterisk_voices import ASTERISK_VOICES, asterisk_speakers, missing_packages
 
@@ -39,21 +38,11 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                         help="print the Debian packages of the config's voices that are not installed, and stop")
 
 
-def corpus_config(conf: dict) -> CorpusConfig:
-    """The :class:`~bssmask.data.corpus_config.CorpusConfig` of a recipe config's ``corpus`` and ``data`` sections."""
-    options = dict(conf["corpus"])
-    return CorpusConfig(
-        sample_rate=conf["data"]["sample_rate"], seed=options.pop("corpus_seed"),
-        **{key: tuple(options.pop(key)) for key in ("split", "voices", "test_unseen_voices", "dev_unseen_voices")},
-        **options,
-    )
-
-
 @entry_point("prepare_data.py")
 def main(argv=None) -> int:
     conf, args = config.parse_args(argv, __doc__.splitlines()[0], add_options)
     config.require(conf, "corpus", "data")
-    corpus_conf = corpus_config(conf)
+    corpus_conf = config.corpus_config(conf)
     corpus_conf.validate()
     voices = corpus_conf.all_voices() if corpus_conf.voices else tuple(ASTERISK_VOICES)  # []: all
     if args.missing_packages == "true":
