@@ -1,6 +1,8 @@
 """Objects of a recipe config (:mod:`bssmask.config`): model, loss, data loaders, optimizer, system, Trainer.
 
-The one place that turns the config's sections into library objects:
+The one place that turns the config's sections into library objects (but
+the corpus builder's options, :func:`bssmask.config.corpus_config`, which
+the data stage builds without importing Lightning):
 
 - :func:`build_model`, :func:`build_loss`: the separator of ``model`` at
   ``data``'s rate and number of sources, and its criterion;
