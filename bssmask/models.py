@@ -101,8 +101,7 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
             (:data:`bssmask.stft.WINDOWS`).
         mask_options: options of the head and of the mask kind
             (:func:`bssmask.heads.get`), e.g. ``{"bound": "compressed"}``.
-        masker_kwargs: masker constructor options, over the masker's defaults (its entry in
-            ``MASKERS``, then Asteroid's).
+        masker_kwargs: masker constructor options, over the masker's defaults (``MASKERS``, then Asteroid's).
         factor: frequency downsampling factor of the masker's input and the
             head's output (1: full resolution). Must divide ``F``.
         method: mask upsampling method, one of :data:`bssmask.resample.UP_METHODS`.
@@ -115,11 +114,8 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
     The masker sees the downsampled mixture STFT in Asteroid's format
     (real then imaginary parts, ``2F'`` channels) and outputs per-source
     features; maskers that take ``out_chan`` output exactly the head's rows,
-    so the head holds no projection.
-
-    A recipe config's ``model`` section holds these arguments, with these
-    meanings (:mod:`bssmask.config`), but ``n_src`` and ``sample_rate`` (the
-    ``data`` section's) and ``masker_out``.
+    so the head holds no projection. A recipe config's ``model`` section holds
+    these arguments, meanings as above (:data:`bssmask.config.MODEL_KEYS`).
     """
 
     def __init__(
