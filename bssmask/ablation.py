@@ -61,19 +61,33 @@ def grid(config: AblationConfig) -> list[dict]:
     return rows
 
 
-def _estimate(row: dict, config: AblationConfig, S: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-    """Complex estimate ``[n_src, F, T']`` of one grid row from ``S [n_src, F, T']`` and ``Y [F, T']``."""
-    kind = masks.get(row["mask"])
-    if row["upsampled"] == "none":
-        return kind.apply(kind.oracle(S, Y), Y)
-    space = row["space"] or "cartesian"
-    S_low = resample.downsample(S, config.factor, config.down_method, space)
-    Y_low = resample.downsample(Y, config.factor, config.down_method, space)
-    mask_low = kind.oracle(S_low, Y_low)
+def _estimates(rows: list[dict], config: AblationConfig, S: torch.Tensor, Y: torch.Tensor):
+    """Complex estimates ``[n_src, F, T']`` of the grid ``rows`` from ``S [n_src, F, T']`` and ``Y [F, T']``, in order.
+
+    What rows share is computed once: the downsampled spectrograms of each
+    space, and each mask kind's low-resolution oracle (and masked mixture)
+    in each space; only the upsampling is done row by row.
+    """
     n_freq = Y.shape[-2]
-    if row["upsampled"] == "mask":
-        return kind.apply(resample.upsample(mask_low, n_freq, row["mode"], space), Y)
-    return resample.upsample(kind.apply(mask_low, Y_low), n_freq, row["mode"], space)
+    low, oracles, masked = {}, {}, {}
+    for row in rows:
+        kind = masks.get(row["mask"])
+        if row["upsampled"] == "none":
+            yield kind.apply(kind.oracle(S, Y), Y)
+            continue
+        space = row["space"] or "cartesian"
+        if space not in low:
+            low[space] = tuple(resample.downsample(x, config.factor, config.down_method, space) for x in (S, Y))
+        S_low, Y_low = low[space]
+        key = (row["mask"], space)
+        if key not in oracles:
+            oracles[key] = kind.oracle(S_low, Y_low)
+        if row["upsampled"] == "mask":
+            yield kind.apply(resample.upsample(oracles[key], n_freq, row["mode"], space), Y)
+            continue
+        if key not in masked:
+            masked[key] = kind.apply(oracles[key], Y_low)
+        yield resample.upsample(masked[key], n_freq, row["mode"], space)
 
 
 def mixture_of(sources: torch.Tensor, mix: str, mixture: torch.Tensor | None = None) -> torch.Tensor:
@@ -144,7 +158,7 @@ def estimate_grid(sources: torch.Tensor, config: AblationConfig,
         spectra = masks.from_asteroid(encoder(torch.cat([sources, mixture[None]])[None]))[0]
         S, Y = spectra[:-1], spectra[-1]  # [n_src, F, T'], [F, T']
         rows = grid(config)
-        est_tf = torch.stack([masks.to_asteroid(_estimate(row, config, S, Y)) for row in rows])
+        est_tf = torch.stack([masks.to_asteroid(estimate) for estimate in _estimates(rows, config, S, Y)])
         return rows, synthesize(decoder, est_tf, sources.shape[-1])
 
 
