@@ -133,7 +133,8 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
     "report": {
         "heads": ((dict,), "head variants trained by the report: name -> model/loss overrides"),
         "jobs": ((int,), "head variants trained at once (each with its share of the CPU threads)"),
-        "seeds": ((list,), "training seeds of every head (mean and spread reported)"),
+        "seeds": ((list,), "training seeds of the heads of seed_heads (mean and spread reported)"),
+        "seed_heads": ((list,), "heads trained with every seed of seeds, the others with its first ([]: all heads)"),
         "peers": ((dict,), "Asteroid baselines trained by the report: name -> {peer: convtasnet|asteroid_mask, options}"),
         "peer_minutes": ((float,), "wall-clock training budget of each peer (minutes)"),
     },
@@ -141,7 +142,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
 
 #: Keys added after configs were first written, with the value that keeps an older config's meaning:
 #: a full config without them (a ``conf.yml`` saved in an experiment folder) loads with these.
-ADDED_KEYS = {"training": {"speed_perturb": []}}
+ADDED_KEYS = {"training": {"speed_perturb": []}, "report": {"seed_heads": []}}
 
 #: Section of each key (keys are unique across sections).
 KEY_SECTION = {key: section for section, keys in SCHEMA.items() for key in keys}

@@ -2,8 +2,9 @@
 next to Asteroid's own separators (``report.peers``).
 
 Each head's overrides replace keys of the ``model`` (and ``loss``) sections;
-the rest of the config is shared. Each head trains once per seed of
-``report.seeds`` (``training.seed``); the report gives the mean over seeds
+the rest of the config is shared. Each head of ``report.seed_heads`` (all
+heads when empty) trains once per seed of ``report.seeds``
+(``training.seed``), the others with its first seed only; the report gives the mean over seeds
 and, with several seeds, their standard deviation (``*_std``). A head run
 whose config is the config of ``--exp_dir`` reuses that run (stages 1 and
 2); the others train and evaluate in ``<exp_dir>/heads/<name>/`` (first
@@ -141,6 +142,12 @@ def main(argv=None) -> int:
     if not seeds or not all(isinstance(seed, int) and not isinstance(seed, bool) for seed in seeds) \
             or len(set(seeds)) < len(seeds):
         raise config.ConfigError(f"report.seeds: expected distinct integers, got {seeds!r}")
+    unknown = [name for name in report["seed_heads"] if name not in variants]
+    if unknown:
+        raise config.ConfigError(f"report.seed_heads: {', '.join(map(str, unknown))} not among report.heads "
+                                 f"({', '.join(variants)})")
+    head_seeds = {name: seeds if not report["seed_heads"] or name in report["seed_heads"] else seeds[:1]
+                  for name in variants}
     for name, spec in report["peers"].items():
         if not isinstance(spec, dict) or "peer" not in spec:
             raise config.ConfigError(f"report.peers.{name}: expected a mapping with a 'peer' key")
@@ -157,9 +164,10 @@ def main(argv=None) -> int:
         run_conf = seed_config(head_conf, seed)
         folder = exp_dir if runner.same_run(run_conf, conf) else \
             exp_dir / "heads" / (name if seed == seeds[0] else f"{name}-seed{seed}")
-        return runner.Run(f"head {name}" + (f" seed {seed}" if len(seeds) > 1 else ""), run_conf, folder)
+        return runner.Run(f"head {name}" + (f" seed {seed}" if len(head_seeds[name]) > 1 else ""), run_conf, folder)
 
-    runs = {(name, seed): head_run(name, head_conf, seed) for name, head_conf in variants.items() for seed in seeds}
+    runs = {(name, seed): head_run(name, head_conf, seed) for name, head_conf in variants.items()
+            for seed in head_seeds[name]}
     for name in report["peers"]:
         runs[(name, None)] = runner.Run(f"peer {name}", conf, exp_dir / "peers" / name, peer=name)
     summaries = runner.run_all(runs, HERE, report["jobs"])
@@ -171,10 +179,10 @@ def main(argv=None) -> int:
             oracles[key] = oracle_scores(abl, mixtures, conf["data"]["sample_rate"])
         model = head_conf["model"]
         rows.append(dict(
-            head=name, kind="bssmask", mask=model["mask"], factor=model["factor"], seeds=len(seeds),
+            head=name, kind="bssmask", mask=model["mask"], factor=model["factor"], seeds=len(head_seeds[name]),
             run=str(runs[(name, seeds[0])].folder),
             options=", ".join(f"{k}={v}" for k, v in model["mask_options"].items()) or None,
-            **scores([summaries[(name, seed)] for seed in seeds]),
+            **scores([summaries[(name, seed)] for seed in head_seeds[name]]),
             oracle_si_sdr=oracles[key]["si_sdr"], oracle_sdr=oracles[key]["sdr"],
         ))
     for name, spec in report["peers"].items():
@@ -184,12 +192,14 @@ def main(argv=None) -> int:
             **scores([summaries[(name, None)]]), oracle_si_sdr=None, oracle_sdr=None,
         ))
     out_dir = exp_dir / "report"
+    seeded = "each head" if not report["seed_heads"] else \
+        f"the heads {', '.join(report['seed_heads'])} (seed {seeds[0]} of the others)"
     preamble = (
         f"Trained heads (kind bssmask) and Asteroid separators (kind peer, each trained for "
         f"{report['peer_minutes']:g} min of wall-clock time) on {test_csv} ({len(mixtures)} test mixtures, seen "
         f"voices; *_unseen: the held-out-voice test set, *_same: two utterances of one voice), everything else "
         f"equal (masker {conf['model']['masker']}, loss {conf['loss']['loss']}, n_fft {conf['model']['n_fft']}, "
-        f"hop {conf['model']['hop']}). Means over mixtures, and over the training seeds {seeds} of each head "
+        f"hop {conf['model']['hop']}). Means over mixtures, and over the training seeds {seeds} of {seeded} "
         "(*_std: their standard deviation); *_imp: improvement over the mixture; "
         "oracle_*: the mask kind's oracle at the head's resolution (bssmask ablate).\n\n"
     )
