@@ -13,6 +13,8 @@ Example:
     >>> base = {"model": {"mask": "irm"}, "training": {"seed": 0, "num_workers": 2}, "trainer": {"devices": 1}}
     >>> same_run(base, {**base, "trainer": {"devices": 2}, "training": {"seed": 0, "num_workers": 4}})
     True
+    >>> same_run(base, {**base, "trainer": {"devices": 1, "precision": "32-true"}})
+    False
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ from .evaluate import test_sets
 
 __all__ = ["NOT_RESULT", "Run", "same_run", "train_and_evaluate", "run_all"]
 
-#: What does not change a run's result: how it is run, shown and reported.
-NOT_RESULT = {"trainer": None, "eval": None, "report": None,
+#: What does not change a run's result: how it is run, shown and reported (``None``: the whole section).
+#: The trainer's precision does (bfloat16 against float32 training), so it is not here.
+NOT_RESULT = {"trainer": ("accelerator", "devices", "num_nodes", "strategy"), "eval": None, "report": None,
               "training": ("num_workers", "logger", "progress_bar")}
 
 
