@@ -27,13 +27,16 @@ class AudioError(UserError):
 RAW_FORMATS = {".gsm": dict(format="RAW", subtype="GSM610", samplerate=8000, channels=1)}
 
 
-def read_mono(path: str | Path) -> tuple[np.ndarray, int]:
+def read_mono(path: str | Path, downmix: bool = False) -> tuple[np.ndarray, int]:
     """Read a mono file as float32 ``[T]`` with its sample rate, checking it.
 
     Files with a suffix of :data:`RAW_FORMATS` are read as that headerless format.
+    With ``downmix``, a multichannel file (one speaker recorded in stereo) is
+    read as the mean of its channels.
 
     Raises:
-        AudioError: missing, empty, unreadable, multichannel, or non-finite samples.
+        AudioError: missing, empty, unreadable, multichannel (without ``downmix``),
+            or non-finite samples.
     """
     path = Path(path)
     if not path.is_file():
@@ -44,13 +47,13 @@ def read_mono(path: str | Path) -> tuple[np.ndarray, int]:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True, **RAW_FORMATS.get(path.suffix.lower(), {}))
     except (sf.LibsndfileError, RuntimeError, ValueError) as err:
         raise AudioError(f"{path}: not a readable audio file ({str(err).strip()})") from None
-    if data.shape[1] != 1:
+    if data.shape[1] != 1 and not downmix:
         raise AudioError(f"{path}: expected mono audio, found {data.shape[1]} channels")
     if data.shape[0] == 0:
         raise AudioError(f"{path}: contains no samples")
     if not np.isfinite(data).all():
         raise AudioError(f"{path}: contains NaN or Inf samples")
-    return data[:, 0], rate
+    return data.mean(axis=1), rate
 
 
 def resample(wav: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """Shared fixtures (real speech from the bundled clips, one quick run of the Asterisk2Mix recipe) and the voice check.
 
-Tests marked ``voices`` need the Debian Asterisk voice packages
-(every voice of the recipe's ``asterisk_voices.ASTERISK_VOICES``, which its corpus reads). Without them these tests do
+Tests marked ``voices`` need the Debian voice packages of the voices that the recipe's ``conf.yml`` names
+(``asterisk_voices.ASTERISK_VOICES``, which its corpus reads). Without them these tests do
 not run, the summary names what was not tested, and the run FAILS, unless
 ``BSSMASK_SKIP_VOICE_TESTS=1`` says that skipping them is intended.
 """
@@ -15,7 +15,8 @@ import torch
 from bssmask.audio import load_sources
 from bssmask.data import DEFAULT_SOURCES
 from bssmask.stft import make_stft
-from recipe_helpers import asterisk_voices, copy_recipe, run
+from bssmask import config
+from recipe_helpers import RECIPE, asterisk_voices, copy_recipe, run
 
 # One thread for the whole session: results that compare two training runs
 # (resume, DDP) are exact only with one thread, and on a 2-core machine a
@@ -25,7 +26,9 @@ torch.set_num_threads(1)
 
 #: Environment switch: skip the tests that need the Asterisk voices instead of failing.
 SKIP_VOICES = "BSSMASK_SKIP_VOICE_TESTS"
-MISSING_PACKAGES = asterisk_voices.missing_packages(asterisk_voices.ASTERISK_VOICES)
+_CORPUS = config.load(RECIPE / "conf.yml")["corpus"]
+MISSING_PACKAGES = asterisk_voices.missing_packages(
+    [v for key in ("voices", "train_voices", "test_unseen_voices", "dev_unseen_voices") for v in _CORPUS[key]])
 _not_tested: Counter = Counter()
 
 

@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 from asteroid.data import LibriMix
 
-from bssmask.audio import read_mono
+from bssmask.audio import AudioError, read_mono
 from bssmask.data import DEFAULT_SOURCES, corpus
 from bssmask.data.corpus_config import ALL_SPLITS, SPLITS, CorpusConfig, CorpusError
 from recipe_helpers import RECIPE, asterisk_voices
@@ -216,6 +216,35 @@ def test_held_out_test_sets_leave_the_other_splits_as_they_were(built_held, five
         first_plain = read_csv(plain / f"mixture_{split}_mix_clean.csv")[0]
         first_held = read_csv(built_held / f"mixture_{split}_mix_clean.csv")[0]
         np.testing.assert_array_equal(sf.read(first_plain["mixture_path"])[0], sf.read(first_held["mixture_path"])[0])
+
+
+def test_training_only_voices_are_heard_in_training_alone(five_voices, tmp_path):
+    """All usable utterances of a training-only voice go to train; dev and test are those of a corpus without it."""
+    speakers = corpus.folder_speakers(five_voices)
+    plain = corpus.build({name: speakers[name] for name in ("alpha", "beta")}, tmp_path / "Plain", SMALL)
+    extra = CorpusConfig(**{**SMALL.__dict__, "voices": ("alpha", "beta"), "train_voices": ("gamma", "delta")})
+    metadata = corpus.build(speakers, tmp_path / "Mix", extra)
+    voices = {split: {v for row in speakers_of(metadata, split) for v in row[:2]} for split in SPLITS}
+    assert voices["train"] == {"alpha", "beta", "gamma", "delta"}
+    assert voices["dev"] == voices["test"] == {"alpha", "beta"}
+    for split in ("dev", "test", "test_same"):
+        assert read_csv(plain / f"sources_{split}.csv") == read_csv(metadata / f"sources_{split}.csv")
+    utterances = json.loads((metadata.parent / "corpus.json").read_text())["utterances"]
+    assert utterances["train"]["gamma"] == utterances["train"]["delta"] == 4  # all four, none kept for dev or test
+    assert "gamma" not in utterances["dev"] and "gamma" not in utterances["test"]
+    with pytest.raises(CorpusError, match="alpha given more than once"):
+        CorpusConfig(**{**extra.__dict__, "train_voices": ("alpha",)}).validate()
+
+
+def test_a_stereo_recording_is_read_as_the_mean_of_its_channels(tmp_path):
+    """KTuberling's words are partly stereo: the corpus reads them as mono; other readers refuse them."""
+    left, rate = sf.read(DEFAULT_SOURCES[0], dtype="float32")
+    right = np.roll(left, 100)
+    sf.write(tmp_path / "stereo.wav", np.stack([left, right], axis=1), rate, subtype="FLOAT")
+    data, _ = read_mono(tmp_path / "stereo.wav", downmix=True)
+    np.testing.assert_allclose(data, (left + right) / 2, atol=1e-7)
+    with pytest.raises(AudioError, match="stereo.wav: expected mono audio, found 2 channels"):
+        read_mono(tmp_path / "stereo.wav")
 
 
 def test_a_voice_with_too_few_utterances_stops_the_build(five_voices, tmp_path):

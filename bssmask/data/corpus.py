@@ -10,11 +10,13 @@ Recipe, deterministic given ``seed``:
 
 1. Keep the speech files: between ``min_duration`` and ``max_duration``
    seconds, not a tone or a silence file (:data:`NON_SPEECH`), RMS above
-   :data:`MIN_RMS_DB`; resample to ``sample_rate``; normalise each
+   :data:`MIN_RMS_DB`; average the channels of a stereo recording;
+   resample to ``sample_rate``; normalise each
    utterance to an RMS of :data:`LEVEL_DB` dBFS.
 2. Split the utterances of each seen voice (``voices``) into train / dev /
    test by ``split`` fractions (utterance-disjoint splits; the voices are
-   shared). The held-out voices (``test_unseen_voices``,
+   shared). The training-only voices (``train_voices``) give all their
+   utterances to train. The held-out voices (``test_unseen_voices``,
    ``dev_unseen_voices``) are in none of these splits.
 3. Mix two different speakers at a relative level drawn uniformly in
    ``[-max_level_db, max_level_db]`` dB. Train and dev mixtures are fixed
@@ -126,7 +128,7 @@ def _load_speaker(name: str, files: list[Path], config: CorpusConfig) -> list[tu
         if not config.min_duration <= duration <= config.max_duration:
             continue
         try:
-            data, rate = read_mono(path)
+            data, rate = read_mono(path, downmix=True)
         except AudioError as err:
             raise CorpusError(str(err)) from None
         wav = resample(torch.from_numpy(data), rate, config.sample_rate).numpy().astype(np.float64)
@@ -260,14 +262,16 @@ def _split_draws(speakers: dict[str, list[Path]], config: CorpusConfig) -> dict[
     """
     held = config.held_out()
     held_names = [name for names in held.values() for name in names]
-    seen = list(config.voices) or [name for name in sorted(speakers) if name not in held_names]
-    for name in (*seen, *held_names):
+    train_only = list(config.train_voices)
+    seen = list(config.voices) or [name for name in sorted(speakers) if name not in (*held_names, *train_only)]
+    for name in (*seen, *train_only, *held_names):
         if name not in speakers:
             raise CorpusError(f"voice {name!r}: not among the speakers found ({', '.join(sorted(speakers))}); "
-                              "set voices, test_unseen_voices and dev_unseen_voices to their names")
+                              "set voices, train_voices, test_unseen_voices and dev_unseen_voices to their names")
     if len(seen) < 2:
         raise CorpusError(f"voices: need at least two seen voices, got {seen}")
-    utterances = {name: _load_speaker(name, speakers[name], config) for name in sorted({*seen, *held_names})}
+    utterances = {name: _load_speaker(name, speakers[name], config)
+                  for name in sorted({*seen, *train_only, *held_names})}
     per_split = {split: {} for split in SPLITS}
     rng = np.random.default_rng(config.seed)
     for name in sorted(seen):
@@ -279,10 +283,12 @@ def _split_draws(speakers: dict[str, list[Path]], config: CorpusConfig) -> dict[
                               f"{list(config.split)}")
         for split, utts in parts.items():
             per_split[split][name] = utts
-    for name in held_names:
+    for name in (*train_only, *held_names):
         if len(utterances[name]) < MIN_UTTERANCES:
             raise CorpusError(f"voice {name}: {len(utterances[name])} usable utterances ({config.min_duration} to "
-                              f"{config.max_duration} s, not silent); a held-out voice needs {MIN_UTTERANCES}")
+                              f"{config.max_duration} s, not silent); a held-out or training-only voice needs "
+                              f"{MIN_UTTERANCES}")
+    per_split["train"].update({name: utterances[name] for name in train_only})
     draws = {split: (_excerpt_draw(per_split[split], config), per_split[split]) for split in ("train", "dev")}
     draws["test"] = (_utterance_draw("test", per_split["test"]), per_split["test"])
     for split, names in held.items():

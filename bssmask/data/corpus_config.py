@@ -48,7 +48,11 @@ class CorpusConfig:
         max_duration: longest utterance used (s).
         split: fractions of each seen voice's utterances in train, dev and test.
         seed: seed of every random choice of the corpus.
-        voices: the seen voices (train, dev, test); empty: every speaker not held out.
+        voices: the seen voices (train, dev, test); empty: every speaker neither held out nor
+            heard in training only.
+        train_voices: voices heard in training only: all their usable utterances go to the
+            train split, none to dev or test, so the dev and test mixtures are those of a
+            corpus without them.
         test_unseen_voices: voices held out of training for the ``test_unseen`` set (none, or at least two).
         dev_unseen_voices: voices held out of training and testing for the ``dev_unseen`` set (none: no such set).
         n_test_unseen: number of ``test_unseen`` mixtures (two held-out voices).
@@ -68,6 +72,7 @@ class CorpusConfig:
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)
     seed: int = 0
     voices: tuple[str, ...] = ()
+    train_voices: tuple[str, ...] = ()
     test_unseen_voices: tuple[str, ...] = ()
     dev_unseen_voices: tuple[str, ...] = ()
     n_test_unseen: int = 100
@@ -84,8 +89,8 @@ class CorpusConfig:
         return tuple(split for split in ALL_SPLITS if split in (*SPLITS, *self.held_out(), "test_same"))
 
     def all_voices(self) -> tuple[str, ...]:
-        """The seen voices, then the held-out ones."""
-        return (*self.voices, *self.test_unseen_voices, *self.dev_unseen_voices)
+        """The seen voices, the training-only ones, then the held-out ones."""
+        return (*self.voices, *self.train_voices, *self.test_unseen_voices, *self.dev_unseen_voices)
 
     def validate(self) -> None:
         """Raise :class:`CorpusError` naming the first bad option."""
@@ -105,8 +110,8 @@ class CorpusConfig:
         names = self.all_voices()
         twice = sorted({v for v in names if names.count(v) > 1})
         if twice:
-            raise CorpusError(f"voices, test_unseen_voices, dev_unseen_voices: {', '.join(twice)} given more than "
-                              "once (a held-out voice is in no other split)")
+            raise CorpusError(f"voices, train_voices, test_unseen_voices, dev_unseen_voices: {', '.join(twice)} "
+                              "given more than once (a held-out or training-only voice is in no other split)")
         if len(self.test_unseen_voices) == 1:
             raise CorpusError(f"test_unseen_voices: need none or at least two voices (mixtures of two held-out "
                               f"voices), got {list(self.test_unseen_voices)}")

@@ -1,11 +1,14 @@
-"""The Asterisk voices the recipe's corpus reads: Debian's telephony prompt packages.
+"""The voices the recipe's corpus reads: Debian's Asterisk telephony prompts, and KTuberling's spoken words.
 
-Each voice is read from its own folders under :data:`ASTERISK_ROOT`, never
-from the language links (``sounds/fr`` ...) that other voice packages
+Each Asterisk voice is read from its own folders under :data:`ASTERISK_ROOT`,
+never from the language links (``sounds/fr`` ...) that other voice packages
 replace. The English and Spanish prompts of
 ``asterisk-core-sounds-{en,es}-wav`` are one speaker, Allison, and one
-voice here. :func:`asterisk_speakers` gives the files of each voice, by
-voice, as :func:`bssmask.data.corpus.build` takes them.
+voice here. The KTuberling voices (``kt_<language>``, package
+``ktuberling-data``, under :data:`KTUBERLING_ROOT`) are the single words of
+the game's sound themes, one speaker a language, used as training-only
+voices (``corpus.train_voices``). :func:`asterisk_speakers` gives the files
+of each voice, by voice, as :func:`bssmask.data.corpus.build` takes them.
 
 Example:
     >>> missing_packages(["june", "armelle"], root="/nowhere")
@@ -20,22 +23,26 @@ from pathlib import Path
 from bssmask.data.corpus_config import CorpusError
 
 ASTERISK_ROOT = Path("/usr/share/asterisk/sounds")
+KTUBERLING_ROOT = Path("/usr/share/ktuberling/sounds")
 
 
 @dataclass(frozen=True)
 class AsteriskVoice:
-    """Where one Debian package puts a voice's prompts.
+    """Where one Debian package puts a voice's recordings.
 
     Attributes:
         package: the Debian package.
-        folders: its folders of the voice's files, relative to :data:`ASTERISK_ROOT`;
+        folders: its folders of the voice's files, relative to ``root``;
             real folders, never the language links.
         suffix: the files' suffix (``.gsm``: raw GSM 6.10, see :data:`bssmask.audio.RAW_FORMATS`).
+        root: the package's sound folder (``None``: the Asterisk sounds folder
+            that the functions below are given, :data:`ASTERISK_ROOT` by default).
     """
 
     package: str
     folders: tuple[str, ...]
     suffix: str = ".wav"
+    root: Path | None = None
 
 
 #: The Asterisk voices Debian packages, by voice name (credits in the recipe's README).
@@ -49,6 +56,9 @@ ASTERISK_VOICES: dict[str, tuple[AsteriskVoice, ...]] = {
     "armelle": (AsteriskVoice("asterisk-prompt-fr-armelle",
                               ("fr", "digits/fr", "letters/fr", "phonetic/fr", "dictate/fr"), ".gsm"),),
     "july": (AsteriskVoice("asterisk-prompt-es-co", ("es", "digits/es"), ".gsm"),),
+    **{f"kt_{language}": (AsteriskVoice("ktuberling-data", (language,), suffix, KTUBERLING_ROOT),)
+       for language, suffix in (("ca", ".ogg"), ("da", ".ogg"), ("fr", ".wav"), ("lt", ".ogg"), ("nn", ".opus"),
+                                ("ru", ".ogg"), ("uk", ".ogg"))},
 }
 
 
@@ -72,7 +82,7 @@ def missing_packages(voices, root: str | Path = ASTERISK_ROOT) -> list[str]:
     missing = []
     for name in voices:
         for part in _voice_parts(name):
-            if not _installed(Path(root) / part.folders[0]) and part.package not in missing:
+            if not _installed(Path(part.root or root) / part.folders[0]) and part.package not in missing:
                 missing.append(part.package)
     return missing
 
@@ -92,10 +102,10 @@ def asterisk_speakers(voices=tuple(ASTERISK_VOICES), root: str | Path = ASTERISK
     if missing:
         absent = [name for name in voices if any(part.package in missing for part in ASTERISK_VOICES[name])]
         raise CorpusError(
-            f"{root}: Asterisk voice(s) {', '.join(absent)} not installed; install them as root with "
+            f"voice(s) {', '.join(absent)} not installed; install them as root with "
             f"`apt-get install {' '.join(missing)}`, or give a folder with one subfolder per speaker (--source_dir)"
         )
     return {name: sorted(path for part in _voice_parts(name) for folder in part.folders
-                         if _installed(root / folder) for path in (root / folder).rglob(f"*{part.suffix}")
-                         if path.is_file())
+                         for base in [Path(part.root or root) / folder] if _installed(base)
+                         for path in base.rglob(f"*{part.suffix}") if path.is_file())
             for name in voices}
