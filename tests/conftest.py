@@ -1,7 +1,7 @@
 """Shared fixtures (real speech from the bundled clips, one quick run of the Asterisk2Mix recipe) and the voice check.
 
 Tests marked ``voices`` need the Debian voice packages of the voices that the recipe's ``conf.yml`` names
-(``asterisk_voices.ASTERISK_VOICES``, which its corpus reads). Without them these tests do
+(``asterisk_voices.VOICES``, which its corpus reads). Without them these tests do
 not run, the summary names what was not tested, and the run FAILS, unless
 ``BSSMASK_SKIP_VOICE_TESTS=1`` says that skipping them is intended.
 """

@@ -56,16 +56,21 @@ ASTERISK_VOICES: dict[str, tuple[AsteriskVoice, ...]] = {
     "armelle": (AsteriskVoice("asterisk-prompt-fr-armelle",
                               ("fr", "digits/fr", "letters/fr", "phonetic/fr", "dictate/fr"), ".gsm"),),
     "july": (AsteriskVoice("asterisk-prompt-es-co", ("es", "digits/es"), ".gsm"),),
-    **{f"kt_{language}": (AsteriskVoice("ktuberling-data", (language,), suffix, KTUBERLING_ROOT),)
-       for language, suffix in (("ca", ".ogg"), ("da", ".ogg"), ("fr", ".wav"), ("lt", ".ogg"), ("nn", ".opus"),
-                                ("ru", ".ogg"), ("uk", ".ogg"))},
 }
+#: KTuberling's voices with enough words of 1 s or more, by voice name (``kt_<language>``).
+KTUBERLING_VOICES: dict[str, tuple[AsteriskVoice, ...]] = {
+    f"kt_{language}": (AsteriskVoice("ktuberling-data", (language,), suffix, KTUBERLING_ROOT),)
+    for language, suffix in (("ca", ".ogg"), ("da", ".ogg"), ("fr", ".wav"), ("lt", ".ogg"), ("nn", ".opus"),
+                             ("ru", ".ogg"), ("uk", ".ogg"))
+}
+#: Every voice the recipe can read, by name.
+VOICES = {**ASTERISK_VOICES, **KTUBERLING_VOICES}
 
 
 def _voice_parts(name: str) -> tuple[AsteriskVoice, ...]:
-    if name not in ASTERISK_VOICES:
-        raise CorpusError(f"unknown Asterisk voice {name!r}; known voices: {', '.join(ASTERISK_VOICES)}")
-    return ASTERISK_VOICES[name]
+    if name not in VOICES:
+        raise CorpusError(f"unknown Asterisk voice {name!r}; known voices: {', '.join(VOICES)}")
+    return VOICES[name]
 
 
 def _installed(folder: Path) -> bool:
@@ -88,7 +93,7 @@ def missing_packages(voices, root: str | Path = ASTERISK_ROOT) -> list[str]:
 
 
 def asterisk_speakers(voices=tuple(ASTERISK_VOICES), root: str | Path = ASTERISK_ROOT) -> dict[str, list[Path]]:
-    """Speech files of the Asterisk ``voices`` (names of :data:`ASTERISK_VOICES`), by voice.
+    """Speech files of the ``voices`` (names of :data:`VOICES`), by voice.
 
     Each voice is read from its own folders; a folder that is missing or is
     a link (a language link, such as ``sounds/fr``, to another voice) means
@@ -100,7 +105,7 @@ def asterisk_speakers(voices=tuple(ASTERISK_VOICES), root: str | Path = ASTERISK
     root = Path(root)
     missing = missing_packages(voices, root)
     if missing:
-        absent = [name for name in voices if any(part.package in missing for part in ASTERISK_VOICES[name])]
+        absent = [name for name in voices if any(part.package in missing for part in VOICES[name])]
         raise CorpusError(
             f"voice(s) {', '.join(absent)} not installed; install them as root with "
             f"`apt-get install {' '.join(missing)}`, or give a folder with one subfolder per speaker (--source_dir)"

@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     config.require(conf, "corpus", "data")
     corpus_conf = config.corpus_config(conf)
     corpus_conf.validate()
-    voices = corpus_conf.all_voices() if corpus_conf.voices else tuple(ASTERISK_VOICES)  # []: all
+    voices = corpus_conf.all_voices() if corpus_conf.voices else tuple(ASTERISK_VOICES)  # []: every Asterisk voice
     if args.missing_packages == "true":
         print(" ".join(missing_packages(voices)))
         return 0
