@@ -282,7 +282,7 @@ def test_missing_asterisk_voices_name_their_packages(tmp_path):
     with pytest.raises(CorpusError, match=r"voice\(s\) armelle, menardi not installed.*`apt-get install "
                                                  r"asterisk-prompt-fr-armelle asterisk-prompt-it-menardi-wav`"):
         asterisk_voices.asterisk_speakers(["june", "armelle", "menardi"], tmp_path)
-    with pytest.raises(CorpusError, match="unknown Asterisk voice 'nobody'; known voices: allison, june"):
+    with pytest.raises(CorpusError, match="unknown voice 'nobody'; known voices: allison, june"):
         asterisk_voices.missing_packages(["nobody"], tmp_path)
     # Installed: a real folder "fr" of GSM files, and "digits/fr" beside it.
     os.unlink(tmp_path / "fr")

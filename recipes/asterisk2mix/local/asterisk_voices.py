@@ -69,7 +69,7 @@ VOICES = {**ASTERISK_VOICES, **KTUBERLING_VOICES}
 
 def _voice_parts(name: str) -> tuple[AsteriskVoice, ...]:
     if name not in VOICES:
-        raise CorpusError(f"unknown Asterisk voice {name!r}; known voices: {', '.join(VOICES)}")
+        raise CorpusError(f"unknown voice {name!r}; known voices: {', '.join(VOICES)}")
     return VOICES[name]
 
 
