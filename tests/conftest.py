@@ -17,6 +17,7 @@ from bssmask.data import DEFAULT_SOURCES
 from bssmask.stft import make_stft
 from bssmask import config
 from recipe_helpers import RECIPE, asterisk_voices, copy_recipe, run
+from prepare_data import corpus_voices  # the recipe's local/ (on the path from recipe_helpers)
 
 # One thread for the whole session: results that compare two training runs
 # (resume, DDP) are exact only with one thread, and on a 2-core machine a
@@ -26,9 +27,9 @@ torch.set_num_threads(1)
 
 #: Environment switch: skip the tests that need the Asterisk voices instead of failing.
 SKIP_VOICES = "BSSMASK_SKIP_VOICE_TESTS"
-_CORPUS = config.load(RECIPE / "conf.yml")["corpus"]
+#: Packages of the voices that stage 0 reads for the recipe's conf.yml, not installed here.
 MISSING_PACKAGES = asterisk_voices.missing_packages(
-    [v for key in ("voices", "train_voices", "test_unseen_voices", "dev_unseen_voices") for v in _CORPUS[key]])
+    corpus_voices(config.corpus_config(config.load(RECIPE / "conf.yml"))))
 _not_tested: Counter = Counter()
 
 

@@ -38,13 +38,20 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                         help="print the Debian packages of the config's voices that are not installed, and stop")
 
 
+def corpus_voices(corpus_conf) -> tuple[str, ...]:
+    """The voices a corpus of these options reads: its own, or with ``voices: []`` every Asterisk voice too."""
+    if corpus_conf.voices:
+        return corpus_conf.all_voices()
+    return tuple(dict.fromkeys((*ASTERISK_VOICES, *corpus_conf.all_voices())))
+
+
 @entry_point("prepare_data.py")
 def main(argv=None) -> int:
     conf, args = config.parse_args(argv, __doc__.splitlines()[0], add_options)
     config.require(conf, "corpus", "data")
     corpus_conf = config.corpus_config(conf)
     corpus_conf.validate()
-    voices = corpus_conf.all_voices() if corpus_conf.voices else tuple(ASTERISK_VOICES)  # []: every Asterisk voice
+    voices = corpus_voices(corpus_conf)
     if args.missing_packages == "true":
         print(" ".join(missing_packages(voices)))
         return 0
