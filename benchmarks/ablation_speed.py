@@ -10,14 +10,20 @@ Side by side in one run, ratios printed:
 2. As a command, start-up included: ``bssmask ablate --sources`` on the long
    pair against the mir_eval-scored grid of 1.
 3. With ``--dataset CSV``: ``bssmask ablate --dataset`` on its first
-   ``--max-mixtures`` mixtures with ``--jobs 1`` and ``--jobs 2``, and with
-   ``--metrics sdr,si_sdr``, against mir_eval on the same mixtures.
+   ``--max-mixtures`` mixtures with each ``--jobs`` count and with
+   ``--metrics sdr,si_sdr``, against mir_eval on the same mixtures (one
+   process; ``--no-dataset-mir-eval`` leaves it out).
 
-    python benchmarks/ablation_speed.py [--seconds 36] [--repeats 3]
-        [--dataset recipes/asterisk2mix/data/test/mixture_test_mix_clean.csv --max-mixtures 100]
+Each of 1.-3. runs on every device of ``--devices`` (``cpu,cuda`` on a GPU
+machine: the same grid on the CPU and on the GPU, side by side); mir_eval
+runs on the CPU once.
+
+    python benchmarks/ablation_speed.py [--seconds 36] [--repeats 3] [--devices cpu,cuda]
+        [--dataset recipes/asterisk2mix/data/test/mixture_test_mix_clean.csv --max-mixtures 100 --jobs 1,2]
 """
 
 import argparse
+import dataclasses
 import subprocess
 import sys
 import tempfile
@@ -47,14 +53,14 @@ def long_pair(sources: torch.Tensor, rate: int, seconds: float) -> torch.Tensor:
 
 
 def with_bssmask(sources, config) -> np.ndarray:
-    """``[rows, 3, n_src]``: SDR, SIR, SAR of each grid row's estimates."""
+    """``[rows, 3, n_src]``: SDR, SIR, SAR of each grid row's estimates (on ``config.device``)."""
     rows, est = ablation.estimate_grid(sources, config)
     scores = bss_eval(sources, est)
-    return np.stack([scores[k].numpy() for k in SCORES], axis=1)
+    return np.stack([scores[k].cpu().numpy() for k in SCORES], axis=1)
 
 
 def with_mir_eval(sources, config) -> np.ndarray:
-    rows, est = ablation.estimate_grid(sources, config)
+    rows, est = ablation.estimate_grid(sources, dataclasses.replace(config, device="cpu"))
     ref = sources.double().numpy()
     return np.stack([np.stack(mir_eval.separation.bss_eval_sources(ref, e.double().numpy(),
                                                                    compute_permutation=False)[:3])
@@ -87,42 +93,61 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=36.0, help="length of the long pair (s)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each bssmask timing; the best is kept")
-    parser.add_argument("--dataset", help="a LibriMix CSV for the dataset timings (3.)")
+    parser.add_argument("--devices", default="cpu", help="comma-separated torch devices for bssmask (cpu,cuda)")
+    parser.add_argument("--dataset", help="a LibriMix CSV or s1/, s2/ folder for the dataset timings (3.)")
     parser.add_argument("--max-mixtures", type=int, default=100)
+    parser.add_argument("--jobs", default="1,2", help="comma-separated --jobs counts of the dataset timings")
+    parser.add_argument("--no-dataset-mir-eval", action="store_true", help="skip mir_eval on the dataset")
     args = parser.parse_args()
-    config = ablation.AblationConfig()
+    devices = args.devices.split(",")
     bundled, rate, _ = load_sources(DEFAULT_SOURCES)
     pairs = {"bundled pair": bundled, "long pair": long_pair(bundled, rate, args.seconds)}
-    print(f"default grid: {len(ablation.grid(config))} rows x 2 sources, torch threads {torch.get_num_threads()}")
-    mir_eval_times = {}
-    for name, sources in pairs.items():
-        ours_t, ours = timed(lambda: with_bssmask(sources, config), args.repeats)
-        theirs_t, theirs = timed(lambda: with_mir_eval(sources, config), 1)
-        mir_eval_times[name] = theirs_t
-        print(f"{name} ({sources.shape[-1] / rate:.1f} s), in process: bssmask {ours_t:.2f} s, "
-              f"mir_eval {theirs_t:.2f} s: {theirs_t / ours_t:.1f}x; {largest_difference(ours, theirs)}")
+    print(f"default grid: {len(ablation.grid(ablation.AblationConfig()))} rows x 2 sources, "
+          f"torch threads {torch.get_num_threads()}")
+    mir_eval_results = {name: timed(lambda: with_mir_eval(sources, ablation.AblationConfig()), 1)
+                        for name, sources in pairs.items()}
+    for device in devices:
+        config = ablation.AblationConfig(device=device)
+        for name, sources in pairs.items():
+            ours_t, ours = timed(lambda: with_bssmask(sources, config), args.repeats)
+            theirs_t, theirs = mir_eval_results[name]
+            print(f"{name} ({sources.shape[-1] / rate:.1f} s), in process on {device}: bssmask {ours_t:.2f} s, "
+                  f"mir_eval {theirs_t:.2f} s: {theirs_t / ours_t:.1f}x; {largest_difference(ours, theirs)}")
     with tempfile.TemporaryDirectory() as tmp:
         files = []
         for k, source in enumerate(pairs["long pair"].numpy()):
             files.append(Path(tmp) / f"long_{k}.wav")
             sf.write(files[-1], source, rate, subtype="FLOAT")
-        cmd_t = min(command(["--sources", *map(str, files), "--out", f"{tmp}/out"]) for _ in range(args.repeats))
-        print(f"long pair as a command (start-up included): bssmask ablate {cmd_t:.2f} s, "
-              f"mir_eval grid in process {mir_eval_times['long pair']:.2f} s: "
-              f"{mir_eval_times['long pair'] / cmd_t:.1f}x")
+        theirs_t = mir_eval_results["long pair"][0]
+        for device in devices:
+            cmd_t = min(command(["--sources", *map(str, files), "--out", f"{tmp}/out", "--device", device])
+                        for _ in range(args.repeats))
+            print(f"long pair as a command on {device} (start-up included): bssmask ablate {cmd_t:.2f} s, "
+                  f"mir_eval grid in process {theirs_t:.2f} s: {theirs_t / cmd_t:.1f}x")
         if args.dataset:
-            mixtures = list_mixtures(args.dataset)[: args.max_mixtures]
-            base = ["--dataset", args.dataset, "--max-mixtures", str(len(mixtures)), "--out", f"{tmp}/ds"]
-            runs = {"--jobs 1": command([*base, "--jobs", "1"]), "--jobs 2": command([*base, "--jobs", "2"]),
-                    "--jobs 2 --metrics sdr,si_sdr": command([*base, "--jobs", "2", "--metrics", "sdr,si_sdr"])}
-            start = time.perf_counter()
-            for _, paths in mixtures:
-                sources, _, _ = load_sources(paths)
-                with_mir_eval(sources, config)
-            theirs_t = time.perf_counter() - start
-            for name, ours_t in runs.items():
-                print(f"{len(mixtures)} mixtures of {args.dataset}, bssmask ablate {name}: {ours_t:.1f} s, "
-                      f"mir_eval (one process) {theirs_t:.1f} s: {theirs_t / ours_t:.1f}x")
+            dataset_timings(args, devices, f"{tmp}/ds")
+
+
+def dataset_timings(args, devices: list[str], out: str) -> None:
+    """3.: ``ablate --dataset`` with each device and ``--jobs`` count, against mir_eval in one process."""
+    mixtures = list_mixtures(args.dataset)[: args.max_mixtures]
+    base = ["--dataset", args.dataset, "--max-mixtures", str(len(mixtures)), "--out", out]
+    runs = {}
+    for device in devices:
+        for jobs in args.jobs.split(","):
+            runs[f"--device {device} --jobs {jobs}"] = command([*base, "--device", device, "--jobs", jobs])
+        runs[f"--device {device} --jobs {jobs} --metrics sdr,si_sdr"] = command(
+            [*base, "--device", device, "--jobs", jobs, "--metrics", "sdr,si_sdr"])
+    theirs_t = None
+    if not args.no_dataset_mir_eval:
+        start = time.perf_counter()
+        for _, paths in mixtures:
+            sources, _, _ = load_sources(paths)
+            with_mir_eval(sources, ablation.AblationConfig())
+        theirs_t = time.perf_counter() - start
+    for name, ours_t in runs.items():
+        against = f", mir_eval (one process) {theirs_t:.1f} s: {theirs_t / ours_t:.1f}x" if theirs_t else ""
+        print(f"{len(mixtures)} mixtures of {args.dataset}, bssmask ablate {name}: {ours_t:.1f} s{against}")
 
 
 if __name__ == "__main__":

@@ -46,6 +46,8 @@ __all__ = ["AblationConfig", "MIX_MODES", "UPSAMPLED", "grid", "estimate_grid", 
            "score_mixture", "mean_rows", "sort_rows", "config_dict", "write_results"]
 
 ROW_KEYS = ("mask", "upsampled", "mode", "space")
+#: Grid rows inverted by one inverse STFT call (batched, in a buffer reused).
+CHUNK_ROWS = 8
 
 
 def grid(config: AblationConfig) -> list[dict]:
@@ -65,11 +67,12 @@ def _estimates(rows: list[dict], config: AblationConfig, S: torch.Tensor, Y: tor
     """Complex estimates ``[n_src, F, T']`` of the grid ``rows`` from ``S [n_src, F, T']`` and ``Y [F, T']``, in order.
 
     What rows share is computed once: the downsampled spectrograms of each
-    space, and each mask kind's low-resolution oracle (and masked mixture)
-    in each space; only the upsampling is done row by row.
+    space, each mask kind's low-resolution oracle (and masked mixture) in
+    each space, and its upsampling by every method
+    (:func:`bssmask.resample.upsample_each`), kept until its row comes.
     """
     n_freq = Y.shape[-2]
-    low, oracles, masked = {}, {}, {}
+    low, oracles, upsampled = {}, {}, {}
     for row in rows:
         kind = masks.get(row["mask"])
         if row["upsampled"] == "none":
@@ -82,12 +85,12 @@ def _estimates(rows: list[dict], config: AblationConfig, S: torch.Tensor, Y: tor
         key = (row["mask"], space)
         if key not in oracles:
             oracles[key] = kind.oracle(S_low, Y_low)
-        if row["upsampled"] == "mask":
-            yield kind.apply(resample.upsample(oracles[key], n_freq, row["mode"], space), Y)
-            continue
-        if key not in masked:
-            masked[key] = kind.apply(oracles[key], Y_low)
-        yield resample.upsample(masked[key], n_freq, row["mode"], space)
+        is_mask = row["upsampled"] == "mask"
+        if (*key, is_mask) not in upsampled:
+            low_res = oracles[key] if is_mask else kind.apply(oracles[key], Y_low)
+            upsampled[(*key, is_mask)] = resample.upsample_each(low_res, n_freq, config.methods, space)
+        full = upsampled[(*key, is_mask)].pop(row["mode"])
+        yield kind.apply(full, Y) if is_mask else full
 
 
 def mixture_of(sources: torch.Tensor, mix: str, mixture: torch.Tensor | None = None) -> torch.Tensor:
@@ -158,8 +161,14 @@ def estimate_grid(sources: torch.Tensor, config: AblationConfig,
         spectra = masks.from_asteroid(encoder(torch.cat([sources, mixture[None]])[None]))[0]
         S, Y = spectra[:-1], spectra[-1]  # [n_src, F, T'], [F, T']
         rows = grid(config)
-        est_tf = torch.stack([masks.to_asteroid(estimate) for estimate in _estimates(rows, config, S, Y)])
-        return rows, synthesize(decoder, est_tf, sources.shape[-1])
+        est = sources.new_empty(len(rows), *sources.shape)
+        chunk = Y.new_empty(CHUNK_ROWS, *S.shape)
+        for i, spectrogram in enumerate(_estimates(rows, config, S, Y)):
+            chunk[i % CHUNK_ROWS] = spectrogram
+            if i % CHUNK_ROWS == CHUNK_ROWS - 1 or i == len(rows) - 1:
+                first = i - i % CHUNK_ROWS
+                est[first : i + 1] = synthesize(decoder, chunk[: i + 1 - first], sources.shape[-1])
+        return rows, est
 
 
 def check_independent(sources: torch.Tensor, tolerance: float = 1e-6) -> None:

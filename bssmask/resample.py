@@ -41,12 +41,23 @@ import torch.nn.functional as F
 from .names import DOWN_METHODS, SPACES, UP_METHODS
 
 
+def _nearest_bins(n_in: int, n_out: int, device: torch.device) -> torch.Tensor:
+    """The input bin each of ``n_out`` output bins copies under ``F.interpolate``'s ``"nearest"`` rule.
+
+    Computed by ``F.interpolate`` itself (on the bin numbers), so gathering
+    these bins gives its result exactly, without its 2-D kernel.
+    """
+    bins = torch.arange(n_in, dtype=torch.float32, device=device).reshape(1, 1, n_in, 1)
+    return F.interpolate(bins, size=(n_out, 1), mode="nearest").reshape(n_out).long()
+
+
 def _interpolate_real(x: torch.Tensor, n_freq: int, method: str) -> torch.Tensor:
-    """Interpolate real ``[..., C, F, T]`` to ``[..., C, n_freq, T]``."""
+    """Interpolate real ``[..., F, T]`` (or, ``nearest`` only, complex) to ``[..., n_freq, T]``."""
+    if method == "nearest":
+        return x.index_select(-2, _nearest_bins(x.shape[-2], n_freq, x.device))
     lead = x.shape[:-2]
     flat = x.reshape(-1, 1, *x.shape[-2:])
-    kwargs = {} if method == "nearest" else {"align_corners": False}
-    out = F.interpolate(flat, size=(n_freq, x.shape[-1]), mode=method, **kwargs)
+    out = F.interpolate(flat, size=(n_freq, x.shape[-1]), mode=method, align_corners=False)
     return out.reshape(*lead, n_freq, x.shape[-1])
 
 
@@ -57,22 +68,34 @@ def _check_method_space(method: str, space: str) -> None:
         raise ValueError(f"unknown space {space!r}; choose from {', '.join(SPACES)}")
 
 
-def _interpolate(x: torch.Tensor, n_freq: int, method: str, space: str) -> torch.Tensor:
-    if not x.is_complex():
-        return _interpolate_real(x, n_freq, method)
+def _parts(x: torch.Tensor, space: str) -> torch.Tensor:
+    """The real parts ``[..., P, F, T]`` of complex ``x [..., F, T]`` that ``space`` interpolates:
+    ``(real, imag)``, ``(magnitude, angle)`` or ``(magnitude, cos, sin)``."""
     if space == "cartesian":
-        parts = torch.stack([x.real, x.imag], dim=-3)
-        re, im = _interpolate_real(parts, n_freq, method).unbind(-3)
-        return torch.complex(re, im)
-    mag = _interpolate_real(x.abs(), n_freq, method).clamp_min(0.0)
+        return torch.stack([x.real, x.imag], dim=-3)
+    magnitude = x.abs()
     if space == "polar":
-        angle = _interpolate_real(x.angle(), n_freq, method)
-    else:
-        unit = torch.sgn(x)
-        cos_sin = torch.stack([unit.real, unit.imag], dim=-3)
-        cos, sin = _interpolate_real(cos_sin, n_freq, method).unbind(-3)
-        angle = torch.atan2(sin, cos)
-    return torch.polar(mag, angle)
+        return torch.stack([magnitude, x.angle()], dim=-3)
+    unit = torch.sgn(x)
+    return torch.stack([magnitude, unit.real, unit.imag], dim=-3)
+
+
+def _from_parts(parts: torch.Tensor, space: str) -> torch.Tensor:
+    """The complex tensor ``[..., F, T]`` of interpolated :func:`_parts` ``[..., P, F, T]``."""
+    if space == "cartesian":
+        return torch.complex(*parts.unbind(-3))
+    magnitude = parts[..., 0, :, :].clamp_min(0.0)
+    if space == "polar":
+        return torch.polar(magnitude, parts[..., 1, :, :])
+    return torch.polar(magnitude, torch.atan2(parts[..., 2, :, :], parts[..., 1, :, :]))
+
+
+def _interpolate(x: torch.Tensor, n_freq: int, methods: tuple[str, ...], space: str) -> dict[str, torch.Tensor]:
+    """``x`` interpolated to ``n_freq`` bins by each method, the space's parts of ``x`` computed once."""
+    if not x.is_complex() or (space == "cartesian" and methods == ("nearest",)):
+        return {method: _interpolate_real(x, n_freq, method) for method in methods}
+    parts = _parts(x, space)
+    return {method: _from_parts(_interpolate_real(parts, n_freq, method), space) for method in methods}
 
 
 def check_factor(n_freq: int, factor: int) -> None:
@@ -102,7 +125,7 @@ def downsample(x: torch.Tensor, factor: int, method: str = "keep", space: str = 
         return x
     if method == "keep":
         return x[..., ::factor, :]
-    return _interpolate(x, n_freq // factor, method, space)
+    return _interpolate(x, n_freq // factor, (method,), space)[method]
 
 
 def upsample(x: torch.Tensor, n_freq: int, method: str = "nearest", space: str = "cartesian") -> torch.Tensor:
@@ -114,7 +137,23 @@ def upsample(x: torch.Tensor, n_freq: int, method: str = "nearest", space: str =
         method: one of :data:`UP_METHODS`.
         space: one of :data:`SPACES` (ignored for real input).
     """
-    _check_method_space(method, space)
+    return upsample_each(x, n_freq, (method,), space)[method]
+
+
+def upsample_each(x: torch.Tensor, n_freq: int, methods=UP_METHODS, space: str = "cartesian") -> dict[str, torch.Tensor]:
+    """:func:`upsample` of ``x`` by each of ``methods``: ``{method: [..., n_freq, T]}``.
+
+    The same tensors as one :func:`upsample` call per method, with the
+    space's parts of ``x`` (magnitude and angle, say) computed once.
+
+    Example:
+        >>> up = upsample_each(torch.ones(3, 4, 2, dtype=torch.complex64), 6, space="polar")
+        >>> sorted(up), up["bicubic"].shape
+        (['bicubic', 'bilinear', 'nearest'], torch.Size([3, 6, 2]))
+    """
+    methods = tuple(methods)
+    for method in methods:
+        _check_method_space(method, space)
     if n_freq == x.shape[-2]:
-        return x
-    return _interpolate(x, n_freq, method, space)
+        return dict.fromkeys(methods, x)
+    return _interpolate(x, n_freq, methods, space)

@@ -71,7 +71,8 @@ def make_stft(
 
 
 def synthesize(decoder: Decoder, tf_rep: torch.Tensor, length: int) -> torch.Tensor:
-    """Decode ``[..., 2F, T']`` to waveforms ``[..., length]`` (trimmed or zero-padded).
+    """Decode Asteroid's ``[..., 2F, T']`` (or torch complex ``[..., F, T']``) to waveforms ``[..., length]``
+    (trimmed or zero-padded).
 
     The inverse of ``decoder``'s ``torch_stft`` filterbank computed by
     ``torch.istft`` with the filterbank's window and hop: the same signal as
@@ -79,8 +80,8 @@ def synthesize(decoder: Decoder, tf_rep: torch.Tensor, length: int) -> torch.Ten
     transposed convolution, which was 3 to 5 times slower on 10 s signals.
     """
     fb = decoder.filterbank
-    spec = transforms.to_torch_complex(tf_rep, dim=-2)
-    window = torch.as_tensor(fb.window, dtype=tf_rep.dtype, device=tf_rep.device)
+    spec = tf_rep if tf_rep.is_complex() else transforms.to_torch_complex(tf_rep, dim=-2)
+    window = torch.as_tensor(fb.window, dtype=spec.real.dtype, device=spec.device)
     wav = torch.istft(spec.reshape(-1, *spec.shape[-2:]), n_fft=fb.kernel_size, hop_length=fb.stride,
                       window=window, center=fb.center, length=length)
     return wav.reshape(*tf_rep.shape[:-2], length)

@@ -154,3 +154,28 @@ def test_interpolating_downsample_uses_the_requested_space():
     phasor = resample.downsample(x, 2, "bilinear", "phasor")
     torch.testing.assert_close(polar, torch.ones(4, 1, dtype=torch.complex64), rtol=0, atol=1e-6)
     torch.testing.assert_close(phasor.angle().abs(), torch.full((4, 1), math.pi), rtol=0, atol=1e-6)
+
+
+def _torch_nearest(x: torch.Tensor, n_out: int) -> torch.Tensor:
+    return torch.nn.functional.interpolate(x[:, None], size=(n_out, x.shape[-1]), mode="nearest")[:, 0]
+
+
+@pytest.mark.parametrize("n_in, n_out", [(64, 128), (9, 23), (5, 16)])
+def test_nearest_gathers_the_bins_torch_interpolate_picks(n_in, n_out):
+    # The gather replaces F.interpolate's 2-D kernel: the same values, also for non-integer ratios.
+    x = torch.randn(3, n_in, 7, generator=torch.Generator().manual_seed(n_in))
+    assert torch.equal(resample.upsample(x, n_out, "nearest"), _torch_nearest(x, n_out))
+    wide = torch.randn(3, 4 * n_in, 7, generator=torch.Generator().manual_seed(n_out))
+    assert torch.equal(resample.downsample(wide, 4, "nearest"), _torch_nearest(wide, n_in))
+
+
+@pytest.mark.parametrize("space", resample.SPACES)
+def test_upsample_each_equals_one_upsample_per_method(speech_spectra, space):
+    S, _ = speech_spectra
+    low = resample.downsample(S, 2, "keep")
+    each = resample.upsample_each(low, S.shape[-2], resample.UP_METHODS, space)
+    assert list(each) == list(resample.UP_METHODS)
+    for method in resample.UP_METHODS:
+        assert torch.equal(each[method], resample.upsample(low, S.shape[-2], method, space))
+    with pytest.raises(ValueError, match="unknown interpolation method 'cubic'"):
+        resample.upsample_each(low, S.shape[-2], ("nearest", "cubic"), space)

@@ -6,6 +6,7 @@ the data stage builds without importing Lightning):
 
 - :func:`build_model`, :func:`build_loss`: the separator of ``model`` at
   ``data``'s rate and number of sources, and its criterion;
+- :func:`peer_options`: an Asteroid baseline of ``report.peers``;
 - :func:`build_loaders`, :func:`build_test_loader`: checked LibriMix-style
   splits (:func:`~bssmask.data.librimix.check_split`) with reproducible epochs
   (:mod:`bssmask.data.epochs`);
@@ -43,7 +44,7 @@ from ..engine.system import SeparationSystem
 from ..models import MaskSeparator
 
 __all__ = ["build_model", "build_loss", "build_loaders", "build_test_loader", "halving_scheduler",
-           "build_optimization", "build_system", "strategy_for", "build_trainer"]
+           "peer_options", "build_optimization", "build_system", "strategy_for", "build_trainer"]
 
 
 def build_model(conf: dict) -> MaskSeparator:
@@ -120,6 +121,25 @@ def halving_scheduler(optimizer: torch.optim.Optimizer, training: dict):
             or sorted(set(milestones)) != list(milestones)):
         raise ValueError(f"lr_milestones: expected increasing positive epochs, got {milestones!r}")
     return MultiStepLR(optimizer, milestones, gamma=0.5)
+
+
+def peer_options(conf: dict, name: str) -> tuple[str, dict]:
+    """``(peer kind, options)`` of ``report.peers[name]`` for :func:`bssmask.peers.build_peer`; ``asteroid_mask``
+    takes the model section's masker, masker options and STFT unless given.
+
+    Raises:
+        ConfigError: no such peer, or its entry has no ``peer`` key.
+    """
+    spec = conf["report"]["peers"].get(name)
+    if not isinstance(spec, dict) or "peer" not in spec:
+        raise ConfigError(f"report.peers.{name}: expected a mapping with a 'peer' key "
+                          f"(peers: {', '.join(conf['report']['peers']) or 'none'})")
+    options = {k: v for k, v in spec.items() if k != "peer"}
+    if spec["peer"] == "asteroid_mask":
+        model = conf["model"]
+        options = {"masker": model["masker"], "masker_kwargs": model["masker_kwargs"], "n_fft": model["n_fft"],
+                   "hop": model["hop"], **options}
+    return spec["peer"], options
 
 
 def build_optimization(parameters, conf: dict):

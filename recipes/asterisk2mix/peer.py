@@ -26,28 +26,13 @@ from bssmask.engine.system import SeparationSystem
 from bssmask.errors import entry_point
 from bssmask.io import save_package
 from bssmask.peers import build_peer
-from bssmask.recipe.build import build_loaders, build_optimization, build_trainer
+from bssmask.recipe.build import build_loaders, build_optimization, build_trainer, peer_options
 from bssmask.recipe.evaluate import score_sets
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exp_dir", required=True, help="folder of the peer's run")
     parser.add_argument("--peer", required=True, help="a name of the config's report.peers")
-
-
-def peer_options(conf: dict, name: str) -> tuple[str, dict]:
-    """``(peer kind, options)`` of ``report.peers[name]``; ``asteroid_mask`` takes the model section's
-    masker, masker options and STFT unless given."""
-    spec = conf["report"]["peers"].get(name)
-    if not isinstance(spec, dict) or "peer" not in spec:
-        raise config.ConfigError(f"report.peers.{name}: expected a mapping with a 'peer' key "
-                                 f"(peers: {', '.join(conf['report']['peers']) or 'none'})")
-    options = {k: v for k, v in spec.items() if k != "peer"}
-    if spec["peer"] == "asteroid_mask":
-        model = conf["model"]
-        options = {"masker": model["masker"], "masker_kwargs": model["masker_kwargs"], "n_fft": model["n_fft"],
-                   "hop": model["hop"], **options}
-    return spec["peer"], options
 
 
 @entry_point("peer.py")
