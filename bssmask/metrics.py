@@ -37,6 +37,7 @@ import threading
 
 import fast_bss_eval
 import fast_bss_eval.torch.metrics as fast_bss_eval_torch
+import numpy as np
 import torch
 from fast_bss_eval.torch.metrics import square_cosine_metrics
 
@@ -67,7 +68,7 @@ def spd_solve(matrix: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
     """
     vector = rhs.dim() == matrix.dim() - 1 and rhs.shape == matrix.shape[:-1]
     rhs = rhs.unsqueeze(-1) if vector else rhs
-    batch = torch.broadcast_shapes(matrix.shape[:-2], rhs.shape[:-2])
+    batch = np.broadcast_shapes(matrix.shape[:-2], rhs.shape[:-2])  # torch's imports sympy (0.5 s) on first use
     matrix, rhs = matrix.expand(*batch, *matrix.shape[-2:]), rhs.expand(*batch, *rhs.shape[-2:])
     factor, info = torch.linalg.cholesky_ex(matrix)
     solution = torch.cholesky_solve(rhs, factor)
@@ -321,6 +322,8 @@ def separation_metrics(ref, est, metrics=METRICS) -> dict[str, torch.Tensor]:
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ValueError(f"metrics: {', '.join(unknown)} not in {', '.join(METRICS)}")
+    est = _as_float64(est)  # once for every metric (ref is kept unbroadcast: bss_eval's shared-reference path)
+    ref = _as_float64(ref).to(est.device)
     scores = {}
     if {"sir", "sar"} & set(metrics):
         scores.update(bss_eval(ref, est))

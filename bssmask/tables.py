@@ -113,23 +113,23 @@ def bar_plot(rows: list[dict], label_keys: list[str], metric: str | dict[str, st
         cut_outliers: cut the axis above the runner-up when the largest value is more than twice it
             (an exact oracle at 130 dB would flatten every other bar), labelling the clipped bars.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
 
     metrics = metric if isinstance(metric, dict) else {metric: None}
     labels = [" / ".join(str(r[k]) for k in label_keys if r.get(k) is not None) for r in rows]
     values = {key: [0.0 if r.get(key) is None or _is_undefined(r[key]) else r[key] for r in rows] for key in metrics}
     by_group = color_key is not None and len(metrics) == 1
     groups = sorted({r.get(color_key) for r in rows}, key=str) if by_group else [None]
-    palette = plt.get_cmap("tab10")
+    palette = colormaps["tab10"]
     ordered = sorted((v for column in values.values() for v in column), reverse=True)
     xmax = None
     if cut_outliers and len(ordered) > 1 and ordered[1] > 0 and ordered[0] > 2 * ordered[1]:
         xmax = 1.3 * ordered[1]
     height = 0.8 / len(metrics)
-    fig, ax = plt.subplots(figsize=(8, 0.28 * len(rows) * len(metrics) + 1.2))
+    fig = Figure(figsize=(8, 0.28 * len(rows) * len(metrics) + 1.2))
+    ax = fig.subplots()
     for j, (key, legend) in enumerate(metrics.items()):
         where = [i + (j - (len(metrics) - 1) / 2) * height for i in range(len(rows))]
         shown = [min(v, xmax) if xmax else v for v in values[key]]
@@ -155,19 +155,16 @@ def bar_plot(rows: list[dict], label_keys: list[str], metric: str | dict[str, st
     if len(metrics) > 1:
         ax.legend(fontsize=8)
     elif by_group:
-        handles = [plt.Rectangle((0, 0), 1, 1, color=palette(i % 10)) for i in range(len(groups))]
+        handles = [Rectangle((0, 0), 1, 1, color=palette(i % 10)) for i in range(len(groups))]
         ax.legend(handles, [str(g) for g in groups], fontsize=8, loc="lower right")
     save_png(fig, path)
 
 
 def save_png(fig, path: str | Path, dpi: int = 110) -> None:
-    """Lay out a matplotlib figure, write it as PNG atomically, and close it."""
-    import matplotlib.pyplot as plt
-
+    """Lay out a matplotlib ``Figure`` and write it as PNG atomically (Agg; pyplot is never imported)."""
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi)
-    plt.close(fig)
 
 
 def write_table(out_dir: str | Path, stem: str, rows: list[dict], columns: dict[str, str | None],

@@ -71,10 +71,7 @@ def save_examples(model: MaskSeparator, loader, n_save_ex: int, out_dir: Path) -
 
 def plot_masks(model: MaskSeparator, mixture: torch.Tensor, sources: torch.Tensor, path: Path) -> None:
     """Mixture spectrogram, then the estimated and the oracle mask of each source (magnitude, 0 to 1)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     with torch.no_grad():
         outputs = model.forward_masks(mixture)
@@ -88,7 +85,8 @@ def plot_masks(model: MaskSeparator, mixture: torch.Tensor, sources: torch.Tenso
 
     rate, hop = model.sample_rate, model.hop
     extent = (0, spec.shape[-1] * hop / rate, 0, rate / 2000)
-    fig, axes = plt.subplots(1 + n_src, 2, figsize=(10, 2.4 * (1 + n_src)), squeeze=False)
+    fig = Figure(figsize=(10, 2.4 * (1 + n_src)))
+    axes = fig.subplots(1 + n_src, 2, squeeze=False)
     axes[0, 0].imshow(20 * torch.log10(spec + 1e-6).numpy(), origin="lower", aspect="auto", extent=extent,
                       cmap="magma", vmin=-80, vmax=float(20 * torch.log10(spec.max() + 1e-6)))
     axes[0, 0].set_title("mixture |Y| (dB)")
