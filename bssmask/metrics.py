@@ -298,11 +298,11 @@ def si_sdr(ref, est) -> torch.Tensor:
     ``-MAX_DB`` for a silent estimate.
     """
     ref, est = _prepare(ref, est)
-    ref_energy = ref.pow(2).sum(-1)
-    silent_ref, silent_est = ref_energy == 0, est.pow(2).sum(-1) == 0
-    scale = (est * ref).sum(-1) / torch.where(silent_ref, torch.ones_like(ref_energy), ref_energy)
-    target = scale[..., None] * ref
-    value = 10 * torch.log10(target.pow(2).sum(-1) / (est - target).pow(2).sum(-1))
+    ref_energy = torch.linalg.vecdot(ref, ref)  # dot products: no temporary the size of the signals
+    silent_ref, silent_est = ref_energy == 0, torch.linalg.vecdot(est, est) == 0
+    scale = torch.linalg.vecdot(est, ref) / torch.where(silent_ref, torch.ones_like(ref_energy), ref_energy)
+    residual = torch.addcmul(est, scale[..., None], ref, value=-1)  # est - scale * ref
+    value = 10 * torch.log10(scale**2 * ref_energy / torch.linalg.vecdot(residual, residual))
     value = torch.where(silent_est, torch.full_like(value, -MAX_DB), value)
     return _clamp_db(torch.where(silent_ref, torch.full_like(value, float("nan")), value))
 
