@@ -69,12 +69,15 @@ def _estimates(rows: list[dict], config: AblationConfig, S: torch.Tensor, Y: tor
     What rows share is computed once: the downsampled spectrograms of each
     space, each mask kind's low-resolution oracle (and masked mixture) in
     each space, and its upsampling by every method
-    (:func:`bssmask.resample.upsample_each`), kept until its row comes.
+    (:func:`bssmask.resample.upsample_each`), kept while the rows of one mask
+    and one ``upsampled`` value last (:func:`grid` gives them together).
     """
     n_freq = Y.shape[-2]
-    low, oracles, upsampled = {}, {}, {}
+    low, oracles, upsampled, group = {}, {}, {}, None
     for row in rows:
         kind = masks.get(row["mask"])
+        if (row["mask"], row["upsampled"]) != group:
+            group, upsampled = (row["mask"], row["upsampled"]), {}
         if row["upsampled"] == "none":
             yield kind.apply(kind.oracle(S, Y), Y)
             continue
@@ -86,10 +89,10 @@ def _estimates(rows: list[dict], config: AblationConfig, S: torch.Tensor, Y: tor
         if key not in oracles:
             oracles[key] = kind.oracle(S_low, Y_low)
         is_mask = row["upsampled"] == "mask"
-        if (*key, is_mask) not in upsampled:
+        if space not in upsampled:
             low_res = oracles[key] if is_mask else kind.apply(oracles[key], Y_low)
-            upsampled[(*key, is_mask)] = resample.upsample_each(low_res, n_freq, config.methods, space)
-        full = upsampled[(*key, is_mask)].pop(row["mode"])
+            upsampled[space] = resample.upsample_each(low_res, n_freq, config.methods, space)
+        full = upsampled[space][row["mode"]]
         yield kind.apply(full, Y) if is_mask else full
 
 

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 import soundfile as sf
+import torch
 
 from bssmask.cli import main
 
@@ -111,3 +112,31 @@ def test_ablate_imports_no_lightning_and_plots_only_when_writing():
             "print(sorted(m for m in ('pytorch_lightning', 'lightning', 'matplotlib', 'asteroid') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr
+
+
+def test_a_run_imports_no_sympy_scipy_stats_or_pyplot(dataset, tmp_path):
+    # Each cost the command a fraction of a second of start-up: torch.broadcast_shapes imported sympy,
+    # scipy.stats.t the whole of scipy.stats, the plot pyplot.
+    code = ("import sys\nfrom bssmask.cli import main\n"
+            f"code = main(['ablate', '--dataset', {str(dataset)!r}, '--out', {str(tmp_path / 'out')!r}, '--jobs', '1', "
+            f"{', '.join(map(repr, FAST))}])\n"
+            "print(code, sorted(m for m in ('sympy', 'scipy.stats', 'matplotlib.pyplot') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1] == "0 []", proc.stderr[-2000:]
+    assert (tmp_path / "out" / "ablation.png").stat().st_size > 10_000
+
+
+def test_repeated_grid_options_give_repeated_rows(speech_pair):
+    from bssmask import ablation
+
+    config = ablation.AblationConfig(masks=("ibm", "cirm", "ibm"), methods=("nearest", "bicubic", "nearest"),
+                                     spaces=("polar", "cartesian", "polar"), n_fft=254, hop=64)
+    rows, est = ablation.estimate_grid(speech_pair, config)
+    assert len(rows) == len(ablation.grid(config)) == est.shape[0]
+    seen = {}
+    for row, estimate in zip(rows, est):
+        key = tuple(row.items())
+        if key in seen:
+            assert torch.equal(estimate, seen[key])
+        seen.setdefault(key, estimate)
+    assert len(seen) < len(rows)
