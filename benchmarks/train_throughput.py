@@ -77,6 +77,8 @@ def measure_training(conf: dict, devices: int, precision: str, steps: int, accel
 
     class Timer(pl.Callback):
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if torch.cuda.is_available() and accelerator == "gpu":
+                torch.cuda.synchronize()  # the step's kernels done before the clock is read
             now = time.perf_counter()
             if batch_idx == warmup - 1:
                 self.start = now
@@ -137,7 +139,7 @@ def measure_inference(conf: dict, accelerator: str = "cpu", repeats: int = 5) ->
         peak_mib = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"measure": "infer", "audio_s": seconds, "rtf": elapsed / seconds, "peak_rss_mib": peak_mib,
+    return {"measure": "infer", "audio_s": seconds, "rtf": elapsed / seconds, "peak_mib": peak_mib,
             "threads": torch.get_num_threads(), "parameters": sum(p.numel() for p in model.parameters())}
 
 
@@ -203,9 +205,10 @@ def main() -> int:
               f"| {r['mixtures_per_s']:.1f} mixtures/s, {r['mixtures_per_s'] / ours['mixtures_per_s']:.3f}x "
               f"the model's in {conf['trainer']['precision']} |")
     r = results["infer"]
-    print(f"| inference real-time factor, {r['audio_s']:.0f} s mixture, {r['threads']} threads | {r['rtf']:.4f} |")
+    runs_on = "1 GPU" if args.accelerator == "gpu" else f"{r['threads']} threads"
+    print(f"| inference real-time factor, {r['audio_s']:.0f} s mixture, {runs_on} | {r['rtf']:.4f} |")
     memory = "peak GPU memory allocated" if args.accelerator == "gpu" else "peak memory (process RSS)"
-    print(f"| inference {memory} | {r['peak_rss_mib']:.0f} MiB |")
+    print(f"| inference {memory} | {r['peak_mib']:.0f} MiB |")
     return 0
 
 

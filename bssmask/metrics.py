@@ -298,7 +298,7 @@ def si_sdr(ref, est) -> torch.Tensor:
     ``-MAX_DB`` for a silent estimate.
     """
     ref, est = _prepare(ref, est)
-    ref_energy = torch.linalg.vecdot(ref, ref)  # dot products: no temporary the size of the signals
+    ref_energy = torch.linalg.vecdot(ref, ref)  # dot products: fewer passes over the signals
     silent_ref, silent_est = ref_energy == 0, torch.linalg.vecdot(est, est) == 0
     scale = torch.linalg.vecdot(est, ref) / torch.where(silent_ref, torch.ones_like(ref_energy), ref_energy)
     residual = torch.addcmul(est, scale[..., None], ref, value=-1)  # est - scale * ref
