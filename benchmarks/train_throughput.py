@@ -77,7 +77,7 @@ def measure_training(conf: dict, devices: int, precision: str, steps: int, accel
 
     class Timer(pl.Callback):
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            if torch.cuda.is_available() and accelerator == "gpu":
+            if accelerator == "gpu":
                 torch.cuda.synchronize()  # the step's kernels done before the clock is read
             now = time.perf_counter()
             if batch_idx == warmup - 1:

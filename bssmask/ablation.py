@@ -166,11 +166,12 @@ def estimate_grid(sources: torch.Tensor, config: AblationConfig,
         rows = grid(config)
         est = sources.new_empty(len(rows), *sources.shape)
         chunk = Y.new_empty(CHUNK_ROWS, *S.shape)
-        for i, spectrogram in enumerate(_estimates(rows, config, S, Y)):
-            chunk[i % CHUNK_ROWS] = spectrogram
-            if i % CHUNK_ROWS == CHUNK_ROWS - 1 or i == len(rows) - 1:
-                first = i - i % CHUNK_ROWS
-                est[first : i + 1] = synthesize(decoder, chunk[: i + 1 - first], sources.shape[-1])
+        spectrograms = _estimates(rows, config, S, Y)
+        for first in range(0, len(rows), CHUNK_ROWS):
+            n_rows = min(CHUNK_ROWS, len(rows) - first)
+            for k in range(n_rows):
+                chunk[k] = next(spectrograms)
+            est[first : first + n_rows] = synthesize(decoder, chunk[:n_rows], sources.shape[-1])
         return rows, est
 
 
