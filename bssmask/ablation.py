@@ -42,7 +42,7 @@ from .metrics import METRICS, separation_metrics
 from .stats import mean_ci, nanmean
 from .stft import make_stft, synthesize
 
-__all__ = ["AblationConfig", "MIX_MODES", "UPSAMPLED", "grid", "estimate_grid", "mixture_of", "check_mixture_rule", "check_independent",
+__all__ = ["AblationConfig", "MIX_MODES", "UPSAMPLED", "grid", "estimate_key", "estimate_grid", "mixture_of", "check_mixture_rule", "check_independent",
            "score_mixture", "mean_rows", "sort_rows", "config_dict", "write_results"]
 
 ROW_KEYS = ("mask", "upsampled", "mode", "space")
@@ -61,6 +61,22 @@ def grid(config: AblationConfig) -> list[dict]:
                 for space in (None,) if real_mask else config.spaces:
                     rows.append(dict(mask=name, upsampled=upsampled, mode=mode, space=space))
     return rows
+
+
+def estimate_key(row: dict, config: AblationConfig) -> tuple:
+    """What a row's estimate depends on: rows with one key have the same estimate.
+
+    Nearest-neighbour upsampling copies bins, and so do the ``keep`` and
+    ``nearest`` downsamplings, so their rows are the same in every space
+    (:mod:`bssmask.resample` copies complex values as they are).
+
+    Example:
+        >>> config = AblationConfig()
+        >>> [estimate_key(r, config) for r in grid(config) if r["mask"] == "cirm" and r["mode"] == "nearest"][:3]
+        [('cirm', 'mask', 'nearest', None), ('cirm', 'mask', 'nearest', None), ('cirm', 'mask', 'nearest', None)]
+    """
+    copies_bins = row["mode"] == "nearest" and config.down_method in ("keep", "nearest")
+    return row["mask"], row["upsampled"], row["mode"], None if copies_bins else row["space"]
 
 
 def _estimates(rows: list[dict], config: AblationConfig, S: torch.Tensor, Y: torch.Tensor):
@@ -145,8 +161,8 @@ def check_mixture_rule(sources: torch.Tensor, mixture: torch.Tensor, mix: str, p
 
 
 def estimate_grid(sources: torch.Tensor, config: AblationConfig,
-                  mixture: torch.Tensor | None = None) -> tuple[list[dict], torch.Tensor]:
-    """Waveform estimates of every grid row on one mixture.
+                  mixture: torch.Tensor | None = None) -> tuple[list[dict], torch.Tensor, list[int]]:
+    """Waveform estimates of every grid row on one mixture, each distinct estimate computed once.
 
     Args:
         sources: ``[n_src, T]`` waveforms at their original level.
@@ -154,8 +170,10 @@ def estimate_grid(sources: torch.Tensor, config: AblationConfig,
         mixture: ``[T]``, the mixture when ``config.mix == "file"``.
 
     Returns:
-        ``(rows, estimates)``: the :func:`grid` rows and their estimates
-        ``[len(rows), n_src, T]`` (on ``config.device``).
+        ``(rows, estimates, index)``: the :func:`grid` rows, the distinct
+        estimates ``[n_distinct, n_src, T]`` (on ``config.device``; rows
+        with one :func:`estimate_key` share one) and, for each row, the
+        number of its estimate: ``estimates[index]`` is ``[len(rows), n_src, T]``.
     """
     encoder, decoder = (m.to(config.device) for m in make_stft(config.n_fft, config.hop, window=config.window))
     sources = sources.to(config.device)
@@ -164,15 +182,20 @@ def estimate_grid(sources: torch.Tensor, config: AblationConfig,
         spectra = masks.from_asteroid(encoder(torch.cat([sources, mixture[None]])[None]))[0]
         S, Y = spectra[:-1], spectra[-1]  # [n_src, F, T'], [F, T']
         rows = grid(config)
-        est = sources.new_empty(len(rows), *sources.shape)
+        keys = [estimate_key(row, config) for row in rows]
+        distinct = {}  # the first row of each key, in grid order
+        for key, row in zip(keys, rows):
+            distinct.setdefault(key, row)
+        est = sources.new_empty(len(distinct), *sources.shape)
         chunk = Y.new_empty(CHUNK_ROWS, *S.shape)
-        spectrograms = _estimates(rows, config, S, Y)
-        for first in range(0, len(rows), CHUNK_ROWS):
-            n_rows = min(CHUNK_ROWS, len(rows) - first)
+        spectrograms = _estimates(list(distinct.values()), config, S, Y)
+        for first in range(0, len(distinct), CHUNK_ROWS):
+            n_rows = min(CHUNK_ROWS, len(distinct) - first)
             for k in range(n_rows):
                 chunk[k] = next(spectrograms)
             est[first : first + n_rows] = synthesize(decoder, chunk[:n_rows], sources.shape[-1])
-        return rows, est
+        number = {key: k for k, key in enumerate(distinct)}
+        return rows, est, [number[key] for key in keys]
 
 
 def check_independent(sources: torch.Tensor, tolerance: float = 1e-6) -> None:
@@ -206,11 +229,11 @@ def score_mixture(sources: torch.Tensor, config: AblationConfig, mixture: torch.
         added (means over sources; NaN where undefined for every source).
     """
     check_independent(sources)
-    rows, est = estimate_grid(sources, config, mixture)
-    scores = separation_metrics(sources, est, config.metrics)  # on est's device
-    for i, row in enumerate(rows):
+    rows, est, index = estimate_grid(sources, config, mixture)
+    scores = separation_metrics(sources, est, config.metrics)  # on est's device, each distinct estimate once
+    for row, k in zip(rows, index):
         for metric in config.metrics:
-            row[metric] = nanmean(scores[metric][i].tolist())
+            row[metric] = nanmean(scores[metric][k].tolist())
     return rows
 
 

@@ -9,7 +9,8 @@ Methods:
 - ``nearest``, ``bilinear``, ``bicubic``: ``torch.nn.functional.interpolate``
   with ``align_corners=False`` (each low-resolution bin stands for ``factor``
   full-resolution bins). Since ``T`` keeps its size, bilinear and bicubic
-  interpolate along frequency only.
+  interpolate along frequency only. ``nearest`` copies bins, so it gives
+  the same complex values in every space.
 
 Spaces, for complex input (real input is interpolated as is):
 
@@ -91,11 +92,15 @@ def _from_parts(parts: torch.Tensor, space: str) -> torch.Tensor:
 
 
 def _interpolate(x: torch.Tensor, n_freq: int, methods: tuple[str, ...], space: str) -> dict[str, torch.Tensor]:
-    """``x`` interpolated to ``n_freq`` bins by each method, the space's parts of ``x`` computed once."""
-    if not x.is_complex() or (space == "cartesian" and methods == ("nearest",)):
-        return {method: _interpolate_real(x, n_freq, method) for method in methods}
-    parts = _parts(x, space)
-    return {method: _from_parts(_interpolate_real(parts, n_freq, method), space) for method in methods}
+    """``x`` interpolated to ``n_freq`` bins by each method, the space's parts of ``x`` computed once.
+
+    ``nearest`` copies bins, which is the same in every space: it gathers
+    the complex values themselves (no round trip through magnitude and angle).
+    """
+    mixed = x.is_complex() and any(method != "nearest" for method in methods)
+    parts = _parts(x, space) if mixed else None
+    return {method: _interpolate_real(x, n_freq, method) if method == "nearest" or not mixed
+            else _from_parts(_interpolate_real(parts, n_freq, method), space) for method in methods}
 
 
 def check_factor(n_freq: int, factor: int) -> None:

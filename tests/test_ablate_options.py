@@ -1,5 +1,6 @@
 """``bssmask ablate`` at dataset scale: --metrics, --jobs, --device, and a help that imports no torch."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -131,12 +132,28 @@ def test_repeated_grid_options_give_repeated_rows(speech_pair):
 
     config = ablation.AblationConfig(masks=("ibm", "cirm", "ibm"), methods=("nearest", "bicubic", "nearest"),
                                      spaces=("polar", "cartesian", "polar"), n_fft=254, hop=64)
-    rows, est = ablation.estimate_grid(speech_pair, config)
-    assert len(rows) == len(ablation.grid(config)) == est.shape[0]
+    rows, est, index = ablation.estimate_grid(speech_pair, config)
+    assert rows == ablation.grid(config) and len(index) == len(rows) and est.shape[0] == max(index) + 1
     seen = {}
-    for row, estimate in zip(rows, est):
-        key = tuple(row.items())
-        if key in seen:
-            assert torch.equal(estimate, seen[key])
-        seen.setdefault(key, estimate)
+    for row, k in zip(rows, index):
+        seen.setdefault(tuple(row.items()), k)
+        assert seen[tuple(row.items())] == k  # a repeated row shares its estimate
     assert len(seen) < len(rows)
+
+
+@pytest.mark.parametrize("down_method, shared", [("keep", 4), ("nearest", 4), ("bilinear", 0)])
+def test_rows_share_an_estimate_only_where_every_space_gives_it(speech_pair, down_method, shared):
+    # Nearest upsampling after a bin-copying downsampling is the same in the three spaces (2 rows saved for
+    # each of mask and spectrogram); after bilinear downsampling the spaces differ and nothing is shared.
+    from bssmask import ablation
+
+    config = ablation.AblationConfig(masks=("cirm",), methods=("nearest", "bilinear"), n_fft=254, hop=64,
+                                     down_method=down_method)
+    rows, est, index = ablation.estimate_grid(speech_pair, config)
+    assert len(rows) - est.shape[0] == shared
+    for row, k in zip(rows, index):  # each row's estimate is the one its own space gives alone
+        alone = dataclasses.replace(config, upsampled=(row["upsampled"],) if row["mode"] else ("mask",),
+                                    methods=(row["mode"] or "nearest",), spaces=(row["space"] or "cartesian",))
+        _, single, single_index = ablation.estimate_grid(speech_pair, alone)
+        position = 0 if row["upsampled"] == "none" else -1
+        torch.testing.assert_close(est[k], single[single_index[position]], rtol=0, atol=1e-6)
