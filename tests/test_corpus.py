@@ -326,3 +326,20 @@ def test_asterisk_voices_merge_english_and_spanish():
     english = {p for p in speakers["allison"] if "/en_US_f_Allison/" in str(p)}
     spanish = {p for p in speakers["allison"] if "/es_MX_f_Allison/" in str(p)}
     assert english and spanish and len(english | spanish) == len(speakers["allison"])
+
+
+def test_same_voice_training_mixtures_change_only_the_train_split(source_dir, tmp_path):
+    """``train_same_voice``: that fraction of training mixtures mixes two different utterances of one voice."""
+    speakers = corpus.folder_speakers(source_dir)
+    plain = corpus.build(speakers, tmp_path / "Plain", SMALL)
+    same = corpus.build(speakers, tmp_path / "Same", CorpusConfig(**{**SMALL.__dict__, "n_train": 40,
+                                                                     "train_same_voice": 0.5}))
+    rows = speakers_of(same, "train")
+    one_voice = [row for row in rows if row[0] == row[1]]
+    assert 10 <= len(one_voice) <= 30 and {row[0] for row in one_voice} == {"alpha", "beta"}
+    for _, _, first, second in one_voice:  # the two excerpts come from disjoint halves of the voice's utterances
+        assert not set(first.split(";")) & set(second.split(";"))
+    for split in ("dev", "test", "test_same"):
+        assert read_csv(plain / f"sources_{split}.csv") == read_csv(same / f"sources_{split}.csv")
+    with pytest.raises(CorpusError, match="train_same_voice must be a fraction in"):
+        CorpusConfig(train_same_voice=1.5).validate()

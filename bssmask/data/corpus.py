@@ -163,15 +163,24 @@ def _excerpt(pool, length: int, max_gap: int, rng) -> tuple[np.ndarray, list[str
     return np.concatenate(parts)[:length], ids
 
 
-def _excerpt_draw(pools: dict, config: CorpusConfig):
-    """``draw(rng, used)`` of a train or dev split: ``mix_length`` s excerpts of two different speakers."""
+def _excerpt_draw(pools: dict, config: CorpusConfig, same_voice: float = 0.0):
+    """``draw(rng, used)`` of a train or dev split: ``mix_length`` s excerpts of two different speakers or,
+    in a ``same_voice`` fraction of the mixtures, of one speaker (each excerpt from its own half of the
+    speaker's utterances, drawn anew per mixture)."""
     length = int(round(config.mix_length * config.sample_rate))
     max_gap = int(round(config.max_gap * config.sample_rate))
 
     def draw(rng, used):
-        spk = rng.choice(sorted(pools), size=2, replace=False)
-        (a, ids_a), (b, ids_b) = (_excerpt(pools[s], length, max_gap, rng) for s in spk)
-        return list(spk), (a, b), (ids_a, ids_b)
+        if same_voice and rng.random() < same_voice:
+            name = rng.choice(sorted(pools))
+            order = rng.permutation(len(pools[name]))
+            spk = [name, name]
+            halves = [[pools[name][i] for i in half] for half in np.array_split(order, 2)]
+        else:
+            spk = rng.choice(sorted(pools), size=2, replace=False)
+            halves = [pools[s] for s in spk]
+        (a, ids_a), (b, ids_b) = (_excerpt(pool, length, max_gap, rng) for pool in halves)
+        return [str(s) for s in spk], (a, b), (ids_a, ids_b)
 
     return draw
 
@@ -289,7 +298,8 @@ def _split_draws(speakers: dict[str, list[Path]], config: CorpusConfig) -> dict[
                               f"{config.max_duration} s, not silent); a held-out or training-only voice needs "
                               f"{MIN_UTTERANCES}")
     per_split["train"].update({name: utterances[name] for name in train_only})
-    draws = {split: (_excerpt_draw(per_split[split], config), per_split[split]) for split in ("train", "dev")}
+    draws = {"train": (_excerpt_draw(per_split["train"], config, config.train_same_voice), per_split["train"]),
+             "dev": (_excerpt_draw(per_split["dev"], config), per_split["dev"])}
     draws["test"] = (_utterance_draw("test", per_split["test"]), per_split["test"])
     for split, names in held.items():
         pools = {name: utterances[name] for name in names}

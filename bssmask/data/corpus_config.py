@@ -53,6 +53,9 @@ class CorpusConfig:
         train_voices: voices heard in training only: all their usable utterances go to the
             train split, none to dev or test, so the dev and test mixtures are those of a
             corpus without them.
+        train_same_voice: fraction of training mixtures of one voice talking over itself: two
+            excerpts of one voice, from disjoint halves of its training utterances (drawn per
+            mixture); the others mix two voices. Only the train split changes.
         test_unseen_voices: voices held out of training for the ``test_unseen`` set (none, or at least two).
         dev_unseen_voices: voices held out of training and testing for the ``dev_unseen`` set (none: no such set).
         n_test_unseen: number of ``test_unseen`` mixtures (two held-out voices).
@@ -73,6 +76,7 @@ class CorpusConfig:
     seed: int = 0
     voices: tuple[str, ...] = ()
     train_voices: tuple[str, ...] = ()
+    train_same_voice: float = 0.0
     test_unseen_voices: tuple[str, ...] = ()
     dev_unseen_voices: tuple[str, ...] = ()
     n_test_unseen: int = 100
@@ -104,6 +108,8 @@ class CorpusConfig:
         if self.mix_length <= 0 or self.max_level_db < 0 or self.max_gap < 0:
             raise CorpusError(f"need mix_length > 0, max_gap >= 0 and max_level_db >= 0, got "
                               f"{self.mix_length}, {self.max_gap}, {self.max_level_db}")
+        if not 0 <= self.train_same_voice <= 1:
+            raise CorpusError(f"train_same_voice must be a fraction in [0, 1], got {self.train_same_voice}")
         numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in self.split)
         if len(self.split) != 3 or not numbers or min(self.split) <= 0 or abs(sum(self.split) - 1) > 1e-6:
             raise CorpusError(f"split must be three positive fractions summing to 1, got {list(self.split)}")
