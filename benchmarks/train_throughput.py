@@ -72,7 +72,8 @@ def measure_training(conf: dict, devices: int, precision: str, steps: int, accel
 
     from bssmask import losses
     from bssmask.engine.system import SeparationSystem
-    from bssmask.recipe.build import build_loss, build_model, build_peer_model, build_trainer
+    from bssmask.peers import build_peer
+    from bssmask.recipe.build import build_loss, build_model, build_trainer, peer_options
 
     class Timer(pl.Callback):
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
@@ -85,7 +86,8 @@ def measure_training(conf: dict, devices: int, precision: str, steps: int, accel
 
     pl.seed_everything(0, verbose=False)
     if peer:
-        model = build_peer_model(conf, peer)
+        kind, options = peer_options(conf, peer)
+        model = build_peer(kind, conf["data"]["n_src"], conf["data"]["sample_rate"], **options)
         criterion = losses.get("sisdr")
     else:
         model = build_model(conf)

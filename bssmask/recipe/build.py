@@ -6,7 +6,7 @@ the data stage builds without importing Lightning):
 
 - :func:`build_model`, :func:`build_loss`: the separator of ``model`` at
   ``data``'s rate and number of sources, and its criterion;
-- :func:`build_peer_model`: an Asteroid baseline of ``report.peers``;
+- :func:`peer_options`: an Asteroid baseline of ``report.peers``;
 - :func:`build_loaders`, :func:`build_test_loader`: checked LibriMix-style
   splits (:func:`~bssmask.data.librimix.check_split`) with reproducible epochs
   (:mod:`bssmask.data.epochs`);
@@ -42,10 +42,9 @@ from ..data.librimix import FiniteItems, check_split
 from ..engine.callbacks import SeedEachEpoch
 from ..engine.system import SeparationSystem
 from ..models import MaskSeparator
-from ..peers import PeerSeparator, build_peer
 
 __all__ = ["build_model", "build_loss", "build_loaders", "build_test_loader", "halving_scheduler",
-           "build_peer_model", "build_optimization", "build_system", "strategy_for", "build_trainer"]
+           "peer_options", "build_optimization", "build_system", "strategy_for", "build_trainer"]
 
 
 def build_model(conf: dict) -> MaskSeparator:
@@ -124,8 +123,8 @@ def halving_scheduler(optimizer: torch.optim.Optimizer, training: dict):
     return MultiStepLR(optimizer, milestones, gamma=0.5)
 
 
-def build_peer_model(conf: dict, name: str) -> PeerSeparator:
-    """The Asteroid baseline ``report.peers[name]`` (:func:`bssmask.peers.build_peer`); ``asteroid_mask``
+def peer_options(conf: dict, name: str) -> tuple[str, dict]:
+    """``(peer kind, options)`` of ``report.peers[name]`` for :func:`bssmask.peers.build_peer`; ``asteroid_mask``
     takes the model section's masker, masker options and STFT unless given.
 
     Raises:
@@ -140,7 +139,7 @@ def build_peer_model(conf: dict, name: str) -> PeerSeparator:
         model = conf["model"]
         options = {"masker": model["masker"], "masker_kwargs": model["masker_kwargs"], "n_fft": model["n_fft"],
                    "hop": model["hop"], **options}
-    return build_peer(spec["peer"], conf["data"]["n_src"], conf["data"]["sample_rate"], **options)
+    return spec["peer"], options
 
 
 def build_optimization(parameters, conf: dict):

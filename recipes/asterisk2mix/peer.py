@@ -25,7 +25,8 @@ from bssmask import config, losses
 from bssmask.engine.system import SeparationSystem
 from bssmask.errors import entry_point
 from bssmask.io import save_package
-from bssmask.recipe.build import build_loaders, build_optimization, build_peer_model, build_trainer
+from bssmask.peers import build_peer
+from bssmask.recipe.build import build_loaders, build_optimization, build_trainer, peer_options
 from bssmask.recipe.evaluate import score_sets
 
 
@@ -39,8 +40,9 @@ def main(argv=None) -> int:
     conf, args = config.parse_args(argv, __doc__.splitlines()[0], add_options)
     exp_dir = Path(args.exp_dir)
     config.require(conf, "data", "model", "optim", "training", "trainer", "report")
+    kind, options = peer_options(conf, args.peer)
     pl.seed_everything(conf["training"]["seed"], workers=True, verbose=False)
-    peer = build_peer_model(conf, args.peer)
+    peer = build_peer(kind, conf["data"]["n_src"], conf["data"]["sample_rate"], **options)
     optimizer, scheduler = build_optimization(peer.parameters(), conf)
     train, valid = build_loaders(conf)
     system = SeparationSystem(peer, optimizer, losses.get("sisdr"), train, valid, scheduler, config=conf,
