@@ -172,9 +172,10 @@ def _clamp_db(x: torch.Tensor) -> torch.Tensor:
 
 
 def _prepare(ref, est) -> tuple[torch.Tensor, torch.Tensor]:
-    """Both as float64 tensors on ``est``'s device; ``ref`` of ``est``'s shape, or ``[n_src, T]`` shared by every item of ``est``.
+    """Both as float64 tensors on ``est``'s device; ``ref`` of ``est``'s shape, or ``[n_src, T]``.
 
-    A shared reference stays ``[n_src, T]`` (broadcast by the metric, without copies).
+    A ``[n_src, T]`` reference is shared by every item of ``est``: it stays
+    as it is (broadcast by the metric, without copies).
     """
     ref, est = _as_float64(ref), _as_float64(est)
     ref = ref.to(est.device)

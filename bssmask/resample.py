@@ -97,10 +97,10 @@ def _interpolate(x: torch.Tensor, n_freq: int, methods: tuple[str, ...], space: 
     ``nearest`` copies bins, which is the same in every space: it gathers
     the complex values themselves (no round trip through magnitude and angle).
     """
-    mixed = x.is_complex() and any(method != "nearest" for method in methods)
-    parts = _parts(x, space) if mixed else None
-    return {method: _interpolate_real(x, n_freq, method) if method == "nearest" or not mixed
-            else _from_parts(_interpolate_real(parts, n_freq, method), space) for method in methods}
+    needs_parts = x.is_complex() and any(method != "nearest" for method in methods)
+    parts = _parts(x, space) if needs_parts else None
+    return {method: _from_parts(_interpolate_real(parts, n_freq, method), space)
+            if needs_parts and method != "nearest" else _interpolate_real(x, n_freq, method) for method in methods}
 
 
 def check_factor(n_freq: int, factor: int) -> None:
