@@ -175,7 +175,8 @@ def _prepare(ref, est) -> tuple[torch.Tensor, torch.Tensor]:
     """Both as float64 tensors on ``est``'s device; ``ref`` of ``est``'s shape, or ``[n_src, T]``.
 
     A ``[n_src, T]`` reference is shared by every item of ``est``: it stays
-    as it is (broadcast by the metric, without copies).
+    as it is (broadcast by the metric, without copies), so ``ref.dim() <
+    est.dim()`` says the reference is shared.
     """
     ref, est = _as_float64(ref), _as_float64(est)
     ref = ref.to(est.device)
@@ -198,10 +199,9 @@ def bss_eval(ref, est, compute_permutation: bool = False) -> dict[str, torch.Ten
         compute_permutation: reorder estimates to the best permutation (as
             mir_eval does by default); False scores them in the given order.
     """
-    shared = torch.as_tensor(ref).dim() == 2 and torch.as_tensor(est).dim() > 2
     ref, est = _prepare(ref, est)
     with _fast_bss_eval():
-        if shared and not compute_permutation and (ref.pow(2).sum(-1) > 0).all():
+        if ref.dim() < est.dim() and not compute_permutation and (ref.pow(2).sum(-1) > 0).all():
             return _bss_eval_shared_ref(ref, est)
         return _bss_eval_items(ref.expand_as(est), est, compute_permutation)
 
@@ -274,12 +274,11 @@ def sdr(ref, est) -> torch.Tensor:
         >>> bool(torch.allclose(sdr(ref, est), bss_eval(ref, est)["sdr"]))
         True
     """
-    shared = torch.as_tensor(ref).dim() == 2 and torch.as_tensor(est).dim() > 2
     ref, est = _prepare(ref, est)
     n_src, length = ref.shape[-2:]
     out = torch.full(est.shape[:-1], float("nan"), dtype=torch.float64, device=est.device)
     with _fast_bss_eval():
-        if shared:
+        if ref.dim() < est.dim():  # a shared reference (_prepare)
             flat, flat_out = est.reshape(1, -1, n_src, length), out.view(-1, n_src)
             for k, reference in enumerate(ref):
                 if reference.pow(2).sum() > 0:  # [1, 1, T] against [1, N, T]: one system, N right-hand sides
