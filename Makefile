@@ -4,21 +4,37 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: env demo test mutation bench clean
+.PHONY: env voices demo test test-compat mutation bench clean
 
 env: $(STAMP)
 
-$(STAMP): setup.cfg pyproject.toml
+# The reproducible environment: setup.cfg's ranges, resolved by constraints/dev.txt.
+$(STAMP): setup.cfg pyproject.toml constraints/dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -c constraints/dev.txt -e '.[test]'
 	touch $(STAMP)
+
+# The Debian voice packages of the recipe's corpus (the tests marked `voices`),
+# installed when missing: as root or with passwordless sudo, else one line
+# naming the command to run. BSSMASK_SKIP_VOICE_TESTS=1 skips those tests instead.
+voices: $(STAMP)
+ifneq ($(BSSMASK_SKIP_VOICE_TESTS),1)
+	@cd recipes/asterisk2mix && local/install_asterisk_sounds.sh \
+		$$(../../$(BIN)/python local/prepare_data.py --conf conf.yml --storage_dir data --missing_packages true)
+endif
 
 demo: $(STAMP)
 	$(BIN)/bssmask ablate --out results/ablation
 
-test: $(STAMP)
+test: $(STAMP) voices
 	$(BIN)/python -m pytest -q tests
+
+# The suite on the oldest and the newest stack of setup.cfg's ranges
+# (constraints/oldest.txt, constraints/newest.txt), each in its own environment
+# with a non-editable install; prints a versions x result table.
+test-compat:
+	$(PYTHON) tests/compat.py
 
 # Mutation testing of the core modules (setup.cfg's [mutmut]), outside `make test`:
 # see docs/testing.md, Mutation testing, for its last run. MUTATION_JOBS mutants run at a time.

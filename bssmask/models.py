@@ -43,8 +43,10 @@ from asteroid.utils.torch_utils import pad_x_to_y
 from asteroid_filterbanks import STFTFB
 from torch import nn
 
-from . import heads, masks, resample
+from . import compat, heads, masks, resample
 from .stft import make_stft
+
+compat.int_dccrn_rnn_size()
 
 __all__ = ["HEAD_KEY", "MASKERS", "MaskSeparator", "HeadMasker", "attach_head"]
 
