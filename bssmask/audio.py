@@ -70,7 +70,7 @@ def read_mono(path: str | Path, downmix: bool = False) -> tuple[np.ndarray, int]
             or non-finite samples.
     """
     with open_audio(path) as handle:
-        data, rate = handle.read(dtype="float32", always_2d=True), handle.samplerate
+        data, rate = handle.read(handle.frames, dtype="float32", always_2d=True), handle.samplerate
     if data.shape[1] != 1 and not downmix:
         raise AudioError(f"{path}: expected mono audio, found {data.shape[1]} channels")
     _check_samples(path, data)
@@ -111,7 +111,7 @@ def check_audio(path: str | Path, channel: int | None = None, block: int = BLOCK
         if channel is not None and not 1 <= channel <= handle.channels:
             raise AudioError(f"{path}: --channel {channel}: the file has {handle.channels} channel(s)")
         frames = 0
-        for data in handle.blocks(block, dtype="float32", always_2d=True):
+        for data in handle.blocks(block, frames=handle.frames, dtype="float32", always_2d=True):
             _check_samples(path, data)
             frames += len(data)
         if frames == 0:
@@ -133,7 +133,7 @@ def read_blocks(path: str | Path, channel: int | None = None, block: int = BLOCK
         [30000, 30000, 20000]
     """
     with open_audio(path) as handle:
-        for data in handle.blocks(block, dtype="float32", always_2d=True):
+        for data in handle.blocks(block, frames=handle.frames, dtype="float32", always_2d=True):
             yield torch.from_numpy(data.mean(axis=1) if channel is None else data[:, channel - 1].copy())
 
 

@@ -139,7 +139,7 @@ def _separate_file(model, device, info: AudioInfo, out_dir: Path, options: Separ
     length = math.ceil(info.frames * rate / info.rate)  # at the model's rate, as resample gives it
     chunk = round(options.chunk_seconds * rate)
     if length <= chunk:  # whole, as one block
-        mix = resample(next(read_blocks(info.path, options.channel, block=info.frames)), info.rate, rate)
+        mix = resample(torch.cat(list(read_blocks(info.path, options.channel))), info.rate, rate)
         return _write(out_dir, info, [resample(separate_signal(model, mix, device), rate, info.rate)])
     overlap = round(chunk * OVERLAP_FRACTION)
     with tqdm(total=chunk_count(length, chunk, overlap), desc=info.path.name, unit="chunk", leave=False,
