@@ -31,7 +31,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import math
 import sys
 from pathlib import Path
 
@@ -136,7 +135,7 @@ def separate_files(model_path, inputs, out_dir, **options) -> list[Path]:
 def _separate_file(model, device, info: AudioInfo, out_dir: Path, options: SeparateOptions) -> list[Path]:
     """Separate one checked file into ``out_dir/<name>_s<k>.wav``; return their paths."""
     rate = int(model.sample_rate)
-    length = math.ceil(info.frames * rate / info.rate)  # at the model's rate, as resample gives it
+    length = -(-info.frames * rate // info.rate)  # at the model's rate, as resample gives it
     chunk = round(options.chunk_seconds * rate)
     if length <= chunk:  # whole, as one block
         mix = resample(torch.cat(list(read_blocks(info.path, options.channel))), info.rate, rate)
