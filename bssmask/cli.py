@@ -21,6 +21,7 @@ from . import __version__, docstrings
 from .ablation_config import AblationConfig, check_choices
 from .errors import fail, run_cli
 from .names import METRICS
+from .separate_options import MIN_CHUNK_SECONDS, SeparateOptions
 
 
 class Parser(argparse.ArgumentParser):
@@ -223,23 +224,38 @@ def run_ablate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
 def add_separate_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``bssmask separate`` (:mod:`bssmask.separate`)."""
+    """Options of ``bssmask separate`` (:mod:`bssmask.separate`): files, model, output, :class:`SeparateOptions`."""
     parser.add_argument("inputs", nargs="+", metavar="WAV_OR_DIR",
-                        help="mono audio files to separate, or folders of them")
+                        help="audio files to separate (any rate, mono or multichannel), or folders of them")
     parser.add_argument("--model", required=True,
                         help="a bundled model's name (default) or a model file saved with serialize() "
                              "(a recipe's best_model.pth)")
     parser.add_argument("--out", required=True, help="output folder: <out>/<input name>_s<k>.wav")
-    parser.add_argument("--device", default="auto",
-                        help="torch device: auto (a CUDA GPU if there is one, else the CPU), cpu, cuda, cuda:N")
+    meanings, defaults = docstrings.entries(SeparateOptions, "Attributes"), SeparateOptions()
+    parser.add_argument("--channel", type=_positive_int, metavar="N", help=meanings["channel"])
+    parser.add_argument("--chunk-seconds", type=_positive_float, default=defaults.chunk_seconds, metavar="S",
+                        help=f"{meanings['chunk_seconds']} (default: {defaults.chunk_seconds:g}, "
+                             f"at least {MIN_CHUNK_SECONDS:g})")
+    parser.add_argument("--device", default=defaults.device, help=f"{meanings['device']} (default: {defaults.device})")
 
 
 def run_separate(args: argparse.Namespace) -> int:
     """Run ``bssmask separate``; errors propagate as ``ValueError``/``OSError`` for :func:`main` to report."""
     from .separate import separate_files
 
-    for path in separate_files(args.model, args.inputs, args.out, device=args.device):
+    for path in separate_files(args.model, args.inputs, args.out, channel=args.channel,
+                               chunk_seconds=args.chunk_seconds, device=args.device):
         print(path)
     return 0
 

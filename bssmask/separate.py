@@ -3,30 +3,46 @@
 Inputs are audio files and folders (every audio file in a folder, by name,
 not recursing). For each input ``<name>.<ext>`` the estimates are written as
 ``DIR/<name>_s1.wav``, ``DIR/<name>_s2.wav``, ... (one per source, 32-bit
-float WAV). An input at another sample rate than the model's is resampled
-to the model's rate, separated, and the estimates resampled back, so every
-output has the input's rate and length; an input shorter than one STFT frame
-is padded with zeros for the model and its estimates cut back to its length.
+float WAV), at the input's rate and length:
 
-Every input is read and checked before anything is written; a bad model
-file or input ends with a one-line error naming it. Outputs are written
-atomically (:mod:`bssmask.atomic`).
+- A multichannel input is downmixed to the mean of its channels (said on
+  stderr), or ``channel`` picks one.
+- An input at another rate than the model's is resampled to the model's
+  rate, separated, and the estimates resampled back.
+- An input of at most ``chunk_seconds`` (at the model's rate) is separated
+  whole; one shorter than an STFT frame is padded with zeros for the model
+  and its estimates cut back. A longer one is read, resampled, separated
+  (in chunks that overlap by :data:`~bssmask.separate_options.OVERLAP_FRACTION`
+  of a chunk, cross-faded, each speaker kept on one output: :func:`bssmask.stream.separate_blocks`)
+  and written block by block, so memory does not grow with its length.
+  Resampling block by block gives the whole-file result to float rounding
+  (:func:`bssmask.stream.resample_blocks`).
+
+Every input is read through and checked before anything is written; a bad
+model file or input ends with a one-line error naming it. Files are then
+separated one at a time, with a progress bar over files and chunks on a
+terminal. Outputs are written atomically (:mod:`bssmask.atomic`).
 
 Example:
-    >>> separate_files("exp/default/best_model.pth", ["mix.wav"], "out")   # doctest: +SKIP
+    >>> separate_files("exp/default/best_model.pth", ["mix.wav"], "out", chunk_seconds=20)   # doctest: +SKIP
     [PosixPath('out/mix_s1.wav'), PosixPath('out/mix_s2.wav')]
 """
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 
 import soundfile as sf
 import torch
+from tqdm import tqdm
 
 from . import device as devices
 from .atomic import atomic_path, output_folder
-from .audio import AudioError, read_mono, resample
+from .audio import AudioError, AudioInfo, check_audio, read_blocks, resample
+from .separate_options import OVERLAP_FRACTION, SeparateOptions
+from .stream import chunk_count, resample_blocks, separate_blocks
 
 #: File name suffixes of the formats soundfile reads (``.wav``, ``.flac``, ``.ogg``...).
 AUDIO_SUFFIXES = frozenset(f".{name.lower()}" for name in sf.available_formats())
@@ -51,49 +67,100 @@ def audio_files(inputs) -> list[Path]:
     return files
 
 
-def separate_files(model_path, inputs, out_dir, device: str = "auto") -> list[Path]:
+def check_inputs(inputs, channel: int | None = None) -> list[AudioInfo]:
+    """Every file to separate (:func:`audio_files`), read through and checked (:func:`bssmask.audio.check_audio`).
+
+    Raises:
+        AudioError: a bad file or folder, or a ``channel`` that a file lacks.
+        ValueError: no input, or two inputs with the same name (their outputs would collide).
+    """
+    files = audio_files(inputs)
+    if not files:
+        raise ValueError("no input file given")
+    stems = [p.stem for p in files]
+    clash = sorted({s for s in stems if stems.count(s) > 1})
+    if clash:
+        raise ValueError(f"inputs share the name(s) {', '.join(clash)}: their outputs would overwrite each other")
+    return [check_audio(path, channel) for path in files]
+
+
+def separate_signal(model, mix: torch.Tensor, device=None) -> torch.Tensor:
+    """The model's estimates ``[n_src, T]`` of a mixture ``[T]`` at its rate, on the CPU.
+
+    A mixture shorter than one STFT frame is zero-padded for the model and
+    its estimates cut back to its length.
+    """
+    frame = model.encoder.filterbank.kernel_size
+    padded = torch.nn.functional.pad(mix, (0, max(0, frame - mix.shape[-1])))
+    with torch.no_grad():
+        return model(padded[None].to(device))[0, :, : mix.shape[-1]].cpu()
+
+
+def separate_files(model_path, inputs, out_dir, **options) -> list[Path]:
     """Separate each input file; return the written paths (input order, then source order).
 
     Args:
         model_path: a model file (a recipe's ``best_model.pth``, any model saved with ``serialize()``)
             or a bundled model's name (``"default"``): :func:`bssmask.io.load_model`.
-        inputs: mono audio files, or folders of them (:func:`audio_files`).
+        inputs: audio files, or folders of them (:func:`audio_files`).
         out_dir: output folder (created).
-        device: torch device, or ``"auto"`` (:func:`bssmask.device.resolve`).
+        **options: :class:`~bssmask.separate_options.SeparateOptions` (``channel``,
+            ``chunk_seconds``, ``device``).
 
     Raises:
         CheckpointError: bad model file.
-        AudioError: an unreadable, empty, multichannel or non-finite input, a folder without audio.
-        ValueError: two inputs with the same name (their outputs would collide), no input, ``out_dir``
-            naming a file, or a device this machine lacks.
+        AudioError: an unreadable, empty or non-finite input, a ``channel`` it lacks, a folder without audio.
+        ValueError: a bad option, two inputs with the same name (their outputs would collide), no input,
+            ``out_dir`` naming a file, or a device this machine lacks.
     """
-    device = devices.resolve(device)
+    options = SeparateOptions(**options)
+    options.validate()
+    device = devices.resolve(options.device)
     out_dir = output_folder(out_dir)
-    inputs = audio_files(inputs)
-    if not inputs:
-        raise ValueError("no input file given")
-    stems = [p.stem for p in inputs]
-    clash = sorted({s for s in stems if stems.count(s) > 1})
-    if clash:
-        raise ValueError(f"inputs share the name(s) {', '.join(clash)}: their outputs would overwrite each other")
+    infos = check_inputs(inputs, options.channel)
     from .io import load_model  # Asteroid's import is slow: only when separating
 
     model = load_model(model_path).eval().to(device)
-    loaded = [read_mono(p) for p in inputs]
-    rate = int(model.sample_rate)
-    frame = model.encoder.filterbank.kernel_size
+    mixed = [info.path.name for info in infos if info.channels > 1]
+    if mixed and options.channel is None:
+        more = f" and {len(mixed) - 1} more" if len(mixed) > 1 else ""
+        print(f"note: {mixed[0]}{more}: multichannel, separated as the mean of the channels "
+              "(--channel N separates channel N)", file=sys.stderr)
     written = []
-    for path, (data, in_rate) in zip(inputs, loaded):
-        wav = torch.from_numpy(data)
-        mix = resample(wav, in_rate, rate)
-        padded = torch.nn.functional.pad(mix, (0, max(0, frame - mix.shape[-1])))
-        with torch.no_grad():
-            estimates = model(padded[None].to(device))[0, :, : mix.shape[-1]].cpu()
-        estimates = resample(estimates, rate, in_rate)
-        estimates = torch.nn.functional.pad(estimates, (0, max(0, len(wav) - estimates.shape[-1])))[:, : len(wav)]
-        for k, est in enumerate(estimates, start=1):
-            target = out_dir / f"{path.stem}_s{k}.wav"
-            with atomic_path(target) as tmp:
-                sf.write(tmp, est.numpy(), in_rate, format="WAV", subtype="FLOAT")
-            written.append(target)
+    for info in tqdm(infos, desc="files", unit="file", disable=None, file=sys.stderr):
+        written += _separate_file(model, device, info, out_dir, options)
     return written
+
+
+def _separate_file(model, device, info: AudioInfo, out_dir: Path, options: SeparateOptions) -> list[Path]:
+    """Separate one checked file into ``out_dir/<name>_s<k>.wav``; return their paths."""
+    rate = int(model.sample_rate)
+    length = -(-info.frames * rate // info.rate)  # at the model's rate, as resample gives it
+    chunk = round(options.chunk_seconds * rate)
+    if length <= chunk:  # whole, as one block
+        mix = resample(torch.cat(list(read_blocks(info.path, options.channel))), info.rate, rate)
+        return _write(out_dir, info, [resample(separate_signal(model, mix, device), rate, info.rate)])
+    overlap = round(chunk * OVERLAP_FRACTION)
+    with tqdm(total=chunk_count(length, chunk, overlap), desc=info.path.name, unit="chunk", leave=False,
+              disable=None, file=sys.stderr) as bar:
+        mix = resample_blocks(read_blocks(info.path, options.channel), info.rate, rate)
+        estimates = separate_blocks(mix, lambda x: separate_signal(model, x, device), chunk, overlap, bar.update)
+        return _write(out_dir, info, resample_blocks(estimates, rate, info.rate))
+
+
+def _write(out_dir: Path, info: AudioInfo, blocks) -> list[Path]:
+    """Write estimate blocks ``[n_src, t]`` to one file per source, cut or zero-padded to the input's length."""
+    paths, files, done = [], [], 0
+    with contextlib.ExitStack() as stack:
+        for block in blocks:
+            block = block[:, : info.frames - done]
+            if not files:
+                paths = [out_dir / f"{info.path.stem}_s{k}.wav" for k in range(1, len(block) + 1)]
+                files = [stack.enter_context(sf.SoundFile(stack.enter_context(atomic_path(p)), "w", info.rate, 1,
+                                                          format="WAV", subtype="FLOAT")) for p in paths]
+            for handle, estimate in zip(files, block.numpy()):
+                handle.write(estimate)
+            done += block.shape[-1]
+        for handle in files:
+            handle.write(torch.zeros(info.frames - done).numpy())
+    return paths
