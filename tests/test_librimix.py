@@ -20,20 +20,22 @@ from recipe_helpers import RECIPE, asterisk_voices, copy_recipe, read_rows, run
 HEADER = "mixture_ID,mixture_path,source_1_path,source_2_path,length\n"
 
 
-def write_split(folder, paths_from, n: int = 2, length: int = 800):
-    """``n`` mixtures of noise under ``folder`` and their CSV; paths relative to ``paths_from``, or absolute."""
+def write_split(folder, paths_from, n: int = 2, length: int = 800, n_src: int = 2, name="m{k}"):
+    """``n`` mixtures of ``n_src`` noise sources under ``folder`` (files ``name.format(k=k)``) and their CSV;
+    paths relative to ``paths_from``, or absolute."""
     rng = np.random.default_rng(0)
+    header = ["mixture_ID", "mixture_path", *(f"source_{j + 1}_path" for j in range(n_src)), "length"]
     lines = []
     for k in range(n):
-        sources = rng.standard_normal((2, length)).astype(np.float32) * 0.1
-        row = [f"m{k}"]
-        for sub, wav in (("mix_clean", sources.sum(0)), ("s1", sources[0]), ("s2", sources[1])):
-            path = folder / sub / f"m{k}.wav"
+        sources = rng.standard_normal((n_src, length)).astype(np.float32) * 0.1
+        row = [name.format(k=k)]
+        for sub, wav in (("mix_clean", sources.sum(0)), *((f"s{j + 1}", s) for j, s in enumerate(sources))):
+            path = folder / sub / f"{row[0]}.wav"
             path.parent.mkdir(parents=True, exist_ok=True)
             sf.write(path, wav, 8000, subtype="FLOAT")
             row.append(str(path.relative_to(paths_from) if paths_from else path))
         lines.append(",".join([*row, str(length)]) + "\n")
-    (folder / "mixture_dev_mix_clean.csv").write_text(HEADER + "".join(lines))
+    (folder / "mixture_dev_mix_clean.csv").write_text(",".join(header) + "\n" + "".join(lines))
     return folder / "mixture_dev_mix_clean.csv"
 
 
@@ -80,13 +82,50 @@ def test_absolute_paths_are_read_as_written(tmp_path):
     assert check_split(tmp_path / "split", 8000, 2) == csv_path
 
 
+def test_ids_of_three_sources(tmp_path):
+    """Items with ids end with the file name's parts, as Asteroid's for two sources (its own fail for three)."""
+    csv_path = write_split(tmp_path, paths_from=None, n_src=3, name="a{k}_b{k}_c{k}")
+    with pytest.raises(ValueError, match="too many values to unpack"):
+        LibriMix(str(tmp_path), "sep_clean", 8000, 3, segment=None, return_id=True)[0]
+    dataset = FiniteItems(LibriMix(str(tmp_path), "sep_clean", 8000, 3, segment=None, return_id=True))
+    for k in range(2):
+        mixture, sources, ids = dataset[k]
+        assert ids == [f"a{k}", f"b{k}", f"c{k}"] and sources.shape == (3, 800)
+        torch.testing.assert_close(mixture, sources.sum(0), rtol=0, atol=1e-6)
+    assert check_split(tmp_path, 8000, 3) == csv_path
+    two = FiniteItems(LibriMix(str(write_split(tmp_path / "two", None, name="x{k}_y{k}").parent), "sep_clean", 8000, 2,
+                               segment=None, return_id=True))
+    assert two[1][2] == LibriMix(str(tmp_path / "two"), "sep_clean", 8000, 2, segment=None, return_id=True)[1][2]
+
+
+def test_a_split_needs_mixtures_as_long_as_the_segment(tmp_path):
+    """check_split counts the mixtures Asteroid keeps for a segment (length >= int(segment * rate)) against the
+    number needed: one to validate, a batch to train."""
+    csv_path = write_split(tmp_path, None, n=3, length=800)  # 0.1 s each
+    for segment, kept in ((0.1, 3), (0.1001, 3), (0.1002, 0)):
+        assert len(LibriMix(str(tmp_path), "sep_clean", 8000, 2, segment=segment)) == kept
+    assert check_split(tmp_path, 8000, 2, segment=0.1001, min_mixtures=3) == csv_path
+    cases = [((0.1002, 1), r"mixture_dev_mix_clean.csv: all 3 mixtures are shorter than the 0.1002 s segment "
+                           r"\(the longest is 0.10 s\); lower --segment to 0.10 or less$"),
+             ((0.1, 4), r"mixture_dev_mix_clean.csv: 3 mixtures of at least the 0.1 s segment, fewer than a batch "
+                        r"of 4; lower --batch_size to 3, or --segment, or list more mixtures$"),
+             ((None, 4), r"mixture_dev_mix_clean.csv: 3 mixtures, fewer than a batch of 4; lower --batch_size to 3, "
+                         r"or list more mixtures$")]
+    for (segment, needed), pattern in cases:
+        with pytest.raises(DataError, match=pattern):
+            check_split(tmp_path, 8000, 2, segment=segment, min_mixtures=needed)
+
+
 def test_bad_lists_raise_the_one_data_error(tmp_path):
     (tmp_path / "cols.csv").write_text("mixture_ID,source_1_path\nm0,a.wav\n")
     (tmp_path / "empty.csv").write_text("mixture_ID,source_1_path,source_2_path\n")
+    (tmp_path / "blank.csv").write_text("")
     (tmp_path / "gone.csv").write_text("mixture_ID,mixture_path,source_1_path,source_2_path\nm0,mix.wav,a.wav,b.wav\n")
     (tmp_path / "folder").mkdir()
     cases = [(lambda: read_csv(tmp_path / "cols.csv"), r"cols.csv: missing column\(s\) source_2_path; found "),
              (lambda: list_mixtures(tmp_path / "empty.csv"), r"empty.csv: no mixtures listed$"),
+             (lambda: list_mixtures(tmp_path / "blank.csv"), r"blank.csv: empty file; a mixture list has a header "
+                                                             r"row \(mixture_ID, source_1_path, source_2_path\)"),
              (lambda: list_mixtures(tmp_path / "gone.csv"), r"/a.wav: listed in .*gone.csv but no such file$"),
              (lambda: mixture_files(tmp_path / "gone.csv"), r"/mix.wav: listed in .*gone.csv as a mixture_path but"),
              (lambda: list_mixtures(tmp_path / "folder"), r"folder: expected subfolders s1/, s2/"),
