@@ -223,7 +223,8 @@ def test_one_mixture_validates(recipe):
     batches = list(valid)
     assert len(batches) == 1 and batches[0][0].shape == (1, 4000) and batches[0][1].shape == (1, 2, 4000)
     mixture, _ = sf.read(read_rows(split_csv(split))[0]["mixture_path"], dtype="float32")
-    assert any(np.allclose(mixture[k:k + 4000], batches[0][0][0].numpy(), atol=1e-6) for k in range(len(mixture) - 3999))
+    excerpt = batches[0][0][0].numpy()
+    assert any(np.allclose(mixture[k:k + 4000], excerpt, atol=1e-6) for k in range(len(mixture) - 3999))
     assert all(batch[0].shape == (4, 4000) for batch in train)
 
 

@@ -247,7 +247,8 @@ def test_librimix_recipe_stages_0_to_2(librimix_recipe, tmp_path, variant):
     assert "Drop 2 utterances from 3 (shorter than 1.0 seconds)" in proc.stdout
     data = librimix_recipe / "data" / "wav8k" / "min"
     assert sorted(p.name for p in (data / "dev").iterdir()) == sorted(f"mixture_dev_{kind}.csv" for kind in MIX_TYPES)
-    assert (data / "dev" / "mixture_dev_mix_both.csv").read_bytes() == (metadata / "mixture_dev_mix_both.csv").read_bytes()
+    copied = data / "dev" / "mixture_dev_mix_both.csv"
+    assert copied.read_bytes() == (metadata / "mixture_dev_mix_both.csv").read_bytes()
     exp = librimix_recipe / "exp" / variant
     logged = [row for row in read_rows(exp / "logs" / "metrics.csv") if row["val_loss"]]
     assert len(logged) == 1 and np.isfinite(float(logged[0]["val_loss"]))
