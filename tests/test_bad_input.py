@@ -50,7 +50,8 @@ def recipe(recipe_copy):
 
 
 def corrupt_split(recipe, name, change):
-    """A copy of the tiny test split (CSV and files) at ``data/<name>``, changed by ``change(rows, folder)``."""
+    """A copy of the tiny test split (CSV and files) at ``data/<name>``, changed by ``change(rows, folder)``
+    (in place, or the rows it returns; none: an empty CSV file)."""
     src = recipe / "data" / "tiny" / "test"
     dest = recipe / "data" / name
     dest.mkdir()
@@ -62,11 +63,13 @@ def corrupt_split(recipe, name, change):
             copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(row[key], copy)
             row[key] = str(copy)
-    rows = change(rows, dest) or rows
+    changed = change(rows, dest)
+    rows = rows if changed is None else changed
     with open(dest / csv_path.name, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+        if rows:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
     return dest
 
 
@@ -76,6 +79,10 @@ def _rewrite(path, data, rate=8000, subtype="FLOAT"):
 
 def drop_length(rows, _):
     return [{k: v for k, v in row.items() if k != "length"} for row in rows]
+
+
+def empty_csv(rows, _):
+    return []
 
 
 def missing_file(rows, _):
@@ -126,6 +133,7 @@ def other_rate(rows, _):
 #: name: (change of the test split, what the one-line error says)
 CASES = {
     "no_length_column": (drop_length, r"mixture_test_mix_clean.csv: missing column\(s\) length"),
+    "empty_csv": (empty_csv, r"mixture_test_mix_clean.csv: empty file; a mixture list has a header row"),
     "missing_file": (missing_file, r"_gone.wav: listed in .*mixture_test_mix_clean.csv but no such file"),
     "empty_file": (empty_file, r"source_1_path/.*\.wav: not a readable audio file"),
     "non_audio": (text_file, r"source_1_path/.*\.wav: not a readable audio file"),
@@ -148,7 +156,8 @@ def one_line_error(proc, script, pattern):
 
 
 STAGE_CASES = [("eval", case) for case in CASES] + [
-    ("train", case) for case in ("no_length_column", "multichannel", "nan_samples")]
+    ("train", case) for case in ("no_length_column", "empty_csv", "missing_file", "sample_rate", "multichannel",
+                                 "nan_samples")]
 
 
 @pytest.mark.voices
@@ -172,6 +181,51 @@ def test_recipe_stage_refuses_bad_data(recipe, stage, case):
     with pytest.raises(DataError, match=pattern):  # when the loader is built, or when the item is read
         for _ in build_test_loader(conf) if stage == "eval" else build_loaders(conf)[0]:
             pass
+
+
+#: name: (config section, key and value for training on the tiny dev split, four 1 s mixtures, what the one-line
+#: error says)
+LENGTH_CASES = {
+    "all_shorter_than_segment": ("data", "segment", 1.5, r"mixture_dev_mix_clean.csv: all 4 mixtures are shorter "
+                                 r"than the 1.5 s segment \(the longest is 1.00 s\); lower --segment to 1.00 or less$"),
+    "fewer_than_a_batch": ("training", "batch_size", 5, r"mixture_dev_mix_clean.csv: 4 mixtures of at least the 0.5 s "
+                           r"segment, fewer than a batch of 5; lower --batch_size to 4, or --segment, or list more"),
+}
+
+
+@pytest.mark.voices
+@pytest.mark.parametrize("case", list(LENGTH_CASES))
+def test_training_refuses_a_split_without_a_batch_of_segments(recipe, case):
+    """Asteroid drops the mixtures shorter than the segment, training drops its last partial batch: a training
+    split left without one full batch stops before training, naming the CSV and the flag to lower."""
+    section, key, value, pattern = LENGTH_CASES[case]
+    exp = recipe / "exp" / f"train_{case}"
+    proc = run(recipe, sys.executable, "train.py", *BASE, "--train_dir", "data/tiny/dev", f"--{key}", str(value),
+               "--exp_dir", str(exp), expect=2)
+    one_line_error(proc, "train.py", pattern)
+    assert not exp.exists()
+    conf = config.load(recipe / "conf.yml", [recipe / "local" / "quick.yml"])
+    conf["data"].update(train_dir=str(recipe / "data" / "tiny" / "dev"), segment=0.5)
+    conf["training"].update(num_workers=0, batch_size=2)
+    conf[section][key] = value
+    with pytest.raises(DataError, match=pattern):
+        build_loaders(conf)
+
+
+@pytest.mark.voices
+def test_one_mixture_validates(recipe):
+    """A validation set smaller than a batch keeps its partial batch: one mixture, one batch of one."""
+    split = corrupt_split(recipe, "one_mixture", lambda rows, _: rows[:1])
+    conf = config.load(recipe / "conf.yml", [recipe / "local" / "quick.yml"])
+    conf["data"].update(train_dir=str(recipe / "data" / "tiny" / "train"), valid_dir=str(split), segment=0.5)
+    conf["training"].update(num_workers=0, batch_size=4)
+    train, valid = build_loaders(conf)
+    batches = list(valid)
+    assert len(batches) == 1 and batches[0][0].shape == (1, 4000) and batches[0][1].shape == (1, 2, 4000)
+    mixture, _ = sf.read(read_rows(split_csv(split))[0]["mixture_path"], dtype="float32")
+    excerpt = batches[0][0][0].numpy()
+    assert any(np.allclose(mixture[k:k + 4000], excerpt, atol=1e-6) for k in range(len(mixture) - 3999))
+    assert all(batch[0].shape == (4, 4000) for batch in train)
 
 
 @pytest.mark.voices

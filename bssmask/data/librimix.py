@@ -13,13 +13,15 @@ wraps alike.
 - :func:`split_csv`: the CSV of a split folder that
   :class:`asteroid.data.LibriMix` reads for a task.
 - :func:`check_split`: that CSV and every listed file's header (readable
-  audio, mono, sample rate, length equal to the CSV's ``length``), before
-  training or evaluation starts.
+  audio, mono, sample rate, length equal to the CSV's ``length``) and, for
+  training, that enough mixtures are as long as the excerpts it reads,
+  before training or evaluation starts.
 - :func:`list_mixtures`, :func:`mixture_files`: the sources and the mixture
   file of each mixture of a CSV or folder (``bssmask ablate --dataset``).
 - :class:`FiniteItems`: a :class:`~asteroid.data.LibriMix` whose listed paths
-  follow the rule above and whose items with NaN or infinite samples raise,
-  naming the file, when they are read.
+  follow the rule above, whose items with NaN or infinite samples raise,
+  naming the file, when they are read, and whose ids are those of any
+  number of sources.
 
 Every bad file raises :class:`DataError`, whose one-line message names it.
 
@@ -39,6 +41,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import math
 import os
 import re
 from pathlib import Path
@@ -118,6 +121,9 @@ def read_csv(path: str | Path, columns=MIXTURE_COLUMNS) -> tuple[list[str], list
             header, rows = reader.fieldnames or [], list(reader)
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise DataError(f"{path}: cannot read as CSV ({err})") from None
+    if not header:
+        raise DataError(f"{path}: empty file; a mixture list has a header row ({', '.join(columns)}) "
+                        "and one row per mixture")
     missing = [c for c in columns if c not in header]
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(header) or 'none'}")
@@ -126,31 +132,58 @@ def read_csv(path: str | Path, columns=MIXTURE_COLUMNS) -> tuple[list[str], list
     return header, rows
 
 
-def check_split(split_dir: str | Path, sample_rate: int, n_src: int, task: str = "sep_clean") -> Path:
+def check_split(split_dir: str | Path, sample_rate: int, n_src: int, task: str = "sep_clean",
+                segment: float | None = None, min_mixtures: int = 1) -> Path:
     """Check a split folder's CSV (:func:`split_csv`) and the header of every file it lists; return the CSV.
+
+    The mixtures that :class:`asteroid.data.LibriMix` keeps (with
+    ``segment``: a ``length`` of at least ``int(segment * sample_rate)``
+    samples; it drops the others) must number at least ``min_mixtures``:
+    one for validation, a batch for training, which drops its last partial
+    batch.
 
     Args:
         split_dir: folder with the split's CSV files.
         sample_rate: rate every file must have (Hz).
         n_src: sources per mixture (``source_1_path`` ... columns).
         task: the LibriMix task, which picks the CSV.
+        segment: length of the excerpts read (seconds); ``None``: whole mixtures.
+        min_mixtures: how many mixtures must be at least ``segment`` long.
 
     Raises:
         DataError: missing columns, no rows, a listed file that does not
             exist, is not readable audio, is not mono, has another sample
-            rate, or whose length differs from the CSV's ``length``.
+            rate, or whose length differs from the CSV's ``length``; fewer
+            than ``min_mixtures`` mixtures of ``segment`` seconds.
     """
     path = split_csv(split_dir, task)
     columns = ["mixture_ID", "mixture_path", *(f"source_{k + 1}_path" for k in range(n_src)), "length"]
     _, rows = read_csv(path, columns)
+    lengths = []
     for line, row in enumerate(rows, start=2):
         try:
-            length = int(row["length"])
+            lengths.append(int(row["length"]))
         except ValueError:
             raise DataError(f"{path}, line {line}: length {row['length']!r} is not a number of samples") from None
         for column in columns[1:-1]:
-            _check_file(_existing(path, row[column]), path, sample_rate, length)
+            _check_file(_existing(path, row[column]), path, sample_rate, lengths[-1])
+    _check_long_enough(path, lengths, sample_rate, segment, min_mixtures)
     return path
+
+
+def _check_long_enough(path: Path, lengths: list[int], sample_rate: int, segment: float | None,
+                       min_mixtures: int) -> None:
+    """At least ``min_mixtures`` of ``lengths`` (samples) hold a ``segment``-second excerpt (Asteroid's rule)."""
+    kept = sum(length >= int((segment or 0) * sample_rate) for length in lengths)
+    if kept >= min_mixtures:
+        return
+    longest = math.floor(max(lengths) / sample_rate * 100) / 100  # a segment of at most this fits
+    if not kept:
+        raise DataError(f"{path}: all {len(lengths)} mixtures are shorter than the {segment} s segment "
+                        f"(the longest is {longest:.2f} s); lower --segment to {longest:.2f} or less")
+    long_enough = f" of at least the {segment} s segment" if segment else ""
+    raise DataError(f"{path}: {kept} mixtures{long_enough}, fewer than a batch of {min_mixtures}; "
+                    f"lower --batch_size to {kept}{', or --segment' if segment else ''}, or list more mixtures")
 
 
 def _check_file(audio: Path, listed_in: Path, sample_rate: int, length: int) -> None:
@@ -234,11 +267,23 @@ def _rebased(frame, csv_path: Path):
 
 
 class FiniteItems(Dataset):
-    """A :class:`~asteroid.data.LibriMix` whose listed paths follow this module's rule and whose items
-    with NaN or infinite samples raise :class:`DataError`.
+    """A :class:`~asteroid.data.LibriMix` whose listed paths follow this module's rule, whose items
+    with NaN or infinite samples raise :class:`DataError`, and whose ids work for any ``n_src``.
 
     Relative paths of the dataset's tables (``df``, and ``df_clean`` of task
     ``enh_both``) are made relative to its CSV's folder when it is wrapped.
+
+    Non-finite samples are checked on the item read, not by a scan before
+    training: a scan reads every sample of the corpus (LibriMix's
+    train-360 is about 50,000 mixtures of three files) before the first
+    step, while the item check costs one ``isfinite`` on samples read
+    anyway. A NaN in the first epoch's excerpts stops the run at the batch
+    that reads it, before any checkpoint; one outside every excerpt read
+    never reaches the model.
+
+    With ``return_id``, items end with the mixture's ids as Asteroid makes
+    them (its file name cut at ``_``), for two sources or more; Asteroid's
+    own unpacks exactly two.
 
     Args:
         dataset: yields ``(mixture [T], sources [n_src, T], ...)``; has a
@@ -248,6 +293,8 @@ class FiniteItems(Dataset):
 
     def __init__(self, dataset: Dataset):
         self.dataset = dataset
+        self.return_id = getattr(dataset, "return_id", False)
+        dataset.return_id = False
         for table in ("df", "df_clean"):
             if hasattr(dataset, table):
                 setattr(dataset, table, _rebased(getattr(dataset, table), Path(dataset.csv_path)))
@@ -262,10 +309,12 @@ class FiniteItems(Dataset):
 
     def __getitem__(self, index: int):
         item = self.dataset[index]
+        row = self.dataset.df.iloc[index]
         signals = [item[0], *item[1]]
         for k, signal in enumerate(signals):
             if not torch.isfinite(signal).all():
-                row = self.dataset.df.iloc[index]
                 column = "mixture_path" if k == 0 else f"source_{k}_path"
                 raise DataError(f"{row[column]}: NaN or infinite samples")
+        if self.return_id:
+            return (*item, Path(row["mixture_path"]).name.split(".")[0].split("_"))
         return item

@@ -60,12 +60,13 @@ def build_loss(conf: dict, model: MaskSeparator):
     return losses.get(name, model, **conf["loss"]["loss_options"])
 
 
-def _dataset(conf: dict, split_dir: str, segment, return_id: bool = False) -> FiniteItems:
-    """The split's :class:`asteroid.data.LibriMix`, checked first (:func:`~bssmask.data.librimix.check_split`)."""
+def _dataset(conf: dict, split_dir: str, segment, return_id: bool = False, min_mixtures: int = 1) -> FiniteItems:
+    """The split's :class:`asteroid.data.LibriMix`, checked first (:func:`~bssmask.data.librimix.check_split`:
+    its files, and at least ``min_mixtures`` mixtures of ``segment`` seconds)."""
     data = conf["data"]
     if not Path(split_dir).is_dir():
         raise FileNotFoundError(f"{split_dir}: no such data folder (run the data stage first)")
-    check_split(split_dir, data["sample_rate"], data["n_src"], data["task"])
+    check_split(split_dir, data["sample_rate"], data["n_src"], data["task"], segment, min_mixtures)
     return FiniteItems(LibriMix(split_dir, task=data["task"], sample_rate=data["sample_rate"], n_src=data["n_src"],
                                 segment=segment, return_id=return_id))
 
@@ -79,20 +80,26 @@ def build_loaders(conf: dict) -> tuple[DataLoader, DataLoader]:
     :func:`build_trainer` does not replace it): training excerpts and order
     follow the seed and the epoch, validation excerpts are the same in every
     epoch; each DDP process reads its share.
+
+    Training drops its last partial batch, so its split must have a batch of
+    mixtures at least ``segment`` long; validation keeps it, so one such
+    mixture validates and every epoch logs ``val_loss`` (early stopping and
+    the best checkpoint follow it).
     """
     data, training = conf["data"], conf["training"]
     if training["speed_perturb"] and data["task"] != "sep_clean":  # the mixture is re-summed: no noise
         raise ConfigError(f"speed_perturb: only for task sep_clean (mixtures that are the sum of their sources), "
                           f"not {data['task']}")
-    # Workers are not persistent, so each epoch's see the dataset at that epoch.
-    kwargs = dict(batch_size=training["batch_size"], num_workers=training["num_workers"], drop_last=True)
+    batch_size = training["batch_size"]
     loaders = []
     for split_dir, train in ((data["train_dir"], True), (data["valid_dir"], False)):
-        items = _dataset(conf, split_dir, data["segment"])
+        items = _dataset(conf, split_dir, data["segment"], min_mixtures=batch_size if train else 1)
         if train and training["speed_perturb"]:
             items = SpeedPerturbed(items, training["speed_perturb"])
         dataset = SeededExcerpts(items, training["seed"], fixed=not train)
-        loaders.append(DataLoader(dataset, sampler=EpochSampler(dataset, training["seed"], shuffle=train), **kwargs))
+        # Workers are not persistent, so each epoch's see the dataset at that epoch.
+        loaders.append(DataLoader(dataset, sampler=EpochSampler(dataset, training["seed"], shuffle=train),
+                                  batch_size=batch_size, num_workers=training["num_workers"], drop_last=train))
     return loaders[0], loaders[1]
 
 

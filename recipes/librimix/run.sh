@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# LibriMix: two-speaker separation with bssmask mask heads on a LibriMix
-# already on disk, with the train, eval and report code of ../asterisk2mix.
+# LibriMix: speech separation with bssmask mask heads on a LibriMix already
+# on disk, with the train, eval and report code of ../asterisk2mix.
 #
 # Usage: ./run.sh --storage_dir DIR [--stage N] [--stop_stage N] [--tag NAME]
 #                 [--mode min|max] [--train_set train-360|train-100]
 #                 [--resume true] [--<config key> VALUE ...]
 #
 # Stages (results in exp/<tag>/):
-#   0  data:   copy the CSV files of DIR/Libri2Mix/wav8k/<mode>/metadata to
-#              data/ (LibriMix itself must exist: see README.md)
+#   0  data:   copy the CSV files of DIR/Libri<n_src>Mix/wav<rate>k/<mode>/metadata
+#              to data/ (LibriMix itself must exist: see README.md);
+#              --n_src 3 --sample_rate 16000 --mode max pick other variants
 #   1  train   2  eval   3  report   (as in ../asterisk2mix/run.sh)
 #
 # Every key of conf.yml is a flag. Several GPUs: --accelerator gpu --devices 4;

@@ -22,7 +22,7 @@ HOW_TO = ("generate it with https://github.com/JorisCos/LibriMix "
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--storage_dir", required=True, help="folder holding Libri2Mix/")
+    parser.add_argument("--storage_dir", required=True, help="folder holding Libri<n_src>Mix/")
     parser.add_argument("--mode", default="min", choices=("min", "max"), help="LibriMix mode (default min)")
     parser.add_argument("--train_set", default="train-360", choices=("train-360", "train-100"),
                         help="LibriMix training split (default train-360)")
