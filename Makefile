@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: env demo test mutation bench clean
+.PHONY: env demo test test-browser mutation bench clean
 
 env: $(STAMP)
 
@@ -19,6 +19,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
+
+# The listening pages opened in headless Chromium (Debian: apt-get install -y chromium); not in `make test`.
+test-browser: $(STAMP)
+	$(BIN)/python -m pytest -q -m browser tests/test_listening_browser.py
 
 # Mutation testing of the core modules (setup.cfg's [mutmut]), outside `make test`:
 # see docs/testing.md, Mutation testing, for its last run. MUTATION_JOBS mutants run at a time.

@@ -46,8 +46,8 @@ import soundfile as sf
 from . import tables
 from .atomic import atomic_folder, write_text
 
-__all__ = ["ASSETS", "PEAK", "AUDIO_BITS_PER_SAMPLE", "IMAGE_BYTES", "Assets", "gain", "player", "tf_figure", "table", "write_page",
-           "ablation_page"]
+__all__ = ["ASSETS", "PEAK", "AUDIO_BITS_PER_SAMPLE", "IMAGE_BYTES", "Assets", "gain", "player", "tf_figure",
+           "table", "write_page", "ablation_page"]
 
 #: The page's folder of audio and images, next to ``index.html``.
 ASSETS = "listening"
@@ -59,15 +59,18 @@ AUDIO_BITS_PER_SAMPLE = 14
 IMAGE_BYTES = 200_000
 
 _STYLE = """body{font-family:sans-serif;max-width:80em;margin:1em auto;padding:0 1em;line-height:1.4}
-table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #bbb;padding:.2em .4em;text-align:left}
-td.num{text-align:right}th button{font:inherit;font-weight:bold;background:none;border:0;padding:0;cursor:pointer}
+dl{display:grid;grid-template-columns:max-content auto;gap:0 1em}dt{font-weight:bold}dd{margin:0}
+.scroll{overflow-x:auto}table{border-collapse:collapse;margin:1em 0}caption{text-align:left;font-style:italic}
+th,td{border:1px solid #bbb;padding:.2em .4em;text-align:left}td.num{text-align:right;white-space:nowrap}
+th button{font:inherit;font-weight:bold;background:none;border:0;padding:0;cursor:pointer}
 th[aria-sort=ascending] button::after{content:" \\25B2"}th[aria-sort=descending] button::after{content:" \\25BC"}
-audio{height:2em;width:16em}figure{display:inline-block;margin:.3em}img{max-width:100%}dt{font-weight:bold}"""
+audio{height:2.2em;width:15em}figure{display:inline-block;margin:.3em}figcaption{font-size:.9em}img{max-width:100%}"""
 
 _SCRIPT = """document.querySelectorAll("table.sortable").forEach(function (table) {
   var heads = Array.prototype.slice.call(table.tHead.rows[0].cells);
   function key(row, col) {
-    var cell = row.cells[col], text = cell.hasAttribute("data-sort") ? cell.getAttribute("data-sort") : cell.textContent;
+    var cell = row.cells[col];
+    var text = cell.hasAttribute("data-sort") ? cell.getAttribute("data-sort") : cell.textContent;
     return text === "" ? null : (isNaN(Number(text)) ? text : Number(text));
   }
   heads.forEach(function (head, col) {
@@ -150,19 +153,21 @@ class Assets:
         return src, len(samples) / rate
 
     def image(self, name: str, fig, alt: str) -> str:
-        """Write a matplotlib ``Figure`` as ``<name>.png``; return the image with ``alt`` as its alt text and caption."""
+        """Write a matplotlib ``Figure`` as ``<name>.png``; return the image, ``alt`` its alt text and caption."""
         path, src = self._path(f"{name}.png")
         tables.save_png(fig, path, dpi=80, colors=128)
         alt = html.escape(alt)
         return f'<figure><img src="{src}" alt="{alt}"><figcaption>{alt}</figcaption></figure>'
 
 
-def player(clip: tuple[str, float], label: str) -> str:
-    """A captioned audio player of a clip of :meth:`Assets.audio`, labelled ``label``."""
+def player(clip: tuple[str, float], label: str, caption: bool = True) -> str:
+    """An audio player of a clip of :meth:`Assets.audio`, labelled ``label`` (and captioned, unless in a table
+    row that says what it plays). Without audio support, a link to the file."""
     src, seconds = clip
     label = html.escape(label)
-    return (f'<figure><figcaption>{label}</figcaption><audio controls preload="metadata" src="{src}" '
-            f'aria-label="{label}" data-seconds="{seconds:.6f}"><a href="{src}">{label}</a></audio></figure>')
+    audio = (f'<audio controls preload="metadata" src="{src}" aria-label="{label}" data-seconds="{seconds:.6f}">'
+             f'<a href="{src}">{label}</a></audio>')
+    return f"<figure><figcaption>{label}</figcaption>{audio}</figure>" if caption else audio
 
 
 def tf_figure(panels: list[tuple[str, np.ndarray]], rate: int, hop: int, scale: str):
@@ -219,8 +224,8 @@ def table(rows: list[dict], columns: dict[str, str | None], caption: str, ceilin
             f"{html.escape(tables.cell(row, k, columns[k], ceilings.get(k), spreads.get(k)))}</td>" for k in shown)
         cells += "".join(f"<td>{cells_html[i]}</td>" for cells_html in media.values())
         body.append(f"<tr>{cells}</tr>")
-    return (f'<table class="sortable"><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table>")
+    return (f'<div class="scroll"><table class="sortable"><caption>{html.escape(caption)}</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
 
 
 def write_page(out_dir: str | Path, title: str, facts: dict[str, str], body: str) -> Path:
@@ -273,8 +278,9 @@ def ablation_page(out_dir: str | Path, config, meta: dict, examples: list[tuple]
             for k, i in sorted({(k, i) for k in index for i in range(len(sources))}):
                 with_grid[k, i] = assets.audio(f"{name}/estimate{k}_s{i + 1}", est[k, i].cpu(), rate, level)
             labels = [" / ".join(str(row[key]) for key in ablation.ROW_KEYS if row[key]) for row in grid_rows]
-            media = {f"source {i + 1} estimate": [player(with_grid[k, i], f"{label}: source {i + 1} estimate")
-                                                  for label, k in zip(labels, index)] for i in range(len(sources))}
+            media = {f"source {i + 1} estimate": [
+                player(with_grid[k, i], f"{label}: source {i + 1} estimate", caption=False)
+                for label, k in zip(labels, index)] for i in range(len(sources))}
             body.append(table(per_mixture[mixture_id], columns, f"Estimates of mixture {number}, in grid order",
                               ceilings, media=media))
             with torch.no_grad():
@@ -285,7 +291,8 @@ def ablation_page(out_dir: str | Path, config, meta: dict, examples: list[tuple]
             for j, spec in enumerate(config.masks):
                 kind = masks.get(spec)
                 in_space = space if kind.is_complex else "cartesian"
-                low = kind.oracle(*(resample.downsample(x, config.factor, config.down_method, in_space) for x in (S, Y)))
+                low = kind.oracle(*(resample.downsample(x, config.factor, config.down_method, in_space)
+                                    for x in (S, Y)))
                 trip = resample.upsample(low, Y.shape[-2], method, in_space)
                 shown = space if kind.is_complex else "-"
                 panels = [(f"source {i + 1}: {title}", m[i].numpy()) for i in range(len(sources))

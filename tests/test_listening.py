@@ -4,6 +4,7 @@ audio values and size budget, and its bad options. ``tests/test_listening_browse
 import json
 import re
 import shutil
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import soundfile as sf
 
 from bssmask import listening
 from bssmask.cli import main
+from recipe_helpers import RECIPE
 
 FAST = ["--masks", "ibm,cirm", "--methods", "nearest,bilinear", "--spaces", "cartesian", "--upsampled", "mask",
         "--n-fft", "254", "--hop", "64"]
@@ -157,3 +159,53 @@ def test_bad_html_examples_one_line_exit_2_nothing_written(pair, tmp_path, capsy
     assert exit_info.value.code == 2 and len(err.strip().splitlines()) == 1
     assert "--html-examples" in err and "positive integer" in err
     assert not (tmp_path / "x").exists()
+
+
+@pytest.fixture(scope="module")
+def report_page(tmp_path_factory, speech_pair):
+    """The recipe report's page (``report.write_listening``) of a head and a peer whose runs saved two mixtures
+    of ``test`` and one of ``test_same`` (the estimates: each source plus a tenth of the other); the folder."""
+    sys.path.insert(0, str(RECIPE))
+    import report  # the recipe's stage 3 script
+
+    root = tmp_path_factory.mktemp("report")
+    sources = speech_pair.numpy()
+    rows = []
+    for n, (head, kind) in enumerate((("irm", "bssmask"), ("convtasnet", "peer"))):
+        run = root / "runs" / head
+        for out, ids in (("eval", ["m1_m2", "m3_m4"]), ("eval_same", ["m5_m6"])):
+            for i, mixture_id in enumerate(ids):
+                folder = run / out / "examples" / mixture_id
+                folder.mkdir(parents=True)
+                wavs = np.roll(sources, 800 * i, axis=-1)
+                sf.write(folder / "mixture.wav", wavs.sum(0), 8000, subtype="FLOAT")
+                for k in range(2):
+                    sf.write(folder / f"s{k + 1}.wav", wavs[k], 8000, subtype="FLOAT")
+                    sf.write(folder / f"s{k + 1}_estimate.wav", wavs[k] + (n + 1) * 0.1 * wavs[1 - k], 8000,
+                             subtype="FLOAT")
+            metrics = "mixture_ID,si_sdr,input_si_sdr\n" + "".join(f"{m},{10 + n},{1.5}\n" for m in ids)
+            (run / out / "metrics.csv").write_text(metrics)
+        rows.append(dict(head=head, kind=kind, run=str(run), seeds=1, si_sdr_imp=8.0 - n,
+                         si_sdr_imp_std=0.25 if n == 0 else None, si_sdr_imp_unseen=2.0 - n))
+    out = root / "report"
+    report.plot(rows, out / "report.png")
+    report.write_listening(out, rows, "A preamble.\n", {"window": "sqrt-hann", "factor": "1"})
+    return out, sources
+
+
+def test_report_page_plays_every_run_on_the_saved_mixtures(report_page):
+    folder, sources = report_page
+    elements = check_links(folder)
+    text = (folder / "index.html").read_text()
+    # per mixture: the mixture, two sources, two runs' two estimates
+    assert len(elements.found["audio"]) == 3 * 7
+    assert [Path(i["src"]).name for i in elements.found["img"]] == ["report.png"] and elements.found["img"][0]["alt"]
+    assert re.findall(r"<h3>([^<]*)</h3>", text) == ["test mixture 1: m1_m2", "test mixture 2: m3_m4",
+                                                      "test_same mixture 1: m5_m6"]
+    assert "8.00 ± 0.25" in text and ">8.50</td>" in text and ">9.50</td>" in text  # spread; each mixture's gain
+    players = {a["aria-label"]: folder / a["src"] for a in elements.found["audio"]}
+    level = np.abs(sf.read(players["m1_m2: source 1 (true)"])[0]).max() / np.abs(sources[0]).max()
+    estimate = sf.read(players["convtasnet: source 2 estimate"])[0]  # the first of the three such labels
+    assert np.abs(estimate - level * (sources[1] + 0.2 * sources[0])).max() < 1e-4
+    assert all(path.stat().st_size * 8 <= listening.AUDIO_BITS_PER_SAMPLE * sf.info(path).frames
+               for path in folder.rglob("*.flac"))
