@@ -64,7 +64,7 @@ dl{display:grid;grid-template-columns:max-content auto;gap:0 1em}dt{font-weight:
 th,td{border:1px solid #bbb;padding:.2em .4em;text-align:left}td.num{text-align:right;white-space:nowrap}
 th button{font:inherit;font-weight:bold;background:none;border:0;padding:0;cursor:pointer}
 th[aria-sort=ascending] button::after{content:" \\25B2"}th[aria-sort=descending] button::after{content:" \\25BC"}
-audio{height:2.2em;width:15em}figure{display:inline-block;margin:.3em}figcaption{font-size:.9em}img{max-width:100%}"""
+audio{height:2.2em;width:13em}figure{display:inline-block;margin:.3em}figcaption{font-size:.9em}img{max-width:100%}"""
 
 _SCRIPT = """document.querySelectorAll("table.sortable").forEach(function (table) {
   var heads = Array.prototype.slice.call(table.tHead.rows[0].cells);

@@ -13,7 +13,8 @@ every URL the page requested.
 
 Usage (writes a screenshot as well)::
 
-    python tests/browser_check.py results/x/index.html --screenshot docs/listening_page.png
+    python tests/browser_check.py results/x/index.html --sort-by sdr --screenshot docs/listening_page.png \
+        --screenshot-from h2
 """
 
 from __future__ import annotations
@@ -156,14 +157,15 @@ def find_chromium() -> str | None:
 
 
 def check_page(page: str | Path, sort_by: str, screenshot: str | Path | None = None, width: int = 1000,
-               height: int = 760) -> dict:
+               height: int = 760, screenshot_from: str = "h1") -> dict:
     """Load ``page`` from disk in headless Chromium and run :data:`CHECKS` (sorting by the column ``sort_by``).
 
     Returns:
         ``{"audio": [...], "images": [...], "sort": {"before", "ascending", "descending"} (None without
         a sortable column ``sort_by``),
         "resources": [...], "requests": [every URL requested]}``. With ``screenshot``,
-        the first ``width`` x ``height`` pixels of the page as it loaded are saved there (PNG, 64 colors).
+        ``width`` x ``height`` pixels of the page as it loaded, from the first element that the CSS
+        selector ``screenshot_from`` matches down, are saved there (PNG, 64 colors).
     """
     executable = find_chromium()
     if executable is None:
@@ -178,8 +180,11 @@ def check_page(page: str | Path, sort_by: str, screenshot: str | Path | None = N
             browser.send("Page.navigate", session=True, url=Path(page).resolve().as_uri())
             browser.wait_for("Page.loadEventFired")
             if screenshot:
-                _save_screenshot(browser.send("Page.captureScreenshot", session=True, format="png")["data"],
-                                 screenshot)
+                top = browser.send("Runtime.evaluate", session=True, returnByValue=True, expression=(
+                    f"document.querySelector({json.dumps(screenshot_from)}).getBoundingClientRect().top"))
+                clip = dict(x=0, y=max(0, top["result"]["value"] - 8), width=width, height=height, scale=1)
+                _save_screenshot(browser.send("Page.captureScreenshot", session=True, format="png", clip=clip,
+                                              captureBeyondViewport=True)["data"], screenshot)
             result = browser.send("Runtime.evaluate", session=True, timeout=600, awaitPromise=True,
                                   returnByValue=True, expression=CHECKS.replace("SORT_BY", json.dumps(sort_by)))
             if "exceptionDetails" in result:
@@ -206,8 +211,9 @@ def main(argv=None) -> int:
     parser.add_argument("page", help="the page's index.html")
     parser.add_argument("--sort-by", default="mask", help="the column whose sorting is checked")
     parser.add_argument("--screenshot", help="also save a screenshot (PNG) here")
+    parser.add_argument("--screenshot-from", default="h1", help="CSS selector of the screenshot's top element")
     args = parser.parse_args(argv)
-    report = check_page(args.page, args.sort_by, args.screenshot)
+    report = check_page(args.page, args.sort_by, args.screenshot, screenshot_from=args.screenshot_from)
     bad = [a for a in report["audio"] if a["state"] != "ok"] + [i for i in report["images"] if not i["ok"]]
     print(f"{len(report['audio'])} players, {len(report['images'])} images, {len(bad)} failed, "
           f"{len(report['requests'])} requests")
