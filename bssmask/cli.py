@@ -53,6 +53,10 @@ def _metrics(text: str) -> tuple[str, ...]:
     return tuple(m for m in METRICS if m in names)
 
 
+#: Mixtures played on the ``bssmask ablate --html`` page unless ``--html-examples`` says otherwise.
+HTML_EXAMPLES = 3
+
+
 def add_ablate_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``bssmask ablate``: the sources, the :class:`AblationConfig` fields, the command's own."""
     defaults = AblationConfig()
@@ -76,8 +80,9 @@ def add_ablate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write the listening page <out>/index.html (with <out>/listening/): the "
                              "mixture, sources and every row's estimates as players, spectrograms and masks "
                              "as images, the sortable table; it opens from disk with no network")
-    parser.add_argument("--html-examples", type=_positive_int, default=3,
-                        help="mixtures played on the --html page: the first N of --dataset (N >= 1; default 3)")
+    parser.add_argument("--html-examples", type=_positive_int, default=None, metavar="N",
+                        help=f"mixtures played on the --html page: the first N of --dataset (N >= 1; default "
+                             f"{HTML_EXAMPLES})")
     parser.add_argument("--out", default="results/ablation", help="output folder (default results/ablation)")
     parser.add_argument("--device", default=defaults.device,
                         help=f"torch device: auto, cpu, cuda, cuda:N (default {defaults.device})")
@@ -204,6 +209,8 @@ def run_ablate(args: argparse.Namespace) -> int:
     if args.sample_rate is not None and args.sample_rate <= 0:
         raise ValueError(f"--sample-rate must be positive, got {args.sample_rate}")
     files = mixture_files(args.dataset) if args.dataset else {}
+    if args.html_examples is not None and not args.html:
+        raise ValueError("--html-examples: needs --html (the page it sets the mixtures of)")
     if args.mix == "file" and not files:
         raise ValueError("--mix file: needs a --dataset CSV with a mixture_path column (the mixtures to score)")
     if args.dataset:
@@ -231,7 +238,8 @@ def run_ablate(args: argparse.Namespace) -> int:
     )
     page = None
     if args.html:
-        jobs = [(mixture_id, paths, files.get(mixture_id)) for mixture_id, paths in mixtures[: args.html_examples]]
+        played = mixtures[: args.html_examples or HTML_EXAMPLES]
+        jobs = [(mixture_id, paths, files.get(mixture_id)) for mixture_id, paths in played]
         page = config, [(mixture_id, *load_mixture(paths, path, config, args.sample_rate)[:2])
                         for mixture_id, paths, path in jobs]
     table = ablation.write_results(args.out, rows, meta, per_mixture, page)

@@ -209,3 +209,11 @@ def test_report_page_plays_every_run_on_the_saved_mixtures(report_page):
     assert np.abs(estimate - level * (sources[1] + 0.2 * sources[0])).max() < 1e-4
     assert all(path.stat().st_size * 8 <= listening.AUDIO_BITS_PER_SAMPLE * sf.info(path).frames
                for path in folder.rglob("*.flac"))
+
+
+def test_html_examples_without_html_one_line_exit_2_nothing_written(pair, tmp_path, capsys):
+    code = main(["ablate", "--sources", *map(str, pair), *FAST, "--html-examples", "2", "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.strip() == "bssmask ablate: error: --html-examples: needs --html (the page it sets " \
+                                        "the mixtures of)"
+    assert not (tmp_path / "x").exists()
