@@ -217,3 +217,13 @@ def test_html_examples_without_html_one_line_exit_2_nothing_written(pair, tmp_pa
     assert code == 2 and err.strip() == "bssmask ablate: error: --html-examples: needs --html (the page it sets " \
                                         "the mixtures of)"
     assert not (tmp_path / "x").exists()
+
+
+def test_table_cells_escape_text_and_sort_undefined_values_last():
+    rows = [{"head": "<b>a</b>", "sdr": float("nan"), "sdr_std": None}, {"head": "b & c", "sdr": 3.5, "sdr_std": 0.25},
+            {"head": "d", "sdr": None}]
+    text = listening.table(rows, {"head": None, "sdr": ".2f", "sdr_std": ".2f"}, "caption <i>", spread_suffix="_std")
+    assert "<b>" not in text and "&lt;b&gt;a&lt;/b&gt;" in text and "b &amp; c" in text and "caption &lt;i&gt;" in text
+    cells = re.findall(r'<td class=num data-sort="([^"]*)">([^<]*)</td>', text)
+    assert cells == [("", "n/a"), ("3.5", "3.50 ± 0.25"), ("", "-")]  # the spread is no column of its own
+    assert text.count("<th scope") == 2
