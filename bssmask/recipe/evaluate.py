@@ -111,8 +111,6 @@ def save_examples(model, conf: dict, exp_dir: Path, n_save_ex: int):
     """
     from asteroid.losses import PITLossWrapper, pairwise_neg_sisdr
 
-    from .build import build_test_loader
-
     pit = PITLossWrapper(pairwise_neg_sisdr, pit_from="pw_mtx")
     rate, first = int(conf["data"]["sample_rate"]), None
     sets = test_sets(conf)
