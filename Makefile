@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: env voices demo test test-compat mutation bench clean
+.PHONY: env voices demo test test-compat test-browser mutation bench clean
 
 env: $(STAMP)
 
@@ -35,6 +35,10 @@ test: $(STAMP) voices
 # with a non-editable install; prints a versions x result table.
 test-compat:
 	$(PYTHON) tests/compat.py
+
+# The listening pages opened in headless Chromium (Debian: apt-get install -y chromium); not in `make test`.
+test-browser: $(STAMP)
+	$(BIN)/python -m pytest -q -m browser tests/test_listening_browser.py
 
 # Mutation testing of the core modules (setup.cfg's [mutmut]), outside `make test`:
 # see docs/testing.md, Mutation testing, for its last run. MUTATION_JOBS mutants run at a time.

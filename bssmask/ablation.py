@@ -42,7 +42,7 @@ from .metrics import METRICS, separation_metrics
 from .stats import mean_ci, nanmean
 from .stft import make_stft, synthesize
 
-__all__ = ["AblationConfig", "MIX_MODES", "UPSAMPLED", "grid", "estimate_key", "estimate_grid", "mixture_of", "check_mixture_rule", "check_independent",
+__all__ = ["AblationConfig", "MIX_MODES", "UPSAMPLED", "grid", "estimate_key", "spectra", "estimate_grid", "mixture_of", "check_mixture_rule", "check_independent",
            "score_mixture", "mean_rows", "sort_rows", "config_dict", "write_results"]
 
 ROW_KEYS = ("mask", "upsampled", "mode", "space")
@@ -160,6 +160,12 @@ def check_mixture_rule(sources: torch.Tensor, mixture: torch.Tensor, mix: str, p
                      "pass --mix file to score the file itself (a mixture with noise, say)")
 
 
+def spectra(sources: torch.Tensor, mixture: torch.Tensor, encoder) -> tuple[torch.Tensor, torch.Tensor]:
+    """Complex STFTs of ``sources [n_src, T]`` and ``mixture [T]`` by an Asteroid ``encoder``: ``[n_src, F, T']``, ``[F, T']``."""
+    both = masks.from_asteroid(encoder(torch.cat([sources, mixture[None]])[None]))[0]
+    return both[:-1], both[-1]
+
+
 def estimate_grid(sources: torch.Tensor, config: AblationConfig,
                   mixture: torch.Tensor | None = None) -> tuple[list[dict], torch.Tensor, list[int]]:
     """Waveform estimates of every grid row on one mixture, each distinct estimate computed once.
@@ -179,8 +185,7 @@ def estimate_grid(sources: torch.Tensor, config: AblationConfig,
     sources = sources.to(config.device)
     mixture = mixture_of(sources, config.mix, None if mixture is None else mixture.to(config.device))
     with torch.no_grad():
-        spectra = masks.from_asteroid(encoder(torch.cat([sources, mixture[None]])[None]))[0]
-        S, Y = spectra[:-1], spectra[-1]  # [n_src, F, T'], [F, T']
+        S, Y = spectra(sources, mixture, encoder)
         rows = grid(config)
         keys = [estimate_key(row, config) for row in rows]
         distinct = {}  # the first row of each key, in grid order
@@ -275,7 +280,8 @@ COLUMNS = {
 }
 
 
-def write_results(out_dir, rows: list[dict], meta: dict, per_mixture: dict[str, list[dict]]) -> str:
+def write_results(out_dir, rows: list[dict], meta: dict, per_mixture: dict[str, list[dict]],
+                  page: tuple[AblationConfig, list[tuple]] | None = None) -> str:
     """Write ``ablation.{csv,md,json,png}`` (and ``ablation_per_mixture.csv`` for several mixtures).
 
     Args:
@@ -284,6 +290,8 @@ def write_results(out_dir, rows: list[dict], meta: dict, per_mixture: dict[str, 
         meta: the config dict stored under ``"config"`` in the JSON (:func:`config_dict`; its
             ``"metrics"`` are the columns written).
         per_mixture: rows of each mixture by mixture id.
+        page: ``(config, examples)``: also write the listening page ``index.html`` of these examples
+            (:func:`bssmask.listening.ablation_page`).
 
     Returns:
         The Markdown table (``mean ± 95% half-width`` for several mixtures).
@@ -319,4 +327,8 @@ def write_results(out_dir, rows: list[dict], meta: dict, per_mixture: dict[str, 
     )
     ceilings = {metric: tables.DB_CEILING for metric in metrics if metric != "l1"}
     paths = tables.write_table(out_dir, "ablation", rows, columns, meta, preamble, ceilings, spread_suffix="_ci")
+    if page:
+        from .listening import ablation_page
+
+        ablation_page(out_dir, page[0], meta, page[1], rows, per_mixture, columns, ceilings, preamble)
     return paths["md"].read_text()

@@ -54,6 +54,10 @@ def _metrics(text: str) -> tuple[str, ...]:
     return tuple(m for m in METRICS if m in names)
 
 
+#: Mixtures played on the ``bssmask ablate --html`` page unless ``--html-examples`` says otherwise.
+HTML_EXAMPLES = 3
+
+
 def add_ablate_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``bssmask ablate``: the sources, the :class:`AblationConfig` fields, the command's own."""
     defaults = AblationConfig()
@@ -73,6 +77,13 @@ def add_ablate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stats", action="store_true",
                         help="also write mask_stats.{csv,md,json}: adjacent-bin correlations and large-mask "
                              "shares of each mask kind (what decides the cost of downsampling)")
+    parser.add_argument("--html", action="store_true",
+                        help="also write the listening page <out>/index.html (with <out>/listening/): the "
+                             "mixture, sources and every row's estimates as players, spectrograms and masks "
+                             "as images, the sortable table; it opens from disk with no network")
+    parser.add_argument("--html-examples", type=_positive_int, default=None, metavar="N",
+                        help=f"mixtures played on the --html page: the first N of --dataset (N >= 1; default "
+                             f"{HTML_EXAMPLES})")
     parser.add_argument("--out", default="results/ablation", help="output folder (default results/ablation)")
     parser.add_argument("--device", default=defaults.device,
                         help=f"torch device: auto, cpu, cuda, cuda:N (default {defaults.device})")
@@ -98,6 +109,27 @@ def _add_config_flags(parser: argparse.ArgumentParser, defaults: AblationConfig)
                             help=f"{meanings[field.name]} ({shown})")
 
 
+def load_mixture(paths, mixture_path, config: AblationConfig, sample_rate: int | None):
+    """The sources ``[n_src, T]`` of one ``bssmask ablate`` mixture, its mixture file ``[T]`` (or None), rate, notes.
+
+    Raises:
+        AudioError: an unreadable or too short file, a mixture file that does not follow ``config.mix``.
+    """
+    from . import ablation
+    from .audio import AudioError, load_sources
+
+    sources, rate, notes = load_sources([*paths, mixture_path] if mixture_path else paths, sample_rate)
+    mixture = None
+    if mixture_path:
+        sources, mixture = sources[:-1], sources[-1]
+        if config.mix != "file":
+            ablation.check_mixture_rule(sources, mixture, config.mix, mixture_path)
+    if sources.shape[-1] < config.n_fft:
+        raise AudioError(f"{', '.join(map(str, paths))}: {sources.shape[-1]} samples, shorter than one "
+                         f"STFT frame (--n-fft {config.n_fft})")
+    return sources, mixture, rate, notes
+
+
 def ablate_mixture(paths, mixture_path, config: AblationConfig, sample_rate: int | None, with_stats: bool):
     """Load and score one mixture of ``bssmask ablate``.
 
@@ -109,18 +141,10 @@ def ablate_mixture(paths, mixture_path, config: AblationConfig, sample_rate: int
             not follow ``config.mix``, linearly dependent sources.
     """
     from . import ablation, mask_stats
-    from .audio import AudioError, load_sources
+    from .audio import AudioError
 
     start = time.perf_counter()
-    sources, rate, notes = load_sources([*paths, mixture_path] if mixture_path else paths, sample_rate)
-    mixture = None
-    if mixture_path:
-        sources, mixture = sources[:-1], sources[-1]
-        if config.mix != "file":
-            ablation.check_mixture_rule(sources, mixture, config.mix, mixture_path)
-    if sources.shape[-1] < config.n_fft:
-        raise AudioError(f"{', '.join(map(str, paths))}: {sources.shape[-1]} samples, shorter than one "
-                         f"STFT frame (--n-fft {config.n_fft})")
+    sources, mixture, rate, notes = load_mixture(paths, mixture_path, config, sample_rate)
     try:  # the config is valid: what score_mixture refuses now is this mixture's sources
         rows = ablation.score_mixture(sources, config, mixture)
     except ValueError as err:
@@ -186,6 +210,8 @@ def run_ablate(args: argparse.Namespace) -> int:
     if args.sample_rate is not None and args.sample_rate <= 0:
         raise ValueError(f"--sample-rate must be positive, got {args.sample_rate}")
     files = mixture_files(args.dataset) if args.dataset else {}
+    if args.html_examples is not None and not args.html:
+        raise ValueError("--html-examples: needs --html (the page it sets the mixtures of)")
     if args.mix == "file" and not files:
         raise ValueError("--mix file: needs a --dataset CSV with a mixture_path column (the mixtures to score)")
     if args.dataset:
@@ -211,7 +237,13 @@ def run_ablate(args: argparse.Namespace) -> int:
         sources=None if args.dataset else [str(p) for p in mixtures[0][1]],
         dataset=args.dataset, sample_rate_option=args.sample_rate,
     )
-    table = ablation.write_results(args.out, rows, meta, per_mixture)
+    page = None
+    if args.html:
+        played = mixtures[: args.html_examples or HTML_EXAMPLES]
+        jobs = [(mixture_id, paths, files.get(mixture_id)) for mixture_id, paths in played]
+        page = config, [(mixture_id, *load_mixture(paths, path, config, args.sample_rate)[:2])
+                        for mixture_id, paths, path in jobs]
+    table = ablation.write_results(args.out, rows, meta, per_mixture, page)
     print(table, end="")
     if args.stats:
         print("\n" + mask_stats.write_statistics(args.out, [stats for _, stats, *_ in results], meta), end="")
@@ -220,7 +252,8 @@ def run_ablate(args: argparse.Namespace) -> int:
         print(f"scored {len(results)} mixtures in {wall:.1f} s ({each:.2f} s per mixture in each of "
               f"{min(n_processes, len(results))} process(es))", file=sys.stderr)
     print(f"written: {Path(args.out) / 'ablation'}.{{csv,md,json,png}}"
-          f"{' and mask_stats.{csv,md,json}' if args.stats else ''}", file=sys.stderr)
+          f"{' and mask_stats.{csv,md,json}' if args.stats else ''}"
+          f"{' and the listening page index.html' if args.html else ''}", file=sys.stderr)
     return 0
 
 

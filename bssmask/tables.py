@@ -61,6 +61,31 @@ def _cell(value, fmt: str | None, ceiling: float | None = None) -> str:
     return format(value, fmt) if fmt and isinstance(value, (int, float)) else str(value)
 
 
+def spread_columns(columns, spread_suffix: str | None) -> dict[str, str]:
+    """``{column: its spread column}`` for the ``columns`` whose ``column + spread_suffix`` is also listed.
+
+    Example:
+        >>> spread_columns(["sdr", "sdr_ci", "l1"], "_ci")
+        {'sdr': 'sdr_ci'}
+    """
+    return {k: k + spread_suffix for k in columns if spread_suffix and k + spread_suffix in columns}
+
+
+def cell(row: dict, key: str, fmt: str | None, ceiling: float | None = None, spread_key: str | None = None) -> str:
+    """The text of ``row[key]`` in a table: ``-`` for None, ``n/a`` undefined, ``> ceiling``, or
+    ``value ± spread`` with the value of ``spread_key`` (both formatted by ``fmt``).
+
+    Example:
+        >>> cell({"sdr": 12.625, "sdr_ci": 0.4}, "sdr", ".2f", 100.0, "sdr_ci")
+        '12.62 ± 0.40'
+    """
+    text = _cell(row.get(key), fmt, ceiling)
+    spread = row.get(spread_key) if spread_key else None
+    if spread is None or _is_undefined(spread) or text in ("-", "n/a") or text.startswith(">"):
+        return text
+    return f"{text} ± {_cell(spread, fmt)}"
+
+
 def to_markdown(rows: list[dict], columns: dict[str, str | None], ceilings: dict[str, float] | None = None,
                 spread_suffix: str | None = None) -> str:
     """Markdown table; ``columns`` maps each key to a format spec (``".2f"``) or None.
@@ -80,19 +105,12 @@ def to_markdown(rows: list[dict], columns: dict[str, str | None], ceilings: dict
         | ibm | 12.62 ± 0.40 |
     """
     ceilings = ceilings or {}
-    spreads = {k: k + spread_suffix for k in columns if spread_suffix and k + spread_suffix in columns}
+    spreads = spread_columns(columns, spread_suffix)
     shown = [k for k in columns if k not in spreads.values()]
-
-    def cell(row, key):
-        text = _cell(row.get(key), columns[key], ceilings.get(key))
-        spread = row.get(spreads.get(key))
-        if spread is None or _is_undefined(spread) or text in ("-", "n/a") or text.startswith(">"):
-            return text
-        return f"{text} ± {_cell(spread, columns[key])}"
-
     header = "| " + " | ".join(shown) + " |"
     rule = "| " + " | ".join("---" for _ in shown) + " |"
-    body = ["| " + " | ".join(cell(row, k) for k in shown) + " |" for row in rows]
+    body = ["| " + " | ".join(cell(row, k, columns[k], ceilings.get(k), spreads.get(k)) for k in shown) + " |"
+            for row in rows]
     return "\n".join([header, rule, *body]) + "\n"
 
 
@@ -160,11 +178,22 @@ def bar_plot(rows: list[dict], label_keys: list[str], metric: str | dict[str, st
     save_png(fig, path)
 
 
-def save_png(fig, path: str | Path, dpi: int = 110) -> None:
-    """Lay out a matplotlib ``Figure`` and write it as PNG atomically (Agg; pyplot is never imported)."""
+def save_png(fig, path: str | Path, dpi: int = 110, colors: int | None = None) -> None:
+    """Lay out a matplotlib ``Figure`` and write it as PNG atomically (Agg; pyplot is never imported).
+
+    With ``colors`` the image is quantized to a palette of that many colors (Pillow's median cut):
+    a third of the size for noisy images such as masks.
+    """
     fig.tight_layout()
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi)
+        if colors is None:
+            fig.savefig(tmp, format="png", dpi=dpi)
+            return
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=dpi)
+        Image.open(buffer).convert("RGB").quantize(colors).save(tmp, format="PNG", optimize=True)
 
 
 def write_table(out_dir: str | Path, stem: str, rows: list[dict], columns: dict[str, str | None],

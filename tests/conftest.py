@@ -4,6 +4,9 @@ Tests marked ``voices`` need the Debian voice packages of the voices that the re
 (``asterisk_voices.VOICES``, which its corpus reads). Without them these tests do
 not run, the summary names what was not tested, and the run FAILS, unless
 ``BSSMASK_SKIP_VOICE_TESTS=1`` says that skipping them is intended.
+
+Tests marked ``browser`` (headless Chromium) are left out of every run but
+one that selects them, ``pytest -m browser`` (``make test-browser``).
 """
 
 import os
@@ -35,9 +38,16 @@ _not_tested: Counter = Counter()
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "voices: needs the Debian Asterisk voice packages (the recipe's corpus)")
+    config.addinivalue_line("markers", "browser: opens pages in headless Chromium; runs only when asked for with "
+                                       "-m browser (make test-browser), skipped there without chromium")
 
 
 def pytest_collection_modifyitems(config, items):
+    if "browser" not in (config.option.markexpr or ""):
+        browser = [item for item in items if item.get_closest_marker("browser")]
+        if browser:
+            config.hook.pytest_deselected(items=browser)
+            items[:] = [item for item in items if not item.get_closest_marker("browser")]
     if not MISSING_PACKAGES:
         return
     reason = f"needs the Asterisk voices ({', '.join(MISSING_PACKAGES)} not installed)"

@@ -19,6 +19,7 @@ from bssmask.checkpoint import load_safe
 from bssmask.data.corpus_config import ALL_SPLITS
 from bssmask.data.librimix import split_csv
 from recipe_helpers import QUICK, RECIPE, first_mixtures, read_rows, run
+from test_listening import check_links
 
 N_TEST = QUICK["corpus"]["n_test"]
 HEADS = QUICK["report"]["heads"]
@@ -89,11 +90,20 @@ def test_quick_recipe_train_and_eval(recipe, quick):
     example = next((exp / "eval" / "examples").iterdir())
     assert {p.name for p in example.iterdir()} == {"mixture.wav", "s1.wav", "s2.wav", "s1_estimate.wav",
                                                    "s2_estimate.wav"}
+    # the first n_save_ex mixtures of the sets the report's listening page plays
+    for out in ("eval", "eval_unseen", "eval_same"):
+        assert len(list((exp / out / "examples").glob("*/s2_estimate.wav"))) == QUICK["eval"]["n_save_ex"]
+    assert not (exp / "eval_dev_unseen" / "examples").exists()
 
 
 def test_quick_recipe_report(recipe, quick):
     report = recipe / "exp" / "quick" / "report"
-    assert {p.name for p in report.iterdir()} == {"report.md", "report.csv", "report.json", "report.png"}
+    assert {p.name for p in report.iterdir()} == {"report.md", "report.csv", "report.json", "report.png",
+                                                  "index.html", "listening"}
+    # the listening page: per saved mixture of test, test_unseen and test_same, the mixture, two sources and
+    # every head's and peer's two estimates (peers save their examples as heads do)
+    page = check_links(report)
+    assert len(page.found["audio"]) == 3 * QUICK["eval"]["n_save_ex"] * (3 + 2 * (len(HEADS) + len(PEERS)))
     json_rows = {r["head"]: r for r in json.loads((report / "report.json").read_text())["rows"]}
     assert {name: r["kind"] for name, r in json_rows.items()} == {**{h: "bssmask" for h in HEADS},
                                                                   **{p: "peer" for p in PEERS}}

@@ -7,7 +7,9 @@
   improvement;
 - :func:`test_sets`, :func:`score_sets`: the config's test sets (seen voices,
   held-out voices, the held-out validation voice, one voice) scored and written as ``metrics.csv`` and
-  ``summary.json``.
+  ``summary.json``;
+- :func:`save_examples`: the first mixtures of the sets of :data:`EXAMPLE_SETS`, their sources and
+  estimates as wav files (the report's listening page plays them).
 
 Example:
     >>> summarize([{m: 1.0 for m in COLUMNS[2:]}], {}, "model.pth")["si_sdr_imp"]
@@ -18,22 +20,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import soundfile as sf
+import torch
 from pytorch_lightning.utilities import rank_zero_only
 
 from .. import tables
+from ..atomic import atomic_path
 from ..engine.callbacks import GatherRows
 from ..engine.scoring import EVAL_METRICS
 from ..engine.system import SeparationSystem
 from ..stats import nanmean
 from .build import build_test_loader, build_trainer
 
-__all__ = ["COLUMNS", "TEST_SETS", "predict_rows", "summarize", "test_sets", "score_sets"]
+__all__ = ["COLUMNS", "TEST_SETS", "EXAMPLE_SETS", "predict_rows", "summarize", "test_sets", "score_sets",
+           "save_examples"]
 
 #: Columns of ``metrics.csv``: the mixture, its length and each metric of the estimates and of the mixture.
 COLUMNS = ["mixture_ID", "length", *EVAL_METRICS, *(f"input_{m}" for m in EVAL_METRICS)]
 #: Output folder of each test set, by the data section's key of its folder.
 TEST_SETS = {"test_dir": "eval", "test_unseen_dir": "eval_unseen", "dev_unseen_dir": "eval_dev_unseen",
              "test_same_dir": "eval_same"}
+#: Output folders of the test sets whose first mixtures :func:`save_examples` saves.
+EXAMPLE_SETS = ("eval", "eval_unseen", "eval_same")
 
 
 def predict_rows(model, conf: dict, exp_dir: str | Path) -> list[dict]:
@@ -88,3 +96,36 @@ def score_sets(model, conf: dict, exp_dir: Path, model_path) -> dict[str, dict]:
             shown = "  ".join(f"{m} {summary[m]:.2f} ({summary[m + '_imp']:+.2f})" for m in EVAL_METRICS)
             print(f"{out}: {summary['n_mixtures']} mixtures: {shown}")
     return summaries
+
+
+def save_examples(model, conf: dict, exp_dir: Path, n_save_ex: int):
+    """Write the first ``n_save_ex`` mixtures (-1: all) of each set of :data:`EXAMPLE_SETS`, sources and estimates.
+
+    Each goes to ``<exp_dir>/<set>/examples/<mixture_ID>/``: ``mixture.wav``,
+    ``s<k>.wav`` and ``s<k>_estimate.wav`` (32-bit float), the estimates of
+    ``model`` (any separator ``[B, T] -> [B, n_src, T]``) matched to the
+    sources by PIT on SI-SDR.
+
+    Returns:
+        The first test mixture's ``(mixture [1, T], sources [1, n_src, T])``, or None without any.
+    """
+    from asteroid.losses import PITLossWrapper, pairwise_neg_sisdr
+
+    pit = PITLossWrapper(pairwise_neg_sisdr, pit_from="pw_mtx")
+    rate, first = int(conf["data"]["sample_rate"]), None
+    sets = test_sets(conf)
+    for out in (out for out in EXAMPLE_SETS if out in sets):
+        for index, (mixture, sources, ids) in enumerate(build_test_loader(sets[out])):
+            if 0 <= n_save_ex <= index:
+                break
+            with torch.no_grad():
+                _, estimates = pit(model(mixture), sources, return_est=True)
+            wavs = {"mixture": mixture[0], **{f"s{k + 1}": s for k, s in enumerate(sources[0])},
+                    **{f"s{k + 1}_estimate": e for k, e in enumerate(estimates[0])}}
+            folder = exp_dir / out / "examples" / "_".join(part[0] for part in ids)
+            for name, wav in wavs.items():
+                with atomic_path(folder / f"{name}.wav") as tmp:
+                    sf.write(tmp, wav.numpy(), rate, format="WAV", subtype="FLOAT")
+            if out == "eval" and first is None:
+                first = mixture, sources
+    return first

@@ -16,7 +16,8 @@ any is scored (:func:`bssmask.recipe.evaluate.score_sets`). Writes to ``<exp_dir
   ``pesq``, ``stoi``), those of the mixture (``input_*``), the mean
   improvements (``*_imp``), the number of mixtures, the config and the model file;
 - ``examples/<mixture_ID>/``: mixture, sources and estimates of the first
-  ``n_save_ex`` test mixtures as wav files;
+  ``n_save_ex`` test mixtures as wav files (also in ``eval_unseen/`` and ``eval_same/``,
+  :func:`bssmask.recipe.evaluate.save_examples`), which the report's listening page plays;
 - ``masks.png``: the first example's mixture spectrogram with its estimated
   and oracle masks.
 
@@ -30,43 +31,19 @@ import argparse
 import sys
 from pathlib import Path
 
-import soundfile as sf
 import torch
-from asteroid.losses import PITLossWrapper, pairwise_neg_sisdr
 from pytorch_lightning.utilities import rank_zero_only
 
 from bssmask import config, masks, tables
-from bssmask.atomic import atomic_path
 from bssmask.errors import entry_point
 from bssmask.io import check_compatible
 from bssmask.models import MaskSeparator
-from bssmask.recipe.build import build_test_loader
-from bssmask.recipe.evaluate import score_sets
+from bssmask.recipe.evaluate import save_examples, score_sets
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exp_dir", required=True, help="experiment folder (exp/<tag>)")
     parser.add_argument("--model", default=None, help="model file (default <exp_dir>/best_model.pth)")
-
-
-def save_examples(model: MaskSeparator, loader, n_save_ex: int, out_dir: Path) -> list:
-    """Write the first ``n_save_ex`` mixtures, sources and estimates; return the first one's tensors."""
-    pit = PITLossWrapper(pairwise_neg_sisdr, pit_from="pw_mtx")
-    rate = int(model.sample_rate)
-    first = None
-    for index, (mixture, sources, ids) in enumerate(loader):
-        if 0 <= n_save_ex <= index:
-            break
-        with torch.no_grad():
-            _, estimates = pit(model(mixture), sources, return_est=True)
-        folder = out_dir / "_".join(part[0] for part in ids)
-        wavs = {"mixture": mixture[0], **{f"s{k + 1}": s for k, s in enumerate(sources[0])},
-                **{f"s{k + 1}_estimate": e for k, e in enumerate(estimates[0])}}
-        for name, wav in wavs.items():
-            with atomic_path(folder / f"{name}.wav") as tmp:
-                sf.write(tmp, wav.numpy(), rate, format="WAV", subtype="FLOAT")
-        first = first or (mixture, sources)
-    return first
 
 
 def plot_masks(model: MaskSeparator, mixture: torch.Tensor, sources: torch.Tensor, path: Path) -> None:
@@ -116,7 +93,7 @@ def main(argv=None) -> int:
     if rank_zero_only.rank != 0:
         return 0
     model.eval()
-    first = save_examples(model, build_test_loader(conf), conf["eval"]["n_save_ex"], exp_dir / "eval" / "examples")
+    first = save_examples(model, conf, exp_dir, conf["eval"]["n_save_ex"])
     if first is not None:
         plot_masks(model, *first, exp_dir / "eval" / "masks.png")
     return 0

@@ -8,7 +8,7 @@ scored on the test sets as ``eval.py`` scores a head. Writes to
 ``<exp_dir>``: ``peer_model.pth`` (``{"peer", "options", "state_dict",
 "training"}``), ``conf.yml``, ``checkpoints/``, ``logs/``, and
 ``eval/``, ``eval_unseen/``, ``eval_dev_unseen/``, ``eval_same/`` (``metrics.csv``,
-``summary.json``).
+``summary.json``; ``examples/`` as ``eval.py`` saves them, for the report's listening page).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from bssmask.errors import entry_point
 from bssmask.io import save_package
 from bssmask.peers import build_peer
 from bssmask.recipe.build import build_loaders, build_optimization, build_trainer, peer_options
-from bssmask.recipe.evaluate import score_sets
+from bssmask.recipe.evaluate import save_examples, score_sets
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +39,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 def main(argv=None) -> int:
     conf, args = config.parse_args(argv, __doc__.splitlines()[0], add_options)
     exp_dir = Path(args.exp_dir)
-    config.require(conf, "data", "model", "optim", "training", "trainer", "report")
+    config.require(conf, "data", "model", "optim", "training", "trainer", "report", "eval")
     kind, options = peer_options(conf, args.peer)
     pl.seed_everything(conf["training"]["seed"], workers=True, verbose=False)
     peer = build_peer(kind, conf["data"]["n_src"], conf["data"]["sample_rate"], **options)
@@ -62,6 +62,8 @@ def main(argv=None) -> int:
         print(f"peer {args.peer} ({kind}): {seconds:.0f} s, {trainer.global_step} steps, {trainer.current_epoch} "
               f"epochs: {model_path}")
     score_sets(peer, conf, exp_dir, model_path)
+    if trainer.is_global_zero:
+        save_examples(peer.eval(), conf, exp_dir, conf["eval"]["n_save_ex"])
     return 0
 
 

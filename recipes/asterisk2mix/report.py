@@ -27,17 +27,25 @@ the seen-voice test set (``si_sdr_imp``), on the held-out-voice test set
 held-out validation voice (``si_sdr_imp_dev_unseen``) and on the same-voice
 test set (``si_sdr_imp_same``).
 
-Writes ``<exp_dir>/report/report.{md,csv,json,png}``.
+Writes ``<exp_dir>/report/report.{md,csv,json,png}`` and the listening page
+``<exp_dir>/report/index.html`` (with ``listening/``, :mod:`bssmask.listening`): the
+summary table, then, for the mixtures each run saved (``eval.n_save_ex``) of ``test``,
+``test_unseen`` and ``test_same``, the mixture, the sources and every head's and
+peer's estimates as players. It opens from disk with no network.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import html
 import statistics
 import sys
 from pathlib import Path
 
-from bssmask import ablation, config, heads, masks, tables
+import soundfile as sf
+
+from bssmask import ablation, config, heads, listening, masks, tables
 from bssmask.audio import load_sources
 from bssmask.data.librimix import list_mixtures, split_csv
 from bssmask.errors import entry_point
@@ -60,6 +68,9 @@ SCORES = {"eval": {k: k for k in ("si_sdr", "si_sdr_imp", "sdr", "sdr_imp", "sir
 #: Columns that get a standard deviation over seeds.
 SPREAD = ("si_sdr_imp", "si_sdr_imp_unseen")
 OVERRIDABLE = ("model", "loss")
+#: Test sets whose saved examples (``<run>/<set>/examples/``) the listening page plays, with their titles.
+LISTENED = {"eval": "test: seen voices", "eval_unseen": "test_unseen: held-out voices",
+            "eval_same": "test_same: two utterances of one voice"}
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -124,6 +135,60 @@ def plot(rows: list[dict], path: Path) -> None:
                     axis_label="SI-SDR improvement (dB)", cut_outliers=False)
 
 
+def _improvement(run: Path, out: str, mixture_id: str) -> float | None:
+    """SI-SDR improvement of a run on one test mixture (its ``metrics.csv`` row), or None without one."""
+    path = run / out / "metrics.csv"
+    rows = [r for r in csv.DictReader(path.open()) if r["mixture_ID"] == mixture_id] if path.is_file() else []
+    return float(rows[0]["si_sdr"]) - float(rows[0]["input_si_sdr"]) if rows else None
+
+
+def write_listening(out_dir: Path, rows: list[dict], preamble: str, facts: dict[str, str]) -> Path:
+    """Write the listening page ``<out_dir>/index.html`` of the report ``rows`` (each with its ``run`` folder).
+
+    The summary table (with its spreads over seeds) and ``report.png``, then, per
+    test set of :data:`LISTENED` and per saved example, the mixture and the sources
+    (from the first run that saved it) and each run's estimates, all at one level.
+    """
+    body = [f"<p>{html.escape(line)}</p>" for line in preamble.splitlines() if line]
+    body.append(listening.table(rows, COLUMNS, "Summary (click a column's title to sort by it)",
+                                spread_suffix="_std"))
+    body.append('<figure><img src="report.png" alt="Bar plot of each head\'s and peer\'s SI-SDR improvement on '
+                'seen and held-out voices"></figure>')
+    with listening.Assets.folder(out_dir) as assets:
+        for out, title in LISTENED.items():
+            examples = {}  # mixture ID -> {head: its example folder}
+            for row in rows:
+                for mixture in sorted((Path(row["run"]) / out / "examples").glob("*/mixture.wav")):
+                    examples.setdefault(mixture.parent.name, {})[row["head"]] = mixture.parent
+            if examples:
+                body.append(f"<h2>{html.escape(title)}</h2>")
+            for number, (mixture_id, folders) in enumerate(sorted(examples.items()), 1):
+                first = next(iter(folders.values()))
+                n_src = len(list(first.glob("s*_estimate.wav")))
+                clips = {name: sf.read(first / f"{name}.wav", dtype="float32")[0]
+                         for name in ["mixture", *(f"s{k + 1}" for k in range(n_src))]}
+                estimates = {(head, k): sf.read(folder / f"s{k + 1}_estimate.wav", dtype="float32")[0]
+                             for head, folder in folders.items() for k in range(n_src)}
+                rate = sf.info(first / "mixture.wav").samplerate
+                level, name = listening.gain(*clips.values(), *estimates.values()), f"{out}/mixture{number}"
+                body.append(f"<h3>{html.escape(out.replace('eval', 'test'))} mixture {number}: "
+                            f"{html.escape(mixture_id)}</h3>")
+                labels = {"mixture": "mixture", **{f"s{k + 1}": f"source {k + 1} (true)" for k in range(n_src)}}
+                body += [listening.player(assets.audio(f"{name}/{key}", wav, rate, level),
+                                          f"{mixture_id}: {labels[key]}") for key, wav in clips.items()]
+                heard = [dict(head=row["head"], kind=row["kind"], run=i,
+                              si_sdr_imp=_improvement(Path(row["run"]), out, mixture_id))
+                         for i, row in enumerate(rows) if row["head"] in folders]
+                media = {f"source {k + 1} estimate": [
+                    listening.player(assets.audio(f"{name}/run{row['run']}_s{k + 1}", estimates[row["head"], k], rate,
+                                                  level), f"{row['head']}: source {k + 1} estimate", caption=False)
+                    for row in heard] for k in range(n_src)}
+                body.append(listening.table(heard, {"head": None, "kind": None, "si_sdr_imp": ".2f"},
+                                            f"Estimates of {mixture_id} (si_sdr_imp: on this mixture, dB)",
+                                            media=media))
+    return listening.write_page(out_dir, "Trained heads and Asteroid peers: listening page", facts, "\n".join(body))
+
+
 def seed_config(conf: dict, seed: int) -> dict:
     """``conf`` trained with ``seed``."""
     return config.merge(conf, {"training": {"seed": seed}})
@@ -133,7 +198,7 @@ def seed_config(conf: dict, seed: int) -> dict:
 def main(argv=None) -> int:
     conf, args = config.parse_args(argv, __doc__.splitlines()[0], add_options)
     exp_dir = Path(args.exp_dir)
-    config.require(conf, "data", "model", "loss", "report")
+    config.require(conf, "data", "model", "loss", "report", "eval")
     report = conf["report"]
     variants = {name: head_config(conf, name, overrides) for name, overrides in report["heads"].items()}
     if not variants:
@@ -205,6 +270,13 @@ def main(argv=None) -> int:
     )
     paths = tables.write_table(out_dir, "report", rows, COLUMNS, dict(config=conf, test_csv=str(test_csv)), preamble)
     plot(rows, out_dir / "report.png")
+    model = conf["model"]
+    write_listening(out_dir, rows, preamble, {
+        "window": model["window"], "factor": f"{model['factor']} (downsampling: {model['down_method']}; heads "
+                                              "may override it, see the factor column)",
+        "method": model["method"], "space": model["space"], "STFT": f"n_fft {model['n_fft']}, hop {model['hop']}",
+        "masker": model["masker"], "loss": conf["loss"]["loss"], "sample rate": f"{conf['data']['sample_rate']} Hz",
+        "examples per test set": str(conf["eval"]["n_save_ex"])})
     print(paths["md"].read_text(), end="")
     return 0
 

@@ -13,9 +13,10 @@
 #   1  train:  exp/<tag>/best_model.pth, checkpoints/, logs/
 #   2  eval:   exp/<tag>/eval/{metrics.csv,summary.json,masks.png,examples/},
 #              exp/<tag>/eval_unseen/, eval_dev_unseen/, eval_same/
-#              (metrics.csv, summary.json)
+#              (metrics.csv, summary.json; examples/ but in eval_dev_unseen/)
 #   3  report: each head of conf.yml's report.heads, trained and evaluated,
 #              next to its oracle: exp/<tag>/report/report.{md,csv,json,png}
+#              and the listening page exp/<tag>/report/index.html
 #
 # Every key of conf.yml is a flag: --lr 3e-4, --epochs 5, --mask irm.
 # Trainer: --accelerator cpu|gpu --devices N --num_nodes N --strategy ddp.
