@@ -12,7 +12,7 @@ MODULES = [
     "bssmask.data.epochs", "bssmask.data.corpus_config", "bssmask.engine.scoring", "bssmask.engine.system",
     "bssmask.engine.callbacks", "bssmask.recipe.build", "bssmask.recipe.evaluate", "bssmask.recipe.finetune",
     "bssmask.recipe.runner", "bssmask.errors", "bssmask.tf", "bssmask.names", "bssmask.ablation_config",
-    "bssmask.data.augment", "bssmask.docstrings",
+    "bssmask.data.augment", "bssmask.docstrings", "bssmask.data.pseudo_voices", "bssmask.data.speech",
 ]
 
 
