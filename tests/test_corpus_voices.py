@@ -13,6 +13,7 @@ from bssmask.data import DEFAULT_SOURCES, corpus, pseudo_voices, speech
 from bssmask.data.corpus_config import CorpusConfig, CorpusError
 from test_corpus import HELD, SMALL, five_voices, read_csv, source_dir, speakers_of  # noqa: F401  (fixtures)
 import tts_voices  # the recipe's local/ (on the path from recipe_helpers, imported by test_corpus)
+import voice_distance
 
 #: SMALL with two pseudo-speakers of each recorded training voice.
 TRANSFORMED = CorpusConfig(**{**HELD.__dict__, "n_train": 24, "transformed_voices": 2, "transform_seed": 5})
@@ -123,3 +124,17 @@ def test_synthetic_voices_are_training_voices_at_the_corpus_rate(five_voices, tm
         CorpusConfig(**{**config.__dict__, "synthetic_voices": ("gamma",)}).validate()  # a held-out voice
     with pytest.raises(CorpusError, match="unknown synthetic voice 'tts-nobody'"):
         tts_voices.synthesize(["tts-nobody"], tmp_path / "tts")
+
+
+def test_voice_distance_table_measures_each_pseudo_speaker_against_its_source(transformed, capsys):
+    rows = voice_distance.distances(transformed[1].parent, max_excerpts=300)
+    kinds = [row["kind"].split(" ")[0] for row in rows]
+    assert kinds == ["recorded", "same", "same"] + ["pseudo"] * 4
+    assert [(row["voice"], row["other"]) for row in rows[3:]] == [
+        ("alpha-p0", "alpha"), ("alpha-p1", "alpha"), ("beta-p0", "beta"), ("beta-p1", "beta")]
+    distance = {kind: np.mean([r["distance"] for r, k in zip(rows, kinds) if k == kind]) for kind in set(kinds)}
+    assert np.isfinite(list(distance.values())).all()
+    assert distance["pseudo"] > distance["same"]  # a pseudo-speaker is farther from its source than the source's halves
+    assert voice_distance.main(["--corpus", str(transformed[1].parent)]) == 0
+    assert capsys.readouterr().out.startswith("| kind | voice | other | distance |")
+    assert voice_distance.main(["--corpus", str(transformed[1])]) == 2  # the metadata folder: not a corpus
