@@ -25,7 +25,8 @@ def test_pseudo_speaker_factors_are_drawn_per_speaker_and_reproducible():
     assert voices == pseudo_voices.draw(["alpha", "beta"], 3, seed=7)
     assert voices[3:] == pseudo_voices.draw(["beta"], 3, seed=7)  # a voice's draws ignore the other voices
     assert voices != pseudo_voices.draw(["alpha", "beta"], 3, seed=8)
-    factors = np.array([(v.f0_factor, v.formant_factor) for v in pseudo_voices.draw([f"v{i}" for i in range(50)], 4, 0)])
+    many = pseudo_voices.draw([f"v{i}" for i in range(50)], 4, seed=0)
+    factors = np.array([(v.f0_factor, v.formant_factor) for v in many])
     assert factors[:, 0].min() >= pseudo_voices.F0_RANGE[0] and factors[:, 0].max() <= pseudo_voices.F0_RANGE[1]
     assert factors[:, 1].min() >= pseudo_voices.FORMANT_RANGE[0]
     assert factors[:, 1].max() <= pseudo_voices.FORMANT_RANGE[1]
@@ -129,9 +130,12 @@ def test_synthetic_voices_are_training_voices_at_the_corpus_rate(five_voices, tm
 def test_voice_distance_table_measures_each_pseudo_speaker_against_its_source(transformed, capsys):
     rows = voice_distance.distances(transformed[1].parent, max_excerpts=300)
     kinds = [row["kind"].split(" ")[0] for row in rows]
-    assert kinds == ["recorded", "same", "same"] + ["pseudo"] * 4
-    assert [(row["voice"], row["other"]) for row in rows[3:]] == [
+    assert kinds == ["recorded", "same", "same"] + ["pseudo"] * 4 + ["held-out,"] * 6  # delta, gamma, epsilon, twice
+    assert [(row["voice"], row["other"]) for row in rows[3:7]] == [
         ("alpha-p0", "alpha"), ("alpha-p1", "alpha"), ("beta-p0", "beta"), ("beta-p1", "beta")]
+    nearest_recorded, nearest_any = rows[7:10], rows[10:13]
+    assert [r["voice"] for r in nearest_recorded] == [r["voice"] for r in nearest_any] == ["delta", "gamma", "epsilon"]
+    assert all(a["distance"] <= r["distance"] for r, a in zip(nearest_recorded, nearest_any))  # more voices, nearer
     distance = {kind: np.mean([r["distance"] for r, k in zip(rows, kinds) if k == kind]) for kind in set(kinds)}
     assert np.isfinite(list(distance.values())).all()
     assert distance["pseudo"] > distance["same"]  # a pseudo-speaker is farther from its source than the source's halves

@@ -10,8 +10,10 @@ count. The distance of two speakers is the Euclidean distance of their
 vectors: it grows with differences of the long-term spectrum (formants,
 vocal-tract length, voice quality, channel). Printed as Markdown: every
 pair of recorded voices, each pseudo-speaker to its source, each synthetic
-voice to its nearest recorded voice, and, as the floor of the measure,
-each recorded voice's two halves (its excerpts of even and odd mixtures).
+voice to its nearest recorded voice, each held-out voice (read from
+``test_unseen`` and ``dev_unseen``) to its nearest recorded and its nearest
+training voice of any kind, and, as the floor of the measure, each
+recorded voice's two halves (its excerpts of even and odd mixtures).
 
 Usage: python local/voice_distance.py --corpus data/Asterisk2Mix/wav8k/max [--max_excerpts 300]
 """
@@ -49,28 +51,35 @@ def mean_mfcc(paths, sample_rate: int) -> np.ndarray:
     return torch.cat(frames).mean(0).numpy()
 
 
-def speaker_excerpts(corpus: Path, max_excerpts: int) -> dict[str, list[list[Path]]]:
-    """Each training speaker's source files, split in the excerpts of even and odd mixtures."""
-    table = corpus / "metadata" / "sources_train.csv"
+def speaker_excerpts(corpus: Path, split: str, max_excerpts: int) -> dict[str, list[list[Path]]]:
+    """Each speaker's source files of a split, split in those of even and odd mixtures."""
+    table = corpus / "metadata" / f"sources_{split}.csv"
     if not table.is_file():
-        raise UserError(f"{corpus}: not a built corpus (no metadata/sources_train.csv)")
+        raise UserError(f"{corpus}: not a built corpus (no metadata/sources_{split}.csv)")
     halves: dict[str, list[list[Path]]] = {}
     with open(table, newline="") as handle:
         for i, row in enumerate(csv.DictReader(handle)):
             for k in (1, 2):
                 half = halves.setdefault(row[f"speaker_{k}"], [[], []])[i % 2]
                 if len(half) < max_excerpts // 2:
-                    half.append(corpus / "train" / f"s{k}" / f"{row['mixture_ID']}.wav")
+                    half.append(corpus / split / f"s{k}" / f"{row['mixture_ID']}.wav")
     return halves
 
 
 def distances(corpus: Path, max_excerpts: int) -> list[dict]:
     """The rows of the table (see the module docstring)."""
-    kinds = json.loads((corpus / "speakers.json").read_text())["train"]
+    speakers = json.loads((corpus / "speakers.json").read_text())
+    kinds = speakers["train"]
     record = json.loads((corpus / "corpus.json").read_text())
     rate = record["options"]["sample_rate"]
-    halves = speaker_excerpts(corpus, max_excerpts)
+    halves = speaker_excerpts(corpus, "train", max_excerpts)
     means = {name: mean_mfcc(a + b, rate) for name, (a, b) in halves.items()}
+    held_out = [name for split in ("test_unseen", "dev_unseen") if split in speakers
+                for name in speakers[split]["recorded"] if name not in halves]
+    for split in ("test_unseen", "dev_unseen"):
+        for name, (a, b) in speaker_excerpts(corpus, split, max_excerpts).items() if split in speakers else ():
+            if name in held_out:
+                means[name] = mean_mfcc(a + b, rate)
 
     def dist(a, b):
         return float(np.linalg.norm(means[a] - means[b]))
@@ -85,18 +94,23 @@ def distances(corpus: Path, max_excerpts: int) -> list[dict]:
                   other=v["source"], distance=dist(v["name"], v["source"])) for v in record["pseudo_voices"]]
     rows += [dict(kind="synthetic, nearest recorded", voice=name, other=min(recorded, key=lambda r: dist(name, r)),
                   distance=min(dist(name, r) for r in recorded)) for name in kinds["synthetic"]]
+    for pool, kind in ((recorded, "held-out, nearest recorded"), (list(halves), "held-out, nearest training voice")):
+        rows += [dict(kind=kind, voice=name, other=min(pool, key=lambda r: dist(name, r)),
+                      distance=min(dist(name, r) for r in pool)) for name in held_out]
     return rows
 
 
 @entry_point("voice_distance.py")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", required=True, type=Path, help="a built corpus (<storage_dir>/Asterisk2Mix/wav8k/max)")
+    parser.add_argument("--corpus", required=True, type=Path,
+                        help="a built corpus (<storage_dir>/Asterisk2Mix/wav8k/max)")
     parser.add_argument("--max_excerpts", type=int, default=300, help="training excerpts read per speaker")
     args = parser.parse_args(argv)
     rows = distances(args.corpus, args.max_excerpts)
     print(to_markdown(rows, {"kind": None, "voice": None, "other": None, "distance": ".2f"}), end="")
-    for kind in ("recorded pair", "same voice, two halves", "pseudo", "synthetic"):
+    for kind in ("recorded pair", "same voice, two halves", "pseudo", "synthetic", "held-out, nearest recorded",
+                 "held-out, nearest training voice"):
         values = [r["distance"] for r in rows if r["kind"].startswith(kind)]
         if values:
             print(f"{kind}: min {min(values):.2f}, median {np.median(values):.2f}, max {max(values):.2f} "
