@@ -133,6 +133,9 @@ def test_voice_distance_table_measures_each_pseudo_speaker_against_its_source(tr
     assert kinds == ["recorded", "same", "same"] + ["pseudo"] * 4 + ["held-out,"] * 6  # delta, gamma, epsilon, twice
     assert [(row["voice"], row["other"]) for row in rows[3:7]] == [
         ("alpha-p0", "alpha"), ("alpha-p1", "alpha"), ("beta-p0", "beta"), ("beta-p1", "beta")]
+    factors = {v.name: v.f0_factor for v in pseudo_voices.draw(["alpha", "beta"], 2, 5)}
+    for row in rows[3:7]:  # the training excerpts of a pseudo-speaker have its source's f0 times its factor
+        assert row["f0_voice"] / row["f0_other"] == pytest.approx(factors[row["voice"]], rel=0.1)
     nearest_recorded, nearest_any = rows[7:10], rows[10:13]
     assert [r["voice"] for r in nearest_recorded] == [r["voice"] for r in nearest_any] == ["delta", "gamma", "epsilon"]
     assert all(a["distance"] <= r["distance"] for r, a in zip(nearest_recorded, nearest_any))  # more voices, nearer
@@ -140,5 +143,5 @@ def test_voice_distance_table_measures_each_pseudo_speaker_against_its_source(tr
     assert np.isfinite(list(distance.values())).all()
     assert distance["pseudo"] > distance["same"]  # a pseudo-speaker is farther from its source than the source's halves
     assert voice_distance.main(["--corpus", str(transformed[1].parent)]) == 0
-    assert capsys.readouterr().out.startswith("| kind | voice | other | distance |")
+    assert capsys.readouterr().out.startswith("| kind | voice | other | distance | f0_voice | f0_other |")
     assert voice_distance.main(["--corpus", str(transformed[1])]) == 2  # the metadata folder: not a corpus

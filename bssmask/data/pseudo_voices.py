@@ -33,10 +33,10 @@ import numpy as np
 
 from .corpus_config import CorpusError
 
-#: f0 factors. The recorded training voices' median f0 is 179 to 213 Hz (Praat's pitch, 75-600 Hz, medians of
-#: 40 utterances each: allison 193, june 198, carlo 179, ivrvoiceru 213), all in the upper half of adult
-#: speech (adult medians run from about 100 Hz, low male voices, to about 250 Hz): 0.55 takes a 200 Hz voice to
-#: 110 Hz, 1.3 to 260 Hz.
+#: f0 factors. The Asterisk2Mix recipe's recorded training voices have median f0s of 178 to 218 Hz (:func:`median_f0`
+#: of their training excerpts, ``recipes/asterisk2mix/local/voice_distance.py``: allison 203, june 199, carlo 178,
+#: ivrvoiceru 218), all in the upper half of adult speech (adult medians run from about 100 Hz, low male voices,
+#: to about 250 Hz): 0.55 takes a 200 Hz voice to 110 Hz, 1.3 to 260 Hz.
 F0_RANGE = (0.55, 1.3)
 #: Formant shift ratios: the adult female to male vocal-tract length ratio is about 0.85 (Fitch and Giedd,
 #: 1999: 14.1 and 16.9 cm), so the formants of one speaker are 0.85 to 1.2 times those of another.

@@ -14,6 +14,9 @@ voice to its nearest recorded voice, each held-out voice (read from
 ``test_unseen`` and ``dev_unseen``) to its nearest recorded and its nearest
 training voice of any kind, and, as the floor of the measure, each
 recorded voice's two halves (its excerpts of even and odd mixtures).
+Each row also gives the two voices' median f0 (Hz): the median over their
+excerpts of each excerpt's median f0 (Praat's pitch, 75 to 600 Hz,
+:func:`bssmask.data.pseudo_voices.median_f0`).
 
 Usage: python local/voice_distance.py --corpus data/Asterisk2Mix/wav8k/max [--max_excerpts 300]
 """
@@ -32,6 +35,7 @@ import soundfile as sf
 import torch
 import torchaudio
 
+from bssmask.data.pseudo_voices import median_f0
 from bssmask.errors import UserError, entry_point
 from bssmask.tables import to_markdown
 
@@ -73,13 +77,15 @@ def distances(corpus: Path, max_excerpts: int) -> list[dict]:
     record = json.loads((corpus / "corpus.json").read_text())
     rate = record["options"]["sample_rate"]
     halves = speaker_excerpts(corpus, "train", max_excerpts)
-    means = {name: mean_mfcc(a + b, rate) for name, (a, b) in halves.items()}
     held_out = [name for split in ("test_unseen", "dev_unseen") if split in speakers
                 for name in speakers[split]["recorded"] if name not in halves]
+    excerpts = {name: a + b for name, (a, b) in halves.items()}
     for split in ("test_unseen", "dev_unseen"):
         for name, (a, b) in speaker_excerpts(corpus, split, max_excerpts).items() if split in speakers else ():
             if name in held_out:
-                means[name] = mean_mfcc(a + b, rate)
+                excerpts[name] = a + b
+    means = {name: mean_mfcc(paths, rate) for name, paths in excerpts.items()}
+    f0 = {name: float(np.median([median_f0(sf.read(p)[0], rate) for p in paths])) for name, paths in excerpts.items()}
 
     def dist(a, b):
         return float(np.linalg.norm(means[a] - means[b]))
@@ -97,7 +103,7 @@ def distances(corpus: Path, max_excerpts: int) -> list[dict]:
     for pool, kind in ((recorded, "held-out, nearest recorded"), (list(halves), "held-out, nearest training voice")):
         rows += [dict(kind=kind, voice=name, other=min(pool, key=lambda r: dist(name, r)),
                       distance=min(dist(name, r) for r in pool)) for name in held_out]
-    return rows
+    return [dict(row, f0_voice=f0[row["voice"]], f0_other=f0[row["other"]]) for row in rows]
 
 
 @entry_point("voice_distance.py")
@@ -108,7 +114,8 @@ def main(argv=None) -> int:
     parser.add_argument("--max_excerpts", type=int, default=300, help="training excerpts read per speaker")
     args = parser.parse_args(argv)
     rows = distances(args.corpus, args.max_excerpts)
-    print(to_markdown(rows, {"kind": None, "voice": None, "other": None, "distance": ".2f"}), end="")
+    print(to_markdown(rows, {"kind": None, "voice": None, "other": None, "distance": ".2f", "f0_voice": ".0f",
+                             "f0_other": ".0f"}), end="")
     for kind in ("recorded pair", "same voice, two halves", "pseudo", "synthetic", "held-out, nearest recorded",
                  "held-out, nearest training voice"):
         values = [r["distance"] for r in rows if r["kind"].startswith(kind)]
