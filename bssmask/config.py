@@ -142,7 +142,9 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
 
 #: Keys added after configs were first written, with the value that keeps an older config's meaning:
 #: a full config without them (a ``conf.yml`` saved in an experiment folder) loads with these.
-ADDED_KEYS = {"corpus": {"train_voices": [], "train_same_voice": 0.0}, "training": {"speed_perturb": []}, "report": {"seed_heads": []}}
+ADDED_KEYS = {"corpus": {"train_voices": [], "train_same_voice": 0.0, "transformed_voices": 0, "transform_seed": 0,
+                         "synthetic_voices": []},
+              "training": {"speed_perturb": []}, "report": {"seed_heads": []}}
 
 #: Section of each key (keys are unique across sections).
 KEY_SECTION = {key: section for section, keys in SCHEMA.items() for key in keys}

@@ -12,7 +12,7 @@ import soundfile as sf
 from asteroid.data import LibriMix
 
 from bssmask.audio import AudioError, read_mono
-from bssmask.data import DEFAULT_SOURCES, corpus
+from bssmask.data import DEFAULT_SOURCES, corpus, pseudo_voices, speech
 from bssmask.data.corpus_config import ALL_SPLITS, SPLITS, CorpusConfig, CorpusError
 from recipe_helpers import RECIPE, asterisk_voices
 
@@ -58,13 +58,13 @@ def five_voices(source_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def built_held(five_voices, tmp_path_factory):
-    return corpus.build(corpus.folder_speakers(five_voices), tmp_path_factory.mktemp("held") / "Mix", HELD)
+    return corpus.build(speech.folder_speakers(five_voices), tmp_path_factory.mktemp("held") / "Mix", HELD)
 
 
 @pytest.fixture(scope="module")
 def built(source_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("corpus") / "Mix"
-    metadata = corpus.build(corpus.folder_speakers(source_dir), out, SMALL)
+    metadata = corpus.build(speech.folder_speakers(source_dir), out, SMALL)
     return out, metadata
 
 
@@ -130,7 +130,7 @@ def test_splits_are_utterance_disjoint_and_skip_non_speech(built):
 
 def test_deterministic_and_reused(built, source_dir, tmp_path):
     out, metadata = built
-    again = corpus.build(corpus.folder_speakers(source_dir), tmp_path / "Mix", SMALL)
+    again = corpus.build(speech.folder_speakers(source_dir), tmp_path / "Mix", SMALL)
     for split in SPLITS:
         a = read_csv(metadata / f"mixture_{split}_mix_clean.csv")
         b = read_csv(again / f"mixture_{split}_mix_clean.csv")
@@ -139,7 +139,7 @@ def test_deterministic_and_reused(built, source_dir, tmp_path):
         first_b, _ = sf.read(b[0]["mixture_path"])
         np.testing.assert_array_equal(first_a, first_b)
     stamp = (metadata.parent / "corpus.json").stat().st_mtime_ns
-    corpus.build(corpus.folder_speakers(source_dir), out, SMALL)  # same options: kept as is
+    corpus.build(speech.folder_speakers(source_dir), out, SMALL)  # same options: kept as is
     assert (metadata.parent / "corpus.json").stat().st_mtime_ns == stamp
 
 
@@ -158,16 +158,16 @@ def test_asteroid_librimix_reads_the_local_metadata(built, tmp_path):
 
 def test_errors_name_the_problem(source_dir, tmp_path):
     with pytest.raises(CorpusError, match="at least two speaker"):
-        corpus.folder_speakers(source_dir / "alpha")
+        speech.folder_speakers(source_dir / "alpha")
     with pytest.raises(CorpusError, match="allison not installed.*apt-get install asterisk-core-sounds-en-wav "
                                                  "asterisk-core-sounds-es-wav"):
         asterisk_voices.asterisk_speakers(["allison"], tmp_path)
     with pytest.raises(CorpusError, match="split"):
-        corpus.build(corpus.folder_speakers(source_dir), tmp_path / "x", CorpusConfig(split=(0.5, 0.5, 0.5)))
+        corpus.build(speech.folder_speakers(source_dir), tmp_path / "x", CorpusConfig(split=(0.5, 0.5, 0.5)))
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "notes.txt").write_text("mine")
     with pytest.raises(CorpusError, match="not a corpus built here"):
-        corpus.build(corpus.folder_speakers(source_dir), tmp_path / "taken", SMALL)
+        corpus.build(speech.folder_speakers(source_dir), tmp_path / "taken", SMALL)
     assert (tmp_path / "taken" / "notes.txt").read_text() == "mine"
     with pytest.raises(CorpusError, match="mixture_train-360_mix_clean.csv"):
         corpus.local_metadata(tmp_path, {"train-360": tmp_path / "out"})
@@ -185,9 +185,11 @@ def test_held_out_voices_are_in_no_training_or_validation_mixture(built_held):
     assert voices["train"] == voices["dev"] == voices["test"] == {"alpha", "beta"}
     assert voices["test_unseen"] == {"gamma", "delta"}
     assert not voices["test_unseen"] & (voices["train"] | voices["dev"] | voices["dev_unseen"])
+    recorded = {"train": ["alpha", "beta"], "dev": ["alpha", "beta"], "test": ["alpha", "beta"],
+                "test_unseen": ["delta", "gamma"], "dev_unseen": ["alpha", "beta", "epsilon"],
+                "test_same": ["alpha", "beta"]}
     assert json.loads((metadata.parent / "speakers.json").read_text()) == {
-        "train": ["alpha", "beta"], "dev": ["alpha", "beta"], "test": ["alpha", "beta"],
-        "test_unseen": ["delta", "gamma"], "dev_unseen": ["alpha", "beta", "epsilon"], "test_same": ["alpha", "beta"]}
+        split: {"recorded": names, "transformed": [], "synthetic": []} for split, names in recorded.items()}
     # With one held-out voice, dev_unseen pairs it with a seen voice's validation utterance.
     dev_utterances = {u for row in speakers_of(metadata, "dev") for u in row[2].split(";") + row[3].split(";")}
     test_utterances = {u for row in speakers_of(metadata, "test") for u in row[2:]}
@@ -209,7 +211,7 @@ def test_held_out_voices_are_in_no_training_or_validation_mixture(built_held):
 
 def test_held_out_test_sets_leave_the_other_splits_as_they_were(built_held, five_voices, tmp_path):
     """The seen-voice splits of a corpus with held-out voices are those of a corpus of the seen voices alone."""
-    seen = {name: files for name, files in corpus.folder_speakers(five_voices).items() if name in ("alpha", "beta")}
+    seen = {name: files for name, files in speech.folder_speakers(five_voices).items() if name in ("alpha", "beta")}
     plain = corpus.build(seen, tmp_path / "Mix", SMALL)
     for split in SPLITS:
         assert read_csv(plain / f"sources_{split}.csv") == read_csv(built_held / f"sources_{split}.csv")
@@ -220,7 +222,7 @@ def test_held_out_test_sets_leave_the_other_splits_as_they_were(built_held, five
 
 def test_training_only_voices_are_heard_in_training_alone(five_voices, tmp_path):
     """All usable utterances of a training-only voice go to train; dev and test are those of a corpus without it."""
-    speakers = corpus.folder_speakers(five_voices)
+    speakers = speech.folder_speakers(five_voices)
     plain = corpus.build({name: speakers[name] for name in ("alpha", "beta")}, tmp_path / "Plain", SMALL)
     extra = CorpusConfig(**{**SMALL.__dict__, "voices": ("alpha", "beta"), "train_voices": ("gamma", "delta")})
     metadata = corpus.build(speakers, tmp_path / "Mix", extra)
@@ -248,7 +250,7 @@ def test_a_stereo_recording_is_read_as_the_mean_of_its_channels(tmp_path):
 
 
 def test_a_voice_with_too_few_utterances_stops_the_build(five_voices, tmp_path):
-    speakers = corpus.folder_speakers(five_voices)
+    speakers = speech.folder_speakers(five_voices)
     speakers["epsilon"] = [f for f in speakers["epsilon"] if f.name.startswith("part")][:2]
     with pytest.raises(CorpusError, match=r"^voice epsilon: 2 usable utterances .*needs 3$"):
         corpus.build(speakers, tmp_path / "Mix", HELD)
@@ -330,7 +332,7 @@ def test_asterisk_voices_merge_english_and_spanish():
 
 def test_same_voice_training_mixtures_change_only_the_train_split(source_dir, tmp_path):
     """``train_same_voice``: that fraction of training mixtures mixes two different utterances of one voice."""
-    speakers = corpus.folder_speakers(source_dir)
+    speakers = speech.folder_speakers(source_dir)
     plain = corpus.build(speakers, tmp_path / "Plain", SMALL)
     same = corpus.build(speakers, tmp_path / "Same", CorpusConfig(**{**SMALL.__dict__, "n_train": 40,
                                                                      "train_same_voice": 0.5}))

@@ -57,7 +57,8 @@ def test_quick_corpus_holds_out_voices(recipe, quick):
     assert heard["train"] == heard["dev"] == heard["test"] == {"allison", "june", "carlo", "ivrvoiceru"}
     assert "july" in heard["dev_unseen"] and not {"july"} & (heard["train"] | heard["dev"] | heard["test"])
     speakers = json.loads((metadata.parent / "speakers.json").read_text())
-    assert {split: set(voices) for split, voices in speakers.items()} == heard
+    assert {split: set(kinds["recorded"]) for split, kinds in speakers.items()} == heard
+    assert not any(kinds["transformed"] or kinds["synthetic"] for kinds in speakers.values())  # off by default
 
 
 def test_quick_recipe_train_and_eval(recipe, quick):

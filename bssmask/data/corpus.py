@@ -1,23 +1,22 @@
 """Two-speaker mixture corpus from recorded speech, in LibriMix's on-disk layout.
 
-Speech comes as audio files by speaker: one folder per speaker (any tree of
-audio files under it, :func:`folder_speakers`) or any other table of files
+Speech comes as audio files by speaker: one folder per speaker
+(:func:`bssmask.data.speech.folder_speakers`) or any other table of files
 by speaker name (the Asterisk2Mix recipe reads Debian's Asterisk prompts,
 ``recipes/asterisk2mix/local/asterisk_voices.py``). The options are a
 :class:`~bssmask.data.corpus_config.CorpusConfig`.
 
-Recipe, deterministic given ``seed``:
+Recipe, deterministic given ``seed`` (and ``transform_seed``):
 
-1. Keep the speech files: between ``min_duration`` and ``max_duration``
-   seconds, not a tone or a silence file (:data:`NON_SPEECH`), RMS above
-   :data:`MIN_RMS_DB`; average the channels of a stereo recording;
-   resample to ``sample_rate``; normalise each
-   utterance to an RMS of :data:`LEVEL_DB` dBFS.
+1. Keep the speech files, all at one level (:func:`bssmask.data.speech.load_speaker`).
 2. Split the utterances of each seen voice (``voices``) into train / dev /
    test by ``split`` fractions (utterance-disjoint splits; the voices are
-   shared). The training-only voices (``train_voices``) give all their
-   utterances to train. The held-out voices (``test_unseen_voices``,
-   ``dev_unseen_voices``) are in none of these splits.
+   shared). The training-only voices (``train_voices``, and the synthetic
+   ``synthetic_voices``) give all their utterances to train, and so do the
+   ``transformed_voices`` pseudo-speakers of each recorded training voice,
+   made of its training utterances (:mod:`bssmask.data.pseudo_voices`). The
+   held-out voices (``test_unseen_voices``, ``dev_unseen_voices``) are in
+   none of these splits and no pseudo-speaker is made of them.
 3. Mix two different speakers at a relative level drawn uniformly in
    ``[-max_level_db, max_level_db]`` dB. Train and dev mixtures are fixed
    ``mix_length``-second excerpts of each speaker talking in turns: a pause
@@ -43,12 +42,14 @@ reads it as it reads LibriMix)::
         <split>/{mix_clean,s1,s2}/<mixture_ID>.wav     splits of ALL_SPLITS that the options ask for
         metadata/mixture_<split>_mix_clean.csv   mixture_ID, mixture_path, source_1_path, source_2_path, length
         metadata/sources_<split>.csv             speakers, utterances and relative level of each mixture
-        speakers.json                            the voices each split draws from: {split: [voice, ...]}
+        speakers.json                            the voices each split draws from, by kind:
+                                                 {split: {recorded|transformed|synthetic: [voice, ...]}}
         corpus.json                              options and counts; written last, it marks a complete corpus
 
 Example (``speech/`` holding a folder of audio files for each of five speakers):
     >>> config = CorpusConfig(n_train=64, n_dev=8, n_test=8, voices=("alpha", "beta", "gamma"),
     ...                       test_unseen_voices=("delta", "epsilon"))
+    >>> from bssmask.data.speech import folder_speakers
     >>> speakers = folder_speakers("speech")  # doctest: +SKIP
     >>> build(speakers, "data/Mix", config)  # doctest: +SKIP
     PosixPath('data/Mix/wav8k/max/metadata')
@@ -58,85 +59,23 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import torch
 
 from ..atomic import atomic_folder, atomic_path, write_text
-from ..audio import RAW_FORMATS, AudioError, read_mono, resample
 from ..tables import to_csv
+from . import pseudo_voices
 from .corpus_config import ALL_SPLITS, SPLITS, CorpusConfig, CorpusError
+from .speech import at_level, load_speaker
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", *RAW_FORMATS)
-
-#: Files that are not speech (the tones and silences of telephony prompts), matched on the path relative to the
-#: speaker folder.
-NON_SPEECH = re.compile(r"(^|/)silence/|(^|/)(beep[^/]*|[^/]*2tone|tt-monkeys|confbridge-(join|leave))\.[a-z0-9]+$")
-#: Utterances quieter than this (dBFS RMS) are dropped as silence.
-MIN_RMS_DB = -50.0
-#: RMS level (dBFS) every utterance is normalised to before mixing.
-LEVEL_DB = -25.0
 #: Peak the written mixtures stay under.
 PEAK = 0.9
 #: Fewest usable utterances a voice may have.
 MIN_UTTERANCES = 3
 
-
-def _clean_name(text: str) -> str:
-    """A name safe in mixture IDs: letters, digits and ``-`` only (LibriMix IDs split on ``_``)."""
-    return re.sub(r"[^A-Za-z0-9-]+", "-", text).strip("-")
-
-
-def folder_speakers(source_dir: str | Path) -> dict[str, list[Path]]:
-    """Audio files of ``source_dir/<speaker>/**`` by speaker (subfolder name).
-
-    Raises:
-        CorpusError: missing folder or fewer than two speakers with audio files.
-    """
-    source_dir = Path(source_dir)
-    if not source_dir.is_dir():
-        raise CorpusError(f"{source_dir}: no such folder (expected one subfolder per speaker)")
-    speakers = {_clean_name(d.name).lower(): _audio_files(d) for d in sorted(source_dir.iterdir()) if d.is_dir()}
-    speakers = {name: files for name, files in speakers.items() if files}
-    if len(speakers) < 2:
-        raise CorpusError(f"{source_dir}: need at least two speaker subfolders with audio files, found {len(speakers)}")
-    return speakers
-
-
-def _audio_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
-
-
-def _load_speaker(name: str, files: list[Path], config: CorpusConfig) -> list[tuple[str, np.ndarray]]:
-    """Kept utterances of one speaker: ``(utterance_id, float64 [T] at LEVEL_DB RMS)``, sorted by id."""
-    root = Path(os.path.commonpath([f.parent for f in files])) if files else Path()
-    kept = []
-    for path in files:
-        rel = path.relative_to(root).as_posix()
-        if NON_SPEECH.search(rel):
-            continue
-        try:
-            with sf.SoundFile(str(path), **RAW_FORMATS.get(path.suffix.lower(), {})) as info:
-                duration = info.frames / info.samplerate
-        except (sf.LibsndfileError, RuntimeError) as err:
-            raise CorpusError(f"{path}: not a readable audio file ({str(err).strip()})") from None
-        if not config.min_duration <= duration <= config.max_duration:
-            continue
-        try:
-            data, rate = read_mono(path, downmix=True)
-        except AudioError as err:
-            raise CorpusError(str(err)) from None
-        wav = resample(torch.from_numpy(data), rate, config.sample_rate).numpy().astype(np.float64)
-        rms = np.sqrt(np.mean(wav**2))
-        if rms <= 10 ** (MIN_RMS_DB / 20):
-            continue
-        kept.append((f"{name}-{_clean_name(rel.rsplit('.', 1)[0])}", wav * (10 ** (LEVEL_DB / 20) / rms)))
-    return sorted(kept, key=lambda u: u[0])
 
 
 def _split_utterances(utterances, fractions, rng) -> dict[str, list]:
@@ -262,8 +201,9 @@ def corpus_dir(out_dir: str | Path, sample_rate: int = 8000) -> Path:
     return Path(out_dir) / f"wav{sample_rate // 1000}k" / "max"
 
 
-def _split_draws(speakers: dict[str, list[Path]], config: CorpusConfig) -> dict[str, tuple]:
-    """Each split's ``(draw, {speaker: utterances})`` (:func:`_write_split`), in the order of :data:`ALL_SPLITS`.
+def _split_draws(speakers: dict[str, list[Path]], config: CorpusConfig) -> tuple[dict[str, tuple], list]:
+    """Each split's ``(draw, {speaker: utterances})`` (:func:`_write_split`), in the order of :data:`ALL_SPLITS`,
+    and the pseudo-speakers (:func:`bssmask.data.pseudo_voices.draw`).
 
     Raises:
         CorpusError: a voice of the options that ``speakers`` lacks, a voice
@@ -271,7 +211,7 @@ def _split_draws(speakers: dict[str, list[Path]], config: CorpusConfig) -> dict[
     """
     held = config.held_out()
     held_names = [name for names in held.values() for name in names]
-    train_only = list(config.train_voices)
+    train_only = [*config.train_voices, *config.synthetic_voices]
     seen = list(config.voices) or [name for name in sorted(speakers) if name not in (*held_names, *train_only)]
     for name in (*seen, *train_only, *held_names):
         if name not in speakers:
@@ -279,7 +219,7 @@ def _split_draws(speakers: dict[str, list[Path]], config: CorpusConfig) -> dict[
                               "set voices, train_voices, test_unseen_voices and dev_unseen_voices to their names")
     if len(seen) < 2:
         raise CorpusError(f"voices: need at least two seen voices, got {seen}")
-    utterances = {name: _load_speaker(name, speakers[name], config)
+    utterances = {name: load_speaker(name, speakers[name], config)
                   for name in sorted({*seen, *train_only, *held_names})}
     per_split = {split: {} for split in SPLITS}
     rng = np.random.default_rng(config.seed)
@@ -297,7 +237,11 @@ def _split_draws(speakers: dict[str, list[Path]], config: CorpusConfig) -> dict[
             raise CorpusError(f"voice {name}: {len(utterances[name])} usable utterances ({config.min_duration} to "
                               f"{config.max_duration} s, not silent); a held-out or training-only voice needs "
                               f"{MIN_UTTERANCES}")
-    per_split["train"].update({name: utterances[name] for name in train_only})
+    per_split["train"].update({name: utterances[name] for name in config.train_voices})
+    pseudo = pseudo_voices.draw(sorted(per_split["train"]), config.transformed_voices, config.transform_seed)
+    for name, utts in pseudo_voices.transform(per_split["train"], pseudo, config.sample_rate, held_names).items():
+        per_split["train"][name] = [(uid, at_level(wav)) for uid, wav in utts]
+    per_split["train"].update({name: utterances[name] for name in config.synthetic_voices})
     draws = {"train": (_excerpt_draw(per_split["train"], config, config.train_same_voice), per_split["train"]),
              "dev": (_excerpt_draw(per_split["dev"], config), per_split["dev"])}
     draws["test"] = (_utterance_draw("test", per_split["test"]), per_split["test"])
@@ -306,10 +250,11 @@ def _split_draws(speakers: dict[str, list[Path]], config: CorpusConfig) -> dict[
         partners = per_split["dev"] if len(pools) == 1 else None
         draws[split] = (_utterance_draw(split, pools, partners), {**(partners or {}), **pools})
     draws["test_same"] = (_utterance_draw("test_same", per_split["test"], same_voice=True), per_split["test"])
-    return {split: draws[split] for split in config.splits()}
+    return {split: draws[split] for split in config.splits()}, pseudo
 
 
-def build(speakers: dict[str, list[Path]], out_dir: str | Path, config: CorpusConfig = CorpusConfig()) -> Path:
+def build(speakers: dict[str, list[Path]], out_dir: str | Path, config: CorpusConfig = CorpusConfig(),
+          licences: dict[str, str] | None = None) -> Path:
     """Build the corpus under ``out_dir`` (see the module docstring); return its ``metadata`` folder.
 
     The corpus is written to a temporary folder and moved into place when
@@ -319,10 +264,11 @@ def build(speakers: dict[str, list[Path]], out_dir: str | Path, config: CorpusCo
     a no-op); one built with other options is replaced.
 
     Args:
-        speakers: audio files by speaker name (:func:`folder_speakers`, or the
+        speakers: audio files by speaker name (:func:`bssmask.data.speech.folder_speakers`, or the
             Asterisk2Mix recipe's ``asterisk_speakers``); at least two speakers.
         out_dir: corpus root (for example ``data/Asterisk2Mix``).
         config: the options.
+        licences: the licence of each synthetic voice, recorded in ``corpus.json``.
 
     Raises:
         CorpusError: bad options, too little speech, or ``out_dir`` holding
@@ -342,7 +288,7 @@ def build(speakers: dict[str, list[Path]], out_dir: str | Path, config: CorpusCo
     elif out_dir.exists() and any(out_dir.iterdir()):
         raise CorpusError(f"{out_dir}: exists and is not a corpus built here; remove it or choose another folder")
 
-    draws = _split_draws(speakers, config)
+    draws, pseudo = _split_draws(speakers, config)
     with atomic_folder(out_dir) as tmp:
         tmp_final = corpus_dir(tmp, config.sample_rate)
         (tmp_final / "metadata").mkdir(parents=True)
@@ -352,12 +298,17 @@ def build(speakers: dict[str, list[Path]], out_dir: str | Path, config: CorpusCo
                                       tmp_final / split, final / split, split_rng)
             write_text(tmp_final / "metadata" / f"mixture_{split}_mix_clean.csv", to_csv(rows, list(rows[0])))
             write_text(tmp_final / "metadata" / f"sources_{split}.csv", to_csv(info, list(info[0])))
-        voices = {split: sorted(pools) for split, (_, pools) in draws.items()}
+        kinds = {"transformed": {v.name for v in pseudo}, "synthetic": set(config.synthetic_voices)}
+        voices = {split: {"recorded": sorted(set(pools).difference(*kinds.values())),
+                          **{kind: sorted(names & set(pools)) for kind, names in kinds.items()}}
+                  for split, (_, pools) in draws.items()}
         (tmp_final / "speakers.json").write_text(json.dumps(voices, indent=2) + "\n")
         summary = dict(
             options=options,
             utterances={split: {k: len(v) for k, v in pools.items()} for split, (_, pools) in draws.items()},
             source_files=sources,
+            pseudo_voices=[dataclasses.asdict(v) for v in pseudo],
+            licences={name: (licences or {}).get(name, "") for name in config.synthetic_voices},
         )
         (tmp_final / "corpus.json").write_text(json.dumps(summary, indent=2) + "\n")
     return final / "metadata"

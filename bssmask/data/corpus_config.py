@@ -56,6 +56,12 @@ class CorpusConfig:
         train_same_voice: fraction of training mixtures of one voice talking over itself: two
             excerpts of one voice, from disjoint halves of its training utterances (drawn per
             mixture); the others mix two voices. Only the train split changes.
+        transformed_voices: pseudo-speakers made of each recorded training voice (seen and training-only), its
+            pitch and vocal-tract length changed (:mod:`bssmask.data.pseudo_voices`), from its training
+            utterances; heard in training only. Only the train split changes.
+        transform_seed: seed of the pseudo-speakers' factors.
+        synthetic_voices: synthetic (text-to-speech) voices heard in training only, as ``train_voices``
+            (listed apart in ``speakers.json``). Only the train split changes.
         test_unseen_voices: voices held out of training for the ``test_unseen`` set (none, or at least two).
         dev_unseen_voices: voices held out of training and testing for the ``dev_unseen`` set (none: no such set).
         n_test_unseen: number of ``test_unseen`` mixtures (two held-out voices).
@@ -77,6 +83,9 @@ class CorpusConfig:
     voices: tuple[str, ...] = ()
     train_voices: tuple[str, ...] = ()
     train_same_voice: float = 0.0
+    transformed_voices: int = 0
+    transform_seed: int = 0
+    synthetic_voices: tuple[str, ...] = ()
     test_unseen_voices: tuple[str, ...] = ()
     dev_unseen_voices: tuple[str, ...] = ()
     n_test_unseen: int = 100
@@ -93,8 +102,9 @@ class CorpusConfig:
         return tuple(split for split in ALL_SPLITS if split in (*SPLITS, *self.held_out(), "test_same"))
 
     def all_voices(self) -> tuple[str, ...]:
-        """The seen voices, the training-only ones, then the held-out ones."""
-        return (*self.voices, *self.train_voices, *self.test_unseen_voices, *self.dev_unseen_voices)
+        """The seen voices, the training-only ones (recorded, then synthetic), then the held-out ones."""
+        return (*self.voices, *self.train_voices, *self.synthetic_voices, *self.test_unseen_voices,
+                *self.dev_unseen_voices)
 
     def validate(self) -> None:
         """Raise :class:`CorpusError` naming the first bad option."""
@@ -108,6 +118,8 @@ class CorpusConfig:
         if self.mix_length <= 0 or self.max_level_db < 0 or self.max_gap < 0:
             raise CorpusError(f"need mix_length > 0, max_gap >= 0 and max_level_db >= 0, got "
                               f"{self.mix_length}, {self.max_gap}, {self.max_level_db}")
+        if self.transformed_voices < 0:
+            raise CorpusError(f"transformed_voices must be >= 0, got {self.transformed_voices}")
         if not 0 <= self.train_same_voice <= 1:
             raise CorpusError(f"train_same_voice must be a fraction in [0, 1], got {self.train_same_voice}")
         numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in self.split)
@@ -116,8 +128,9 @@ class CorpusConfig:
         names = self.all_voices()
         twice = sorted({v for v in names if names.count(v) > 1})
         if twice:
-            raise CorpusError(f"voices, train_voices, test_unseen_voices, dev_unseen_voices: {', '.join(twice)} "
-                              "given more than once (a held-out or training-only voice is in no other split)")
+            raise CorpusError(f"voices, train_voices, synthetic_voices, test_unseen_voices, dev_unseen_voices: "
+                              f"{', '.join(twice)} given more than once (a held-out or training-only voice is in "
+                              "no other split)")
         if len(self.test_unseen_voices) == 1:
             raise CorpusError(f"test_unseen_voices: need none or at least two voices (mixtures of two held-out "
                               f"voices), got {list(self.test_unseen_voices)}")

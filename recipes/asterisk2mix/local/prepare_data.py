@@ -4,14 +4,16 @@ Speech comes from ``--source_dir`` (one subfolder per speaker) or, by
 default, from the Asterisk voices of the config's ``voices``,
 ``test_unseen_voices`` and ``dev_unseen_voices``
 (``local/asterisk_voices.py``; ``voices: []``: every Asterisk
-voice that is not held out). The corpus goes to
+voice that is not held out), and the synthetic voices of
+``synthetic_voices`` (``local/tts_voices.py``, made once under
+``<storage_dir>/tts``). The corpus goes to
 ``<storage_dir>/Asterisk2Mix`` (LibriMix layout, with ``speakers.json``);
 each split's CSV is then copied to the config's ``train_dir``,
 ``valid_dir``, ``test_dir``, ``test_unseen_dir``, ``dev_unseen_dir`` and
 ``test_same_dir``.
 
 ``--missing_packages true`` only prints the Debian packages of the config's
-Asterisk voices that are not installed (``run.sh`` installs them).
+Asterisk and synthetic voices that are not installed (``run.sh`` installs them).
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ import json
 import sys
 
 from bssmask import config
-from bssmask.data import corpus
+from bssmask.data import corpus, speech
 from bssmask.errors import entry_point
+import tts_voices
 from asterisk_voices import ASTERISK_VOICES, asterisk_speakers, missing_packages
 
 #: The data section's folder of each corpus split.
@@ -39,10 +42,10 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 
 def corpus_voices(corpus_conf) -> tuple[str, ...]:
-    """The voices a corpus of these options reads: its own, or with ``voices: []`` every Asterisk voice too."""
-    if corpus_conf.voices:
-        return corpus_conf.all_voices()
-    return tuple(dict.fromkeys((*ASTERISK_VOICES, *corpus_conf.all_voices())))
+    """The recorded voices a corpus of these options reads: its own, or with ``voices: []`` every Asterisk voice
+    too."""
+    recorded = tuple(name for name in corpus_conf.all_voices() if name not in corpus_conf.synthetic_voices)
+    return recorded if corpus_conf.voices else tuple(dict.fromkeys((*ASTERISK_VOICES, *recorded)))
 
 
 @entry_point("prepare_data.py")
@@ -53,13 +56,15 @@ def main(argv=None) -> int:
     corpus_conf.validate()
     voices = corpus_voices(corpus_conf)
     if args.missing_packages == "true":
-        print(" ".join(missing_packages(voices)))
+        print(" ".join(missing_packages(voices) + tts_voices.missing_packages(corpus_conf.synthetic_voices)))
         return 0
     unset = [SPLIT_DIRS[split] for split in corpus_conf.splits() if not conf["data"][SPLIT_DIRS[split]]]
     if unset:
         raise config.ConfigError(f"data: {', '.join(unset)} empty, but the corpus options ask for that split")
-    speakers = corpus.folder_speakers(args.source_dir) if args.source_dir else asterisk_speakers(voices)
-    metadata = corpus.build(speakers, f"{args.storage_dir}/Asterisk2Mix", corpus_conf)
+    speakers = speech.folder_speakers(args.source_dir) if args.source_dir else asterisk_speakers(voices)
+    speakers.update(tts_voices.synthesize(corpus_conf.synthetic_voices, f"{args.storage_dir}/tts"))
+    metadata = corpus.build(speakers, f"{args.storage_dir}/Asterisk2Mix", corpus_conf,
+                            tts_voices.licences(corpus_conf.synthetic_voices))
     corpus.local_metadata(metadata, {split: conf["data"][SPLIT_DIRS[split]] for split in corpus_conf.splits()})
     print(f"corpus: {metadata.parent}")
     for split, per_speaker in json.loads((metadata.parent / "corpus.json").read_text())["utterances"].items():
