@@ -9,6 +9,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from bssmask import tables
 from bssmask.cli import main
 
 FAST = ["--masks", "ibm,cirm", "--methods", "nearest", "--spaces", "cartesian", "--n-fft", "254", "--hop", "64"]
@@ -61,8 +62,11 @@ def test_metrics_subset_keeps_the_values_of_the_full_run_and_leaves_the_others_o
     assert [(r["mask"], r["upsampled"]) for r in some["rows"]] == [(r["mask"], r["upsampled"]) for r in full["rows"]]
     for kept, row in zip(some["rows"], full["rows"]):
         assert not {"sir", "sar", "l1", "sir_ci"} & set(kept)
-        for metric in ("sdr", "si_sdr", "sdr_ci", "si_sdr_ci"):
+        for metric in ("sdr", "si_sdr"):
+            if min(kept[metric], row[metric]) > tables.DB_CEILING:
+                continue   # an exact oracle: its value (and spread) above the ceiling varies at float precision
             assert kept[metric] == pytest.approx(row[metric], abs=1e-6)
+            assert kept[f"{metric}_ci"] == pytest.approx(row[f"{metric}_ci"], abs=1e-6)
     header = next(line for line in out.splitlines() if line.startswith("| mask"))
     assert "si_sdr" in header and "sir" not in header
     assert "sar" not in (tmp_path / "some" / "ablation.csv").read_text().splitlines()[0]

@@ -5,6 +5,7 @@ import os
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import soundfile as sf
@@ -23,7 +24,7 @@ DEFAULT = checkpoint.PRETRAINED_DIR / "default.pth"
 def test_package_data_ships_the_bundled_models():
     from setuptools.config.setupcfg import read_configuration
 
-    setup_cfg = checkpoint.PRETRAINED_DIR.parents[1] / "setup.cfg"
+    setup_cfg = Path(__file__).resolve().parents[1] / "setup.cfg"
     package_data = read_configuration(setup_cfg)["options"]["package_data"]
     assert {"pretrained/*.pth", "pretrained/*.md"} <= set(package_data["bssmask"])
 

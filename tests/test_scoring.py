@@ -45,7 +45,8 @@ def test_score_separation_means_every_metric_over_sources(separated):
     # The estimates are better than the mixture on every metric.
     for metric in ("sdr", "si_sdr", "sir", "pesq", "stoi"):
         assert row[metric] > row[f"input_{metric}"], metric
-    assert row["input_sar"] == metrics.MAX_DB  # the mixture is a sum of the references: no artifacts
+    # The mixture is a sum of the references: no artifacts (at float precision: the clamp, or well above 100 dB).
+    assert row["input_sar"] > 100.0
     assert 1.0 < row["pesq"] < 4.6 and 0.8 < row["stoi"] <= 1.0
 
 

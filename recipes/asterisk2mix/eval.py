@@ -31,6 +31,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import bssmask  # noqa: F401  (before Lightning: bssmask.compat quiets the warning its import prints)
 import torch
 from pytorch_lightning.utilities import rank_zero_only
 

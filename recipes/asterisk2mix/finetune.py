@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+import bssmask  # noqa: F401  (before Lightning: bssmask.compat quiets the warning its import prints)
 import pytorch_lightning as pl
 
 from bssmask import config

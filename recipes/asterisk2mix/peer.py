@@ -19,6 +19,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import bssmask  # noqa: F401  (before Lightning: bssmask.compat quiets the warning its import prints)
 import pytorch_lightning as pl
 
 from bssmask import config, losses

@@ -22,6 +22,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import bssmask  # noqa: F401  (before Lightning: bssmask.compat quiets the warning its import prints)
 import pytorch_lightning as pl
 
 from bssmask import config
