@@ -56,7 +56,8 @@ def main(argv=None) -> int:
     corpus_conf.validate()
     voices = corpus_voices(corpus_conf)
     if args.missing_packages == "true":
-        print(" ".join(missing_packages(voices) + tts_voices.missing_packages(corpus_conf.synthetic_voices)))
+        to_make = tts_voices.to_make(corpus_conf.synthetic_voices, f"{args.storage_dir}/tts")
+        print(" ".join(missing_packages(voices) + tts_voices.missing_packages(to_make)))
         return 0
     unset = [SPLIT_DIRS[split] for split in corpus_conf.splits() if not conf["data"][SPLIT_DIRS[split]]]
     if unset:

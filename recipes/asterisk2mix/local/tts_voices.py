@@ -97,6 +97,11 @@ def missing_packages(names, installed=_dpkg_installed) -> list[str]:
     return list(dict.fromkeys(v.package for v in map(_voice, names) if not installed(v.package)))
 
 
+def to_make(names, cache_dir: str | Path) -> list[str]:
+    """The voices of ``names`` not yet made under ``cache_dir`` (:func:`synthesize` makes them)."""
+    return [name for name in names if not (Path(cache_dir) / name / "texts.txt").is_file()]
+
+
 def sentences(language: str) -> list[str]:
     """The offline sentences of ``language`` (``en``: 6 to 30 words of letters and punctuation each;
     ``ru``: every prompt)."""
@@ -134,10 +139,12 @@ def synthesize(names, cache_dir: str | Path) -> dict[str, list[Path]]:
     fewer), drawn with a stream seeded by its name; a sentence that Festival
     cannot say (a token its letter-to-sound rules refuse) is left out.
 
+    A voice already made needs no package: a copied cache is used as it is.
+
     Raises:
-        CorpusError: an unknown voice, or voices not installed, with the packages to install.
+        CorpusError: an unknown voice, or voices to make that are not installed, with the packages to install.
     """
-    missing = missing_packages(names)
+    missing = missing_packages(to_make(names, cache_dir))
     if missing:
         raise CorpusError(f"synthetic voice(s) not installed; install them as root with "
                           f"`apt-get install {' '.join(missing)}`")
