@@ -24,10 +24,11 @@ projected features and ``(lo, hi)`` the kind's ``bounds``:
 - ``irm``, ``wiener``: ``z = sigmoid(x)``, or softmax over sources (the masks
   sum to one); applied as is.
 - ``iam``, ``psm``: ``z = lo + (hi - lo) sigmoid(x)``; applied as is.
-- ``cirm``, by ``bound``: ``"tanh"`` (BDT) ``z = tanh(|x|) e^{j angle x}``;
-  ``"sigmoid"`` (BDSS) sigmoid on real and imaginary parts; ``"compressed"``
-  ``z = compress_cirm(x, K, C)``, applied as ``decompress_cirm(z, K, C)``;
-  ``"none"`` ``z = x``.
+- ``cirm``, by ``bound``: ``"tanh"`` (BDT) ``z = max tanh(|x|) e^{j angle x}``,
+  ``max`` the kind's (1 without one); ``"sigmoid"`` (BDSS) sigmoid on real
+  and imaginary parts; ``"compressed"`` ``z = compress_cirm(x, K, C)``,
+  applied as ``decompress_cirm(z, K, C)``; ``"none"`` ``z = x``. Only
+  ``tanh`` bounds the magnitude: the others refuse a kind's ``max``.
 
 A kind's head is the class its ``head_type`` names in :data:`HEAD_TYPES`
 (:func:`head_class`; ``HEADS`` maps every registered kind to it). A head's
@@ -37,8 +38,10 @@ between the head and the kind (:func:`split_options`).
 
 ``tanh`` and ``sigmoid`` are the bounds of Asteroid's DCUNet
 (``asteroid.complex_nn.bound_complex_mask``). The target is the oracle mask
-brought into the head's range: magnitude clipped to 1 for ``tanh``, parts
-clamped to ``[0, 1]`` for ``sigmoid``, compressed for ``compressed``.
+brought into the head's range: magnitude clipped to ``max`` (1 without one)
+for ``tanh``, parts clamped to ``[0, 1]`` for ``sigmoid``, compressed for
+``compressed``. A head whose range cannot match its kind's ``bounds`` is
+refused with one line (``docs/heads.md`` tabulates each pair).
 
 Example:
     >>> import torch
@@ -146,6 +149,9 @@ class RealMaskHead(MaskHead):
     def __init__(self, kind, in_chan, n_freq, n_src, activation: str = "sigmoid"):
         if kind.is_complex:
             raise ValueError(f"{type(self).__name__} needs a real mask kind, got {kind.name!r}")
+        if None in kind.bounds:
+            raise ValueError(f"{type(self).__name__} needs a mask kind bounded on both sides, got {kind.name!r} "
+                             f"with bounds {kind.bounds}")
         if activation not in ("sigmoid", "softmax"):
             raise ValueError(f"activation must be 'sigmoid' or 'softmax', got {activation!r}")
         super().__init__(kind, in_chan, n_freq, n_src)
@@ -190,6 +196,10 @@ class BinaryMaskHead(RealMaskHead):
 _BOUND_ALIASES = {"tanh": "tanh", "bdt": "tanh", "sigmoid": "sigmoid", "bdss": "sigmoid",
                   "compressed": "compressed", "none": "none", None: "none"}
 
+#: What each bound but ``tanh`` does instead of bounding the magnitude (why it refuses a kind's ``max``).
+_NO_MAGNITUDE_BOUND = {"sigmoid": "it keeps each part in (0, 1)", "compressed": "it bounds each part by K={K:g}",
+                       "none": "it is unbounded"}
+
 
 class ComplexMaskHead(MaskHead):
     """cIRM head on Asteroid complex features ``[B, n_src, 2F, T]``.
@@ -198,7 +208,22 @@ class ComplexMaskHead(MaskHead):
         bound: ``"tanh"`` (BDT, default), ``"sigmoid"`` (BDSS),
             ``"compressed"`` (Williamson et al.) or ``"none"``/``None``
             (unbounded). ``"bdt"`` and ``"bdss"`` are accepted as aliases.
+            A kind with a ``max`` (``cirm:max=2``) takes ``"tanh"`` only: the
+            others raise ``ValueError``.
         K, C: compression parameters (``bound="compressed"`` only).
+
+    Attributes:
+        max: with ``bound="tanh"``, the bound of ``|z|``: the kind's ``max``,
+            else 1; ``None`` with the other bounds.
+
+    Example:
+        >>> head = get("cirm", 8, 4, 2, bound="tanh", max=2)
+        >>> z = head.predict(torch.full((1, 2, 8, 1), 30.0))   # x = 30 + 30j: z = 2 tanh(|x|) e^{j pi/4}
+        >>> head.max, masks.magnitude_tf(z).max().item()
+        (2.0, 2.0)
+        >>> get("cirm", 8, 4, 2, bound="sigmoid", max=2)
+        Traceback (most recent call last):
+        ValueError: cirm max=2 bounds the mask's magnitude, which bound='sigmoid' does not (...): use bound='tanh' ...
     """
 
     options = ("bound", "K", "C")
@@ -216,6 +241,12 @@ class ComplexMaskHead(MaskHead):
         #: Canonical bound name: ``tanh``, ``sigmoid``, ``compressed`` or ``none``.
         self.bound_type = _BOUND_ALIASES[key]
         self.K, self.C = float(K), float(C)
+        limit = kind.bounds[1]
+        if limit is not None and self.bound_type != "tanh":
+            why = _NO_MAGNITUDE_BOUND[self.bound_type].format(K=self.K)
+            raise ValueError(f"{kind.name} max={limit:g} bounds the mask's magnitude, which bound={self.bound_type!r} "
+                             f"does not ({why}): use bound='tanh' (|z| < max) or drop max")
+        self.max = (1.0 if limit is None else float(limit)) if self.bound_type == "tanh" else None
 
     def bound(self, x):
         if self.bound_type == "sigmoid":
@@ -224,10 +255,10 @@ class ComplexMaskHead(MaskHead):
             return masks.compress_cirm(x, self.K, self.C)
         if self.bound_type == "none":
             return x
-        # tanh(|x|) / |x| rescales the magnitude and keeps the phase; it tends to 1
+        # max tanh(|x|) / |x| rescales the magnitude and keeps the phase; it tends to max
         # at |x| = 0, where safe_ratio's fill takes over so no 0/0 reaches gradients.
         mag = masks.magnitude_tf(x)
-        scale = masks.safe_ratio(torch.tanh(mag), mag, fill=1.0)
+        scale = masks.safe_ratio(self.max * torch.tanh(mag), mag, fill=self.max)
         return x * torch.cat([scale, scale], dim=-2)
 
     def to_mask(self, z):
@@ -237,8 +268,8 @@ class ComplexMaskHead(MaskHead):
 
     def target(self, sources_tf, mix_tf):
         oracle = self.kind.oracle(masks.from_asteroid(sources_tf), masks.from_asteroid(mix_tf))
-        if self.bound_type == "tanh":
-            oracle = masks.clip_magnitude(oracle, 1.0)
+        if self.bound_type == "tanh" and self.kind.bounds[1] is None:  # a kind's max already clips its oracle
+            oracle = masks.clip_magnitude(oracle, self.max)
         elif self.bound_type == "sigmoid":
             oracle = torch.complex(oracle.real.clamp(0, 1), oracle.imag.clamp(0, 1))
         elif self.bound_type == "compressed":

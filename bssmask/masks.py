@@ -231,8 +231,9 @@ class ComplexRatioMask(MaskKind):
     Unbounded, applied to ``Y`` it returns ``S_i`` exactly. Where sources
     nearly cancel, ``|S_i / Y|`` grows without limit (10^4 on real speech);
     ``max`` clips the magnitude to ``max`` and keeps the phase
-    (:func:`clip_magnitude`): ``cirm`` with ``max=1`` is the target of the
-    tanh-bounded complex head (``bssmask.heads``).
+    (:func:`clip_magnitude`): ``cirm`` with ``max=k`` is the target of the
+    tanh-bounded complex head, ``|z| < k`` (``max=1`` without a ``max``;
+    ``bssmask.heads``).
     """
 
     name = "cirm"

@@ -29,9 +29,19 @@ __all__ = ["zero_floor", "safe_ratio", "magnitude_tf", "to_asteroid", "from_aste
 def zero_floor(dtype: torch.dtype) -> float:
     """Magnitude under which a time-frequency bin counts as zero.
 
-    ``sqrt(tiny)`` of the real dtype (about 1e-19 for float32, 1e-154 for
-    float64): far below any audible bin, and large enough that dividing a
-    finite value by it cannot overflow to ``inf``.
+    ``sqrt(tiny)`` of the real dtype (``2^-63``, about 1.1e-19, for float32;
+    ``2^-511``, about 1.5e-154, for float64): far below any audible bin. A
+    ratio over a denominator above it stays finite while the numerator's
+    magnitude is at most ``finfo.max * zero_floor``: just under ``2^65``,
+    about 3.7e19, for float32 and ``2^513``, about 2.7e154, for float64 (real
+    and complex division alike); beyond, :func:`safe_ratio` can give ``inf``.
+    STFT bins of audio in ``[-1, 1]`` are at most ``n_fft`` in magnitude.
+
+    Example:
+        >>> limit = torch.finfo(torch.float32).max * zero_floor(torch.float32)   # about 2^65
+        >>> den = torch.tensor(2 * zero_floor(torch.float32))
+        >>> safe_ratio(torch.tensor(limit), den).isfinite().item(), safe_ratio(torch.tensor(4 * limit), den).item()
+        (True, inf)
     """
     real = torch.empty((), dtype=dtype).real.dtype if dtype.is_complex else dtype
     return torch.finfo(real).tiny ** 0.5

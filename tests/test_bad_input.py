@@ -308,6 +308,14 @@ def test_config_file_errors_list_the_valid_keys(recipe_copy):
     assert not any((recipe_copy / "exp" / name).exists() for name in ("bad_key", "bad_type", "bad_value"))
 
 
+def test_training_refuses_a_head_that_does_not_honour_the_kinds_bound(recipe_copy):
+    proc = run(recipe_copy, sys.executable, "train.py", *BASE, "--mask_options", "{bound: compressed, max: 2}",
+               "--exp_dir", "exp/bad_bound", expect=2)
+    one_line_error(proc, "train.py", r"cirm max=2 bounds the mask's magnitude, which bound='compressed' does not "
+                                     r"\(it bounds each part by K=10\): use bound='tanh' \(\|z\| < max\) or drop max$")
+    assert proc.stderr.count("\n") == 1 and not (recipe_copy / "exp" / "bad_bound").exists()
+
+
 @pytest.mark.parametrize("command", ["ablate", "separate"])
 def test_cli_bad_audio_one_line_exit_2(recipe_copy, tmp_path, command):
     (tmp_path / "empty.wav").write_bytes(b"")

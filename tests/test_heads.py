@@ -7,6 +7,7 @@ import torch
 from asteroid.complex_nn import bound_complex_mask
 
 from bssmask import heads, masks
+from bssmask.models import MaskSeparator
 from bssmask.stft import make_stft
 
 N_FREQ, N_SRC = 128, 2
@@ -22,6 +23,8 @@ CONFIGS = [
     ("psm", {}),
     ("psm", {"min": -1.0, "max": 1.0}),
     ("cirm", {"bound": "tanh"}),
+    ("cirm", {"bound": "tanh", "max": 2.0}),
+    ("cirm", {"bound": "tanh", "max": 0.5}),
     ("cirm", {"bound": "sigmoid"}),
     ("cirm", {"bound": "compressed", "K": 10.0, "C": 0.1}),
     ("cirm", {"bound": None}),
@@ -51,7 +54,8 @@ def test_range_and_format(kind, options):
         bound = head.bound_type
         re, im = z.chunk(2, dim=-2)
         if bound == "tanh":
-            assert torch.hypot(re, im).max() <= 1 + 1e-6
+            assert head.max == options.get("max", 1.0)
+            assert torch.hypot(re, im).max() <= head.max * (1 + 1e-6)
         elif bound == "sigmoid":
             assert z.min() >= 0 and z.max() <= 1
         elif bound == "compressed":
@@ -114,13 +118,83 @@ def test_target_is_the_oracle_in_the_head_range(kind, options, speech_tf):
         torch.testing.assert_close(restored[typical], oracle[typical], rtol=1e-3, atol=1e-3)
     elif bound == "tanh":
         mag = masks.from_asteroid(target).abs()
-        assert mag.max() <= 1 + 1e-6
-        inside = masks.from_asteroid(oracle).abs() <= 1
+        assert mag.max() <= head.max * (1 + 1e-6)
+        inside = masks.from_asteroid(oracle).abs() <= head.max
         assert torch.equal(masks.from_asteroid(target)[inside], masks.from_asteroid(oracle)[inside])
     elif bound == "sigmoid":
         assert target.min() >= 0 and target.max() <= 1
     else:
         assert torch.equal(target, oracle)
+
+
+def _expected_range(head, options):
+    """``(low, high, magnitude)`` a head's training form and its target both span: its values (real heads) or
+    real and imaginary parts (cirm), and the largest magnitude where the bound is one on the magnitude."""
+    bound = getattr(head, "bound_type", None)
+    if bound is None:
+        return (*head.kind.bounds, None)
+    if bound == "tanh":
+        limit = options.get("max", 1.0)
+        return -limit, limit, limit
+    return {"sigmoid": (0.0, 1.0, None), "compressed": (-head.K, head.K, None), "none": (None, None, None)}[bound]
+
+
+@pytest.mark.parametrize("kind,options", CONFIGS)
+def test_head_and_target_span_the_range_of_the_kind_and_bound(kind, options, speech_tf):
+    """On large random features the head reaches within 1% of each end of its range, never beyond; the
+    target (the speech pair's oracle in the head's form) spans the same range."""
+    torch.manual_seed(0)
+    head = heads.get(kind, _rows(kind), N_FREQ, N_SRC, **options)
+    z = head.predict(100 * torch.randn(4, N_SRC, _rows(kind), 200))
+    target = head.target(*speech_tf)
+    low, high, magnitude = _expected_range(head, options)
+    for name, values in (("head", z), ("target", target)):
+        if low is None:  # unbounded: both go far beyond any bounded range
+            assert values.min() < -100 and values.max() > 100, name
+            continue
+        tol = 0.01 * (high - low)
+        assert low - 1e-6 * tol <= values.min() <= low + tol, (name, values.min())
+        assert high - tol <= values.max() <= high + 1e-6 * tol, (name, values.max())
+        if magnitude is not None:
+            largest = masks.magnitude_tf(values).max()
+            assert magnitude * 0.99 <= largest <= magnitude * (1 + 1e-6), (name, largest)
+
+
+@pytest.mark.parametrize("bound", ["sigmoid", "BDSS", "compressed", "none", None])
+@pytest.mark.parametrize("limit", [1, 2.5])
+def test_a_bound_that_does_not_bound_the_magnitude_refuses_a_kinds_max(bound, limit):
+    canonical = {"BDSS": "sigmoid", None: "none"}.get(bound, bound)
+    why = {"sigmoid": "it keeps each part in (0, 1)", "compressed": "it bounds each part by K=4",
+           "none": "it is unbounded"}[canonical]
+    message = (f"cirm max={limit} bounds the mask's magnitude, which bound='{canonical}' does not ({why}): "
+               "use bound='tanh' (|z| < max) or drop max")
+    for call in (lambda: heads.get("cirm", 8, 4, 2, bound=bound, max=limit, K=4.0),
+                 lambda: heads.get(masks.get(f"cirm:max={limit}"), 8, 4, 2, bound=bound, K=4.0),
+                 lambda: MaskSeparator(n_src=2, mask="cirm", masker="blstm", masker_kwargs={"n_layers": 1},
+                                       mask_options={"bound": bound, "max": limit, "K": 4.0})):
+        with pytest.raises(ValueError) as err:
+            call()
+        assert str(err.value) == message
+    assert heads.get("cirm", 8, 4, 2, bound=bound, K=4.0).max is None  # without max: parts bounded, or unbounded
+
+
+def test_a_real_head_refuses_a_kind_unbounded_on_one_side():
+    class LogRatioMask(masks.IdealAmplitudeMask):
+        name = "lrm"
+        bounds = (0.0, None)
+
+    with pytest.raises(ValueError) as err:
+        heads.RealMaskHead(LogRatioMask(), 4, 4, 2)
+    assert str(err.value) == "RealMaskHead needs a mask kind bounded on both sides, got 'lrm' with bounds (0.0, None)"
+
+
+def test_the_default_tanh_head_is_the_max_1_head_bit_for_bit(speech_tf):
+    torch.manual_seed(0)
+    features = 5 * torch.randn(2, N_SRC, 2 * N_FREQ, 30)
+    default, unit = heads.get("cirm", 2 * N_FREQ, N_FREQ, N_SRC), heads.get("cirm", 2 * N_FREQ, N_FREQ, N_SRC, max=1)
+    assert default.max == unit.max == 1.0 and default.kind.max is None
+    assert torch.equal(default(features), unit(features))
+    assert torch.equal(default.target(*speech_tf), unit.target(*speech_tf))
 
 
 def test_compression_has_an_exact_inverse(speech_tf):
@@ -232,6 +306,21 @@ def test_complex_bounds_and_hard_masks_by_value():
     argmax = heads.get("ibm", 3, 3, 2, hard="argmax").eval()
     assert torch.equal(argmax.to_mask(probs)[0, :, :, 0], torch.tensor([[1.0, 1, 0], [0, 0, 1]], dtype=torch.float64))
     assert torch.equal(argmax.train().to_mask(probs), probs)
+
+
+@pytest.mark.parametrize("limit", [1.2, 3.0])
+def test_tanh_head_and_target_with_a_kind_max_by_value(limit):
+    # x = 3 + 4j (|x| = 5), x = 0.3 - 0.4j (|x| = 0.5), x = 0: z = max tanh(|x|) e^{j angle x}
+    x = torch.tensor([[3 + 4j, 0.3 - 0.4j, 0]], dtype=torch.complex128).reshape(1, 1, 3, 1).repeat(1, 2, 1, 1)
+    head = heads.get("cirm", 6, 3, 2, bound="tanh", max=limit).double()
+    z = masks.from_asteroid(head.predict(masks.to_asteroid(x)))[0, 0, :, 0]
+    expected = limit * torch.tensor([math.tanh(5) * (0.6 + 0.8j), math.tanh(0.5) * (0.6 - 0.8j), 0],
+                                    dtype=torch.complex128)
+    torch.testing.assert_close(z, expected, rtol=0, atol=1e-12)
+    # The target: the cIRM with its magnitude clipped to max, phase kept (|2| and |1.5| exceed 1.2).
+    target = masks.from_asteroid(head.target(*_two_source_tf()))[0, ..., 0]
+    torch.testing.assert_close(target, CIRM * (limit / CIRM.abs().clamp_min(limit)), rtol=0, atol=1e-12)
+    assert (target.abs().max().item() == pytest.approx(min(limit, 2.0))) and torch.equal(target[:, 0], CIRM[:, 0])
 
 
 def test_compressed_head_with_other_constants_by_value():

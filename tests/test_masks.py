@@ -65,8 +65,13 @@ def test_a_subclass_under_a_new_name_takes_its_parents_head_and_losses():
             super().__init__(max)
 
     try:
-        head = heads.get("cirm_half", 8, 4, 2, bound="compressed", K=4.0)
-        assert type(head) is heads.ComplexMaskHead and head.kind.bounds == (None, 0.5) and head.K == 4.0
+        bounded = heads.get("cirm_half", 8, 4, 2)
+        assert type(bounded) is heads.ComplexMaskHead and bounded.kind.bounds == (None, 0.5) and bounded.max == 0.5
+        with pytest.raises(ValueError, match=r"^cirm_half max=0.5 bounds the mask's magnitude, which "
+                                             r"bound='compressed' does not \(it bounds each part by K=4\)"):
+            heads.get("cirm_half", 8, 4, 2, bound="compressed", K=4.0)
+        head = heads.get("cirm_half", 8, 4, 2, bound="compressed", K=4.0, max=None)
+        assert type(head) is heads.ComplexMaskHead and head.kind.bounds == (None, None) and head.K == 4.0
         assert losses.default_for("cirm_half") == "cspec" and losses.default_for(head) == "mask_cmse"
         assert losses.get("mask_cmse", head).name == "mask_cmse"
         with pytest.raises(ValueError) as err:
@@ -304,6 +309,22 @@ def test_zero_floor_and_safe_ratio_by_value():
     assert torch.equal(masks.safe_ratio(num, den, fill=7.0), torch.tensor([0.5, 7.0, 7.0, 4.0 / (-2 * floor)]))
     assert torch.equal(masks.safe_ratio(num, den)[1:3], torch.zeros(2))
     assert masks.safe_ratio(torch.tensor([1j]), torch.tensor([2j])).item() == 0.5
+
+
+@pytest.mark.parametrize("dtype,limit", [(torch.float32, 2.0 ** 65), (torch.float64, 2.0 ** 513)])
+def test_safe_ratio_overflows_only_beyond_finfo_max_times_the_floor(dtype, limit):
+    """The documented limit of zero_floor: over a denominator just above the floor, numerators up to
+    finfo.max * zero_floor (about 2^65 in float32, 2^513 in float64) give finite ratios, larger ones inf."""
+    floor = masks.zero_floor(dtype)
+    assert torch.finfo(dtype).max * floor == pytest.approx(limit, rel=1e-6)
+    complex_dtype = torch.complex64 if dtype == torch.float32 else torch.complex128
+    phases = torch.exp(1j * torch.linspace(0, 2 * math.pi, 17, dtype=torch.float64))
+    den = torch.nextafter(torch.tensor(floor, dtype=dtype), torch.tensor(1.0, dtype=dtype))
+    below = 0.999 * limit
+    assert torch.isfinite(masks.safe_ratio(torch.tensor([below, -below], dtype=dtype), den)).all()
+    ratios = masks.safe_ratio((below * phases[:, None]).to(complex_dtype), (1.0001 * floor * phases).to(complex_dtype))
+    assert torch.isfinite(torch.view_as_real(ratios)).all()
+    assert masks.safe_ratio(torch.tensor(1.01 * limit, dtype=dtype), den).isinf()
 
 
 def test_errors_name_the_argument_and_defaults():

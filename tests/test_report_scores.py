@@ -44,7 +44,7 @@ def test_scores_of_one_seed_without_held_out_sets():
 
 
 @pytest.mark.parametrize("mask,options,kind", [
-    ("cirm", {"bound": "compressed", "K": 5.0, "max": 2.0}, "ComplexRatioMask(max=2.0)"),
+    ("cirm", {"bound": "tanh", "max": 2.0}, "ComplexRatioMask(max=2.0)"),
     ("ibm", {"hard": "argmax", "against": "rest"}, "IdealBinaryMask(against='rest')"),
     ("iam", {}, "IdealAmplitudeMask(max=1.0)"),
 ])
