@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: env voices demo test test-compat test-browser mutation bench clean
+.PHONY: env voices demo lint test test-compat test-browser mutation bench clean
 
 env: $(STAMP)
 
@@ -26,6 +26,10 @@ endif
 
 demo: $(STAMP)
 	$(BIN)/bssmask ablate --out results/ablation
+
+# ruff, configured in pyproject.toml; .ci/run runs it before the suite.
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 test: $(STAMP) voices
 	$(BIN)/python -m pytest -q tests

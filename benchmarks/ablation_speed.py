@@ -112,12 +112,12 @@ def main():
     distinct = len({ablation.estimate_key(row, config) for row in rows})
     print(f"default grid: {len(rows)} rows x 2 sources, {distinct} distinct estimates "
           f"(mir_eval scores every row, bssmask each distinct estimate), torch threads {torch.get_num_threads()}")
-    mir_eval_results = {name: timed(lambda: with_mir_eval(sources, ablation.AblationConfig()), 1)
+    mir_eval_results = {name: timed(lambda sources=sources: with_mir_eval(sources, ablation.AblationConfig()), 1)
                         for name, sources in pairs.items()}
     for device in devices:
         config = ablation.AblationConfig(device=device)
         for name, sources in pairs.items():
-            ours_t, ours = timed(lambda: with_bssmask(sources, config), args.repeats)
+            ours_t, ours = timed(lambda sources=sources, config=config: with_bssmask(sources, config), args.repeats)
             theirs_t, theirs = mir_eval_results[name]
             print(f"{name} ({sources.shape[-1] / rate:.1f} s), in process on {device}: bssmask {ours_t:.2f} s, "
                   f"mir_eval {theirs_t:.2f} s: {theirs_t / ours_t:.1f}x; {largest_difference(ours, theirs)}")

@@ -63,8 +63,9 @@ def run(mix: Path, out: Path, model: str, chunk_seconds: float) -> tuple[float, 
 
 def agreement(first: Path, second: Path, stem: str) -> float:
     """SI-SDR (dB) between two runs' estimates, mean over the sources, in the better source order."""
-    read = lambda folder: torch.from_numpy(np.stack([sf.read(folder / f"{stem}_s{k}.wav", dtype="float32")[0]
-                                                     for k in (1, 2)]))
+    def read(folder):
+        return torch.from_numpy(np.stack([sf.read(folder / f"{stem}_s{k}.wav", dtype="float32")[0] for k in (1, 2)]))
+
     x, y = read(first), read(second)
     return max(float(si_sdr(y, x).mean()), float(si_sdr(y.flip(0), x).mean()))
 

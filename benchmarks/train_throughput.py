@@ -188,7 +188,7 @@ def main() -> int:
           f"{conf['data']['segment']} s training mixtures, loss {conf['loss']['loss']}; {args.accelerator}")
     print("| measure | value |")
     print("| --- | --- |")
-    for key, (devices, precision) in training.items():
+    for key, (_devices, precision) in training.items():
         r = results[key]
         threads = f"{r['threads_per_process']} thread{'s' if r['threads_per_process'] > 1 else ''}"
         each = " each" if r["processes"] > 1 else ""

@@ -55,6 +55,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 from torch import nn
 
@@ -305,11 +307,23 @@ def head_class(kind: str | masks.MaskKind) -> type[MaskHead]:
     return HEAD_TYPES[head_type]
 
 
-def __getattr__(name: str):
-    # HEADS, the head class of each registered mask kind, follows masks.register() and unregister().
-    if name == "HEADS":
-        return {kind: head_class(kind) for kind in masks.KINDS}
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+class _HeadsByKind(Mapping):
+    """The head class of each registered mask kind, read at each look-up (follows ``masks.register``)."""
+
+    def __getitem__(self, kind: str) -> type:
+        if kind not in masks.KINDS:
+            raise KeyError(kind)
+        return head_class(kind)
+
+    def __iter__(self):
+        return iter(masks.KINDS)
+
+    def __len__(self) -> int:
+        return len(masks.KINDS)
+
+
+#: The head class of each registered mask kind (a live mapping: ``HEADS["irm"] is RealMaskHead``).
+HEADS = _HeadsByKind()
 
 
 def split_options(kind: str | masks.MaskKind, options: dict) -> tuple[dict, dict]:

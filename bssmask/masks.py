@@ -258,6 +258,8 @@ class ComplexRatioMask(MaskKind):
 
 #: Registered kinds: name -> (class, the constructor options the name fixes).
 _REGISTRY: dict[str, tuple[type[MaskKind], dict]] = {}
+#: Names of the registered mask kinds, in registration order (kept by :func:`register` and :func:`unregister`).
+KINDS: tuple[str, ...] = ()
 
 
 def register(cls: type[MaskKind], **fixed) -> type[MaskKind]:
@@ -284,6 +286,7 @@ def register(cls: type[MaskKind], **fixed) -> type[MaskKind]:
     if name in _REGISTRY:
         raise ValueError(f"mask kind {name!r} is already registered")
     _REGISTRY[name] = (cls, fixed)
+    _update_kinds()
     return cls
 
 
@@ -291,6 +294,12 @@ def unregister(name: str) -> None:
     """Remove the mask kind ``name`` (added with :func:`register`)."""
     kind_class(name)
     del _REGISTRY[name]
+    _update_kinds()
+
+
+def _update_kinds() -> None:
+    global KINDS
+    KINDS = tuple(_REGISTRY)
 
 
 def kind_class(name: str) -> type[MaskKind]:
@@ -306,13 +315,6 @@ register(RatioMask, name="wiener", power=2.0)
 register(IdealAmplitudeMask)
 register(PhaseSensitiveMask)
 register(ComplexRatioMask)
-
-
-def __getattr__(name: str):
-    # KINDS, the names of the registered mask kinds, follows register() and unregister().
-    if name == "KINDS":
-        return tuple(_REGISTRY)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def parse_spec(spec: str) -> tuple[str, dict]:

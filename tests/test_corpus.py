@@ -12,7 +12,7 @@ import soundfile as sf
 from asteroid.data import LibriMix
 
 from bssmask.audio import AudioError, read_mono
-from bssmask.data import DEFAULT_SOURCES, corpus, pseudo_voices, speech
+from bssmask.data import DEFAULT_SOURCES, corpus, speech
 from bssmask.data.corpus_config import ALL_SPLITS, SPLITS, CorpusConfig, CorpusError
 from recipe_helpers import RECIPE, asterisk_voices
 

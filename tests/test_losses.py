@@ -136,7 +136,7 @@ TRAINING = [
 ]
 
 
-@pytest.mark.parametrize("kind,options,loss_name", TRAINING, ids=[f"{k}-{l}" for k, _, l in TRAINING])
+@pytest.mark.parametrize("kind,options,loss_name", TRAINING, ids=[f"{k}-{name}" for k, _, name in TRAINING])
 def test_training_lowers_the_loss_on_real_speech(kind, options, loss_name, batch):
     sources, mix = batch
     torch.manual_seed(0)
@@ -208,7 +208,7 @@ def test_psa_against_a_direct_computation():
         out = (x * y.conj()).real / y.abs()
         return torch.where(y.abs() > 0, out, torch.zeros_like(out))
 
-    expected = torch.stack([_loop_matrix(lambda e, s: (project(_complex(e), Y[b]) - project(_complex(s), Y[b]))
+    expected = torch.stack([_loop_matrix(lambda e, s, b=b: (project(_complex(e), Y[b]) - project(_complex(s), Y[b]))
                                          .square().mean(), est[b:b + 1], src[b:b + 1])[0] for b in range(2)])
     torch.testing.assert_close(losses.pairwise_psa(est, src, mix), expected, rtol=1e-12, atol=1e-12)
 

@@ -121,7 +121,9 @@ def test_long_input_in_chunks_is_close_to_whole_and_keeps_the_speakers(long_pair
     # Measured: 20.1 dB and 10.1 dB (the quieter speaker's estimate depends more on the context).
     assert si_sdr(whole, chunked).tolist() > [18.0, 8.0], si_sdr(whole, chunked)
     # The louder speaker stays on the output that has it in the first 5 s, in each 5 s (chunks start every 6 s).
-    segments = lambda x: x.reshape(*x.shape[:-1], -1, SEGMENT)
+    def segments(x):
+        return x.reshape(*x.shape[:-1], -1, SEGMENT)
+
     louder = max((0, 1), key=lambda k: si_sdr(long_pair[:1, :SEGMENT], chunked[k : k + 1, :SEGMENT]))
     on_it = si_sdr(segments(long_pair[0]), segments(chunked[louder]))  # [8]: one score per 5 s
     on_other = si_sdr(segments(long_pair[0]), segments(chunked[1 - louder]))

@@ -292,7 +292,7 @@ def build(speakers: dict[str, list[Path]], out_dir: str | Path, config: CorpusCo
     with atomic_folder(out_dir) as tmp:
         tmp_final = corpus_dir(tmp, config.sample_rate)
         (tmp_final / "metadata").mkdir(parents=True)
-        for split, (draw, pools) in draws.items():
+        for split, (draw, _pools) in draws.items():
             split_rng = np.random.default_rng([config.seed, ALL_SPLITS.index(split)])
             rows, info = _write_split(draw, getattr(config, f"n_{split}"), split in ("train", "dev"), config,
                                       tmp_final / split, final / split, split_rng)

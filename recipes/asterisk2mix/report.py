@@ -220,7 +220,7 @@ def main(argv=None) -> int:
         raise config.ConfigError(f"report.peer_minutes: expected > 0, got {report['peer_minutes']}")
     test_csv = split_csv(conf["data"]["test_dir"], conf["data"]["task"])
     mixtures = list_mixtures(test_csv)
-    for out, set_conf in test_sets(conf).items():
+    for set_conf in test_sets(conf).values():
         split_csv(set_conf["data"]["test_dir"], conf["data"]["task"])
     for head_conf in variants.values():
         oracle_config(head_conf).validate()
