@@ -9,8 +9,7 @@
   filterbank), keeping its weights; its ``serialize()`` then records the
   head under :data:`HEAD_KEY`.
 
-Saving and reloading, whatever the model, is :mod:`bssmask.io`
-(``save_model``, ``load_model``).
+Saving and reloading, whatever the model, is :mod:`bssmask.io` (``save_model``, ``load_model``).
 
 Data flow of :class:`MaskSeparator` (``F = n_fft // 2 + 1``, ``F' = F / factor``)::
 
