@@ -121,3 +121,11 @@ def test_layout_table_matches_the_tree():
     paths = {p for row in re.findall(r"^\| (.+?) \|", table, flags=re.M) for p in re.findall(r"`([^`]+)`", row)}
     assert paths and not [p for p in paths if not (ROOT / p).exists()]
     assert {_name(p) for p in DOCS} - {"README.md"} <= paths
+
+
+def test_readme_and_modules_stay_short():
+    """The README is a guide (at most 450 lines) and no module of the package passes 400 lines."""
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 450
+    long = {str(p.relative_to(ROOT)): n for p in (ROOT / "bssmask").rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 400}
+    assert not long, long
