@@ -309,12 +309,11 @@ class FiniteItems(Dataset):
 
     def __getitem__(self, index: int):
         item = self.dataset[index]
-        row = self.dataset.df.iloc[index]
         signals = [item[0], *item[1]]
         for k, signal in enumerate(signals):
             if not torch.isfinite(signal).all():
                 column = "mixture_path" if k == 0 else f"source_{k}_path"
-                raise DataError(f"{row[column]}: NaN or infinite samples")
+                raise DataError(f"{self.dataset.df.iloc[index][column]}: NaN or infinite samples")
         if self.return_id:
-            return (*item, Path(row["mixture_path"]).name.split(".")[0].split("_"))
+            return (*item, Path(self.dataset.df.iloc[index]["mixture_path"]).name.split(".")[0].split("_"))
         return item
