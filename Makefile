@@ -31,8 +31,11 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# Two test processes (pytest-xdist; TEST_JOBS=1 runs one): see tests/conftest.py.
+TEST_JOBS ?= 2
+
 test: $(STAMP) voices
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadgroup tests
 
 # The suite on the oldest and the newest stack of setup.cfg's ranges
 # (constraints/oldest.txt, constraints/newest.txt), each in its own environment

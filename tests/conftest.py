@@ -7,6 +7,10 @@ not run, the summary names what was not tested, and the run FAILS, unless
 
 Tests marked ``browser`` (headless Chromium) are left out of every run but
 one that selects them, ``pytest -m browser`` (``make test-browser``).
+
+``make test`` runs the suite in two processes (pytest-xdist, ``-n 2 --dist loadgroup``): the tests that
+share the quick recipe run (:func:`quick_recipe`) go to one process, so that the recipe runs once, and every
+process, with the recipe runs they start, computes with one thread.
 """
 
 import os
@@ -22,17 +26,22 @@ from bssmask import config
 from recipe_helpers import RECIPE, asterisk_voices, copy_recipe, run
 from prepare_data import corpus_voices  # the recipe's local/ (on the path from recipe_helpers)
 
-# One thread for the whole session: results that compare two training runs
-# (resume, DDP) are exact only with one thread, and on a 2-core machine a
-# second thread only contends with other processes. (BSS-Eval is right with
-# any thread count: tests/test_metrics.py runs it with 1, 2 and 4.)
+# One thread for the whole session and the processes it starts: results that
+# compare two training runs (resume, DDP) are exact only with one thread, and
+# on a 2-core machine a second thread only contends with the other test
+# process. (BSS-Eval is right with any thread count: tests/test_metrics.py
+# runs it with 1, 2 and 4.)
 torch.set_num_threads(1)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 #: Environment switch: skip the tests that need the Asterisk voices instead of failing.
 SKIP_VOICES = "BSSMASK_SKIP_VOICE_TESTS"
 #: Packages of the voices that stage 0 reads for the recipe's conf.yml, not installed here.
 MISSING_PACKAGES = asterisk_voices.missing_packages(
     corpus_voices(config.corpus_config(config.load(RECIPE / "conf.yml"))))
+#: Why the tests marked ``voices`` are skipped when the voices are missing.
+VOICES_SKIPPED = f"needs the Asterisk voices ({', '.join(MISSING_PACKAGES)} not installed)"
+#: Voice tests skipped, by file: counted from the test reports, so also in the main process of an xdist run.
 _not_tested: Counter = Counter()
 
 
@@ -42,19 +51,23 @@ def pytest_configure(config):
                                        "-m browser (make test-browser), skipped there without chromium")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     if "browser" not in (config.option.markexpr or ""):
         browser = [item for item in items if item.get_closest_marker("browser")]
         if browser:
             config.hook.pytest_deselected(items=browser)
             items[:] = [item for item in items if not item.get_closest_marker("browser")]
-    if not MISSING_PACKAGES:
-        return
-    reason = f"needs the Asterisk voices ({', '.join(MISSING_PACKAGES)} not installed)"
     for item in items:
-        if item.get_closest_marker("voices"):
-            item.add_marker(pytest.mark.skip(reason=reason))
-            _not_tested[item.nodeid.split("::")[0]] += 1
+        if "quick_recipe" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("quick_recipe"))
+        if MISSING_PACKAGES and item.get_closest_marker("voices"):
+            item.add_marker(pytest.mark.skip(reason=VOICES_SKIPPED))
+
+
+def pytest_runtest_logreport(report):
+    if MISSING_PACKAGES and report.skipped and report.when == "setup" and VOICES_SKIPPED in str(report.longrepr):
+        _not_tested[report.nodeid.split("::")[0]] += 1
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -21,21 +21,22 @@ asterisk_voices.missing_packages = functools.partial(asterisk_voices.missing_pac
 """
 
 
-def _pytest(tmp_path, env):
+def _pytest(tmp_path, env, options=()):
     (tmp_path / "no_voices.py").write_text(NO_VOICES.format(local=str(REPO / "recipes" / "asterisk2mix" / "local"),
                                                             root=str(tmp_path / "sounds")))
     path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no_voices", "-p", "no:cacheprovider",
-                           VOICE_TEST, PLAIN_TEST], cwd=REPO, capture_output=True, text=True, timeout=300,
+                           *options, VOICE_TEST, PLAIN_TEST], cwd=REPO, capture_output=True, text=True, timeout=300,
                           env={**env, "PYTHONPATH": path})
 
 
-@pytest.mark.parametrize("switch", [None, "1"])
-def test_missing_voices_are_reported_and_fail_the_run_unless_skipped_on_purpose(tmp_path, switch):
+# The failing run in two processes, as make test runs the suite: the main process sees the skips too.
+@pytest.mark.parametrize("switch, options", [(None, ("-n", "2")), ("1", ())])
+def test_missing_voices_are_reported_and_fail_the_run_unless_skipped_on_purpose(tmp_path, switch, options):
     env = {k: v for k, v in os.environ.items() if k != "BSSMASK_SKIP_VOICE_TESTS"}
     if switch:
         env["BSSMASK_SKIP_VOICE_TESTS"] = switch
-    proc = _pytest(tmp_path, env)
+    proc = _pytest(tmp_path, env, options)
     assert "1 passed, 1 skipped" in proc.stdout, proc.stdout[-3000:]  # the test that needs no voices ran
     assert "NOT TESTED" in proc.stdout
     assert "1 tests need the Debian Asterisk voices and did not run" in proc.stdout
