@@ -43,7 +43,8 @@ from .stats import mean_ci, nanmean
 from .stft import make_stft, synthesize
 
 __all__ = ["AblationConfig", "MIX_MODES", "UPSAMPLED", "grid", "estimate_key", "spectra", "estimate_grid", "mixture_of", "check_mixture_rule", "check_independent",
-           "score_mixture", "mean_rows", "sort_rows", "config_dict", "write_results"]
+           "score_mixture", "mean_rows", "sort_rows", "config_dict", "ResultsTable", "results_table",
+           "write_results"]
 
 ROW_KEYS = ("mask", "upsampled", "mode", "space")
 #: Grid rows inverted by one inverse STFT call (batched, in a buffer reused).
@@ -280,8 +281,50 @@ COLUMNS = {
 }
 
 
-def write_results(out_dir, rows: list[dict], meta: dict, per_mixture: dict[str, list[dict]],
-                  page: tuple[AblationConfig, list[tuple]] | None = None) -> str:
+@dataclasses.dataclass(frozen=True)
+class ResultsTable:
+    """The results table of a run, as :func:`write_results` writes it and the listening page shows it.
+
+    Attributes:
+        rows: mean rows, best first (:func:`sort_rows` on :attr:`metric`).
+        metric: the metric the rows are sorted by.
+        columns: column name -> format (None: as is), spread columns ``<metric>_ci`` for several mixtures.
+        ceilings: metric -> the value above which the table prints ``> ceiling``.
+        preamble: the lines above the table: the run's set-up and how to read it.
+    """
+
+    rows: list[dict]
+    metric: str
+    columns: dict
+    ceilings: dict
+    preamble: str
+
+
+def results_table(rows: list[dict], meta: dict, n_mixtures: int) -> ResultsTable:
+    """The table of mean ``rows`` of a run of ``n_mixtures`` mixtures configured by ``meta`` (:func:`config_dict`)."""
+    from . import tables
+
+    metrics = [m for m in METRICS if m in meta["metrics"]]
+    key = sort_metric(metrics)
+    label = key.upper().replace("_", "-")
+    preamble = (
+        f"Oracle mask ablation: factor {meta['factor']} ({meta['down_method']} down), "
+        f"n_fft {meta['n_fft']}, hop {meta['hop']}, {meta['window']} window, mix = {meta['mix']} of the sources, "
+        f"{n_mixtures} mixture{'s' if n_mixtures > 1 else ''}"
+        f"{' (means over mixtures ± half-width of their 95% confidence interval)' if n_mixtures > 1 else ''}. "
+        f"Sorted by {label}{'' if key == 'l1' else ' (dB)'}.\n"
+        "upsampled none = full-resolution oracle; space - = real mask interpolated as is; "
+        f"n/a = undefined (silent reference); > {tables.DB_CEILING:g} = above {tables.DB_CEILING:g} dB "
+        "(float precision; exact values in the CSV and JSON).\n\n"
+    )
+    columns = {k: v for k, v in COLUMNS.items() if k in ROW_KEYS or k in metrics}
+    if n_mixtures > 1:
+        columns.update({f"{m}_ci": COLUMNS[m] for m in metrics})
+    ceilings = {metric: tables.DB_CEILING for metric in metrics if metric != "l1"}
+    return ResultsTable(sort_rows(rows, key), key, columns, ceilings, preamble)
+
+
+def write_results(out_dir, rows: list[dict], meta: dict, per_mixture: dict[str, list[dict]]) -> str:
     """Write ``ablation.{csv,md,json,png}`` (and ``ablation_per_mixture.csv`` for several mixtures).
 
     Args:
@@ -290,45 +333,26 @@ def write_results(out_dir, rows: list[dict], meta: dict, per_mixture: dict[str, 
         meta: the config dict stored under ``"config"`` in the JSON (:func:`config_dict`; its
             ``"metrics"`` are the columns written).
         per_mixture: rows of each mixture by mixture id.
-        page: ``(config, examples)``: also write the listening page ``index.html`` of these examples
-            (:func:`bssmask.listening.ablation_page`).
 
     Returns:
-        The Markdown table (``mean ± 95% half-width`` for several mixtures).
+        The Markdown table (``mean ± 95% half-width`` for several mixtures): :func:`results_table`.
     """
     from . import tables
 
     out_dir = Path(out_dir)
-    metrics = [m for m in METRICS if m in meta["metrics"]]
-    key = sort_metric(metrics)
-    label = key.upper().replace("_", "-")
-    rows = sort_rows(rows, key)
     n_mix = len(per_mixture)
-    preamble = (
-        f"Oracle mask ablation: factor {meta['factor']} ({meta['down_method']} down), "
-        f"n_fft {meta['n_fft']}, hop {meta['hop']}, {meta['window']} window, mix = {meta['mix']} of the sources, "
-        f"{n_mix} mixture{'s' if n_mix > 1 else ''}"
-        f"{' (means over mixtures ± half-width of their 95% confidence interval)' if n_mix > 1 else ''}. "
-        f"Sorted by {label}{'' if key == 'l1' else ' (dB)'}.\n"
-        "upsampled none = full-resolution oracle; space - = real mask interpolated as is; "
-        f"n/a = undefined (silent reference); > {tables.DB_CEILING:g} = above {tables.DB_CEILING:g} dB "
-        "(float precision; exact values in the CSV and JSON).\n\n"
-    )
-    columns = {k: v for k, v in COLUMNS.items() if k in ROW_KEYS or k in metrics}
+    table = results_table(rows, meta, n_mix)
     if n_mix > 1:
         flat = [dict(mixture_id=mid, **r) for mid, mrows in per_mixture.items() for r in mrows]
-        tables.write_text(out_dir / "ablation_per_mixture.csv", tables.to_csv(flat, ["mixture_id", *columns]))
-        columns.update({f"{m}_ci": COLUMNS[m] for m in metrics})
+        row_columns = [k for k in table.columns if not k.endswith("_ci")]
+        tables.write_text(out_dir / "ablation_per_mixture.csv", tables.to_csv(flat, ["mixture_id", *row_columns]))
+    label = table.metric.upper().replace("_", "-")
     tables.bar_plot(
-        rows, ["mask", "upsampled", "mode", "space"], key, out_dir / "ablation.png",
+        table.rows, ["mask", "upsampled", "mode", "space"], table.metric, out_dir / "ablation.png",
         title=f"Oracle {label} after frequency down/upsampling by {meta['factor']} ({meta['window']} window)"
               + (f", 95% intervals over {n_mix} mixtures" if n_mix > 1 else ""),
         color_key="mask", spread_suffix="_ci" if n_mix > 1 else None,
     )
-    ceilings = {metric: tables.DB_CEILING for metric in metrics if metric != "l1"}
-    paths = tables.write_table(out_dir, "ablation", rows, columns, meta, preamble, ceilings, spread_suffix="_ci")
-    if page:
-        from .listening import ablation_page
-
-        ablation_page(out_dir, page[0], meta, page[1], rows, per_mixture, columns, ceilings, preamble)
+    paths = tables.write_table(out_dir, "ablation", table.rows, table.columns, meta, table.preamble, table.ceilings,
+                               spread_suffix="_ci")
     return paths["md"].read_text()

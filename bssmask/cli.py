@@ -195,6 +195,7 @@ def ablate_mixtures(jobs: list[tuple], n_processes: int) -> list[tuple]:
 
 def run_ablate(args: argparse.Namespace) -> int:
     from . import ablation, device, mask_stats
+    from .ablation_page import ablation_page
     from .atomic import output_folder
     from .audio import AudioError
     from .data import DEFAULT_SOURCES
@@ -237,13 +238,15 @@ def run_ablate(args: argparse.Namespace) -> int:
         sources=None if args.dataset else [str(p) for p in mixtures[0][1]],
         dataset=args.dataset, sample_rate_option=args.sample_rate,
     )
-    page = None
+    examples = []
     if args.html:
         played = mixtures[: args.html_examples or HTML_EXAMPLES]
         jobs = [(mixture_id, paths, files.get(mixture_id)) for mixture_id, paths in played]
-        page = config, [(mixture_id, *load_mixture(paths, path, config, args.sample_rate)[:2])
-                        for mixture_id, paths, path in jobs]
-    table = ablation.write_results(args.out, rows, meta, per_mixture, page)
+        examples = [(mixture_id, *load_mixture(paths, path, config, args.sample_rate)[:2])
+                    for mixture_id, paths, path in jobs]
+    table = ablation.write_results(args.out, rows, meta, per_mixture)
+    if args.html:
+        ablation_page(args.out, config, meta, examples, rows, per_mixture)
     print(table, end="")
     if args.stats:
         print("\n" + mask_stats.write_statistics(args.out, [stats for _, stats, *_ in results], meta), end="")

@@ -14,9 +14,9 @@ so that the loudest clip peaks at :data:`PEAK`.
 The page reads without JavaScript: the tables are plain HTML; the script only
 turns each header of a ``sortable`` table into a button that sorts by it.
 
-:func:`ablation_page` writes the page of ``bssmask ablate --html``; the
-recipe's report (``recipes/asterisk2mix/report.py``) assembles its own page
-from the same parts (:class:`Assets`, :func:`table`, :func:`write_page`).
+:func:`bssmask.ablation_page.ablation_page` (``bssmask ablate --html``) and the
+recipe's report (``recipes/asterisk2mix/report.py``) assemble their pages
+from these parts (:class:`Assets`, :func:`table`, :func:`write_page`).
 
 Size budget (checked by ``tests/test_listening.py``): at most
 :data:`AUDIO_BITS_PER_SAMPLE` bits per sample of each clip and
@@ -47,7 +47,7 @@ from . import tables
 from .atomic import atomic_folder, write_text
 
 __all__ = ["ASSETS", "PEAK", "AUDIO_BITS_PER_SAMPLE", "IMAGE_BYTES", "Assets", "gain", "player", "tf_figure",
-           "table", "write_page", "ablation_page"]
+           "table", "write_page"]
 
 #: The page's folder of audio and images, next to ``index.html``.
 ASSETS = "listening"
@@ -235,76 +235,3 @@ def write_page(out_dir: str | Path, title: str, facts: dict[str, str], body: str
     write_text(path, _PAGE.format(title=html.escape(title), style=_STYLE, facts=facts_html, body=body,
                                   script=_SCRIPT))
     return path
-
-
-def ablation_page(out_dir: str | Path, config, meta: dict, examples: list[tuple], rows: list[dict],
-                  per_mixture: dict[str, list[dict]], columns: dict[str, str | None], ceilings: dict[str, float],
-                  preamble: str) -> Path:
-    """Write the listening page of ``bssmask ablate --html`` into ``out_dir`` (beside ``ablation.png``).
-
-    Args:
-        config: the :class:`~bssmask.ablation_config.AblationConfig` of the run.
-        meta: its :func:`~bssmask.ablation.config_dict` (sample rate, number of mixtures).
-        examples: ``(mixture id, sources [n_src, T], mixture [T] or None)`` of the mixtures to play.
-        rows, columns, ceilings, preamble: the results table as :func:`~bssmask.ablation.write_results` writes it.
-        per_mixture: each mixture's rows in grid order, by mixture id.
-
-    For each example the page plays the mixture, the sources and every grid row's
-    estimates (rows with one :func:`~bssmask.ablation.estimate_key` share a file)
-    and shows the mixture's spectrogram and, per mask kind, the oracle mask at
-    full resolution and after the F/factor round trip (the first method and
-    space of the grid).
-    """
-    import torch
-
-    from . import ablation, masks, resample
-    from .stft import make_stft
-
-    rate, method, space = meta["sample_rate"], config.methods[0], config.spaces[0]
-    encoder, _ = make_stft(config.n_fft, config.hop, window=config.window)
-    body = [f"<p>{html.escape(line)}</p>" for line in preamble.splitlines() if line]
-    body.append(table(rows, columns, "Scores, best first (click a column's title to sort by it)", ceilings, "_ci"))
-    body.append('<figure><img src="ablation.png" alt="Bar plot of the scores above"></figure>')
-    with Assets.folder(out_dir) as assets:
-        for number, (mixture_id, sources, mixture) in enumerate(examples, 1):
-            grid_rows, est, index = ablation.estimate_grid(sources, config, mixture)
-            mix = ablation.mixture_of(sources, config.mix, mixture)
-            level, name = gain(mix, sources, est.cpu()), f"mixture{number}"
-            body.append(f"<h2>Mixture {number}: {html.escape(mixture_id)}</h2>")
-            body.append(player(assets.audio(f"{name}/mixture", mix, rate, level), f"mixture {mixture_id}"))
-            body += [player(assets.audio(f"{name}/s{i + 1}", s, rate, level), f"source {i + 1} (true)")
-                     for i, s in enumerate(sources)]
-            with_grid = {}
-            for k, i in sorted({(k, i) for k in index for i in range(len(sources))}):
-                with_grid[k, i] = assets.audio(f"{name}/estimate{k}_s{i + 1}", est[k, i].cpu(), rate, level)
-            labels = [" / ".join(str(row[key]) for key in ablation.ROW_KEYS if row[key]) for row in grid_rows]
-            media = {f"source {i + 1} estimate": [
-                player(with_grid[k, i], f"{label}: source {i + 1} estimate", caption=False)
-                for label, k in zip(labels, index)] for i in range(len(sources))}
-            body.append(table(per_mixture[mixture_id], columns, f"Estimates of mixture {number}, in grid order",
-                              ceilings, media=media))
-            with torch.no_grad():
-                S, Y = ablation.spectra(sources, mix, encoder)
-            body.append(assets.image(f"{name}/spectrogram", tf_figure([("mixture |Y| (dB)", Y.numpy())], rate,
-                                                                      config.hop, "db"),
-                                     f"Spectrogram of mixture {number} (dB, 0 to {rate / 2000:g} kHz)"))
-            for j, spec in enumerate(config.masks):
-                kind = masks.get(spec)
-                in_space = space if kind.is_complex else "cartesian"
-                low = kind.oracle(*(resample.downsample(x, config.factor, config.down_method, in_space)
-                                    for x in (S, Y)))
-                trip = resample.upsample(low, Y.shape[-2], method, in_space)
-                shown = space if kind.is_complex else "-"
-                panels = [(f"source {i + 1}: {title}", m[i].numpy()) for i in range(len(sources))
-                          for title, m in (("full resolution", kind.oracle(S, Y)),
-                                           (f"F/{config.factor} and back ({method}, {shown})", trip))]
-                body.append(assets.image(f"{name}/mask{j + 1}", tf_figure(panels, rate, config.hop, "mask"),
-                                         f"Oracle {spec} mask |M| of each source of mixture {number}, 0 to 1: "
-                                         f"at full resolution and after downsampling by {config.factor} "
-                                         f"({config.down_method}) and upsampling ({method}, space {shown})"))
-    facts = {"window": config.window, "factor": f"{config.factor} (downsampling: {config.down_method})",
-             "upsampling methods": ", ".join(config.methods), "spaces": ", ".join(config.spaces),
-             "masks": ", ".join(config.masks), "STFT": f"n_fft {config.n_fft}, hop {config.hop}",
-             "sample rate": f"{rate} Hz", "mixture": f"{config.mix} of the sources",
-             "mixtures scored": str(meta["n_mixtures"]), "mixtures played": str(len(examples))}
-    return write_page(out_dir, "Oracle mask ablation: listening page", facts, "\n".join(body))
