@@ -67,7 +67,7 @@ def _yaml_types(annotation) -> tuple[type, ...]:
     return (list,) if origin in (tuple, list) else (origin,)
 
 
-def _documented(options: type, keys: dict[str, str]) -> dict[str, tuple[tuple[type, ...], str]]:
+def _declared(options: type, keys: dict[str, str]) -> dict[str, tuple[tuple[type, ...], str]]:
     """:data:`SCHEMA` entries of the fields of the dataclass ``options``: ``keys`` maps config keys to fields.
 
     Types come from the fields' annotations, meanings from their metadata
@@ -79,7 +79,7 @@ def _documented(options: type, keys: dict[str, str]) -> dict[str, tuple[tuple[ty
 
 #: Every section and key: ``(accepted types, meaning)``.
 SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
-    "corpus": _documented(CorpusConfig, CORPUS_KEYS),
+    "corpus": _declared(CorpusConfig, CORPUS_KEYS),
     "data": {
         "train_dir": ((str,), "folder with the training CSV (LibriMix layout)"),
         "valid_dir": ((str,), "folder with the validation CSV"),
@@ -92,7 +92,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
         "n_src": ((int,), "number of sources"),
         "segment": ((float,), "training excerpt length (s)"),
     },
-    "model": _documented(ModelOptions, MODEL_KEYS),
+    "model": _declared(ModelOptions, MODEL_KEYS),
     "loss": {
         "loss": ((str,), "training loss (bssmask.losses), or 'default' for the mask kind's default"),
         "loss_options": ((dict,), "options of the loss"),

@@ -97,11 +97,9 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
             head's mask rows, ``F'`` or ``2F'``); set by :meth:`with_head` so
             that a model whose head was swapped keeps its masker and reloads.
 
-    The other arguments (``mask``, ``masker``, ``n_fft``, ``hop``, ``window``,
-    ``mask_options``, ``masker_kwargs``, ``factor``, ``method``, ``space``,
-    ``down_method``) are the fields of
+    The other arguments are the fields of
     :class:`~bssmask.model_options.ModelOptions`, where each one's meaning is
-    declared; a recipe config's ``model`` section holds them.
+    declared (torch-free); a recipe config's ``model`` section holds them.
 
     The masker sees the downsampled mixture STFT in Asteroid's format
     (real then imaginary parts, ``2F'`` channels) and outputs per-source
