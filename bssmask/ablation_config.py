@@ -1,7 +1,7 @@
 """The options of the oracle mask ablation (:mod:`bssmask.ablation`), importable without torch.
 
 The command line builds its parser and help from :class:`AblationConfig`'s
-fields, defaults and documented meanings before importing anything heavy; :meth:`AblationConfig.validate`
+fields, defaults and meanings before importing anything heavy; :meth:`AblationConfig.validate`
 imports the modules that check mask kinds and STFT sizes when it runs.
 
 Example:
@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .names import DOWN_METHODS, METRICS, SPACES, UP_METHODS, WINDOWS
+from .options import option
 
 #: How the mixture is made: the sources' sum or mean, or a given file.
 MIX_MODES = ("sum", "mean", "file")
@@ -29,42 +30,30 @@ class AblationConfig:
     """Every option of the ablation grid.
 
     The ``bssmask ablate`` flags are these fields (``--down-method`` for
-    ``down_method``), with these meanings as their help.
-
-    Attributes:
-        masks: mask kinds, each a name of :data:`bssmask.masks.KINDS` with its options as
-            ``kind:key=value`` (``cirm:max=1``, ``iam:max=2``, ``psm:min=-1:max=1``; :func:`bssmask.masks.get`).
-        upsampled: what is upsampled, any of :data:`UPSAMPLED`.
-        methods: upsampling methods, any of :data:`bssmask.names.UP_METHODS`.
-        spaces: spaces for complex values, any of :data:`bssmask.names.SPACES`.
-        factor: frequency downsampling factor; must divide ``n_fft // 2 + 1``.
-        down_method: downsampling method, one of :data:`bssmask.names.DOWN_METHODS`
-            (``keep``: every k-th bin; the others interpolate).
-        n_fft: STFT size (1022 gives 512 bins).
-        hop: STFT hop.
-        window: STFT window, ``hann`` (as ``torch.stft`` users and the source post) or
-            ``sqrt-hann`` (Asteroid's default).
-        mix: how the mixture is made: ``sum`` of the sources, their ``mean`` (sum / n_src,
-            which lowers each source by 1 / n_src in the mixture), or a ``file`` given with the
-            sources, as a LibriMix CSV's ``mixture_path`` (mixtures that are not the sum of
-            the sources, e.g. with noise).
-        metrics: the metrics scored, any of :data:`bssmask.names.METRICS`; without ``sir``
-            and ``sar`` BSS-Eval skips their projections and computes the SDR alone.
-        device: torch device for the STFT, the masks and the scores.
+    ``down_method``), with their meanings (:func:`bssmask.options.meanings`) as their help.
     """
 
-    masks: tuple[str, ...] = ("ibm", "cirm", "cirm:max=1")
-    upsampled: tuple[str, ...] = UPSAMPLED
-    methods: tuple[str, ...] = UP_METHODS
-    spaces: tuple[str, ...] = SPACES
-    factor: int = 2
-    down_method: str = "keep"
-    n_fft: int = 1022
-    hop: int = 256
-    window: str = "hann"
-    mix: str = "sum"
-    metrics: tuple[str, ...] = METRICS
-    device: str = "cpu"
+    masks: tuple[str, ...] = option(
+        ("ibm", "cirm", "cirm:max=1"),
+        "mask kinds, each a name of bssmask.masks.KINDS with its options as kind:key=value (cirm:max=1, "
+        "iam:max=2, psm:min=-1:max=1; bssmask.masks.get)")
+    upsampled: tuple[str, ...] = option(UPSAMPLED, f"what is upsampled, any of {', '.join(UPSAMPLED)}")
+    methods: tuple[str, ...] = option(UP_METHODS, f"upsampling methods, any of {', '.join(UP_METHODS)}")
+    spaces: tuple[str, ...] = option(SPACES, f"spaces for complex values, any of {', '.join(SPACES)}")
+    factor: int = option(2, "frequency downsampling factor; must divide n_fft // 2 + 1")
+    down_method: str = option("keep", f"downsampling method, one of {', '.join(DOWN_METHODS)} (keep: every k-th "
+                                      "bin; the others interpolate)")
+    n_fft: int = option(1022, "STFT size (1022 gives 512 bins)")
+    hop: int = option(256, "STFT hop")
+    window: str = option("hann", "STFT window, hann (as torch.stft users and the source post) or sqrt-hann "
+                                 "(Asteroid's default)")
+    mix: str = option("sum", "how the mixture is made: sum of the sources, their mean (sum / n_src, which lowers "
+                             "each source by 1 / n_src in the mixture), or a file given with the sources, as a "
+                             "LibriMix CSV's mixture_path (mixtures that are not the sum of the sources, e.g. "
+                             "with noise)")
+    metrics: tuple[str, ...] = option(METRICS, f"the metrics scored, any of {', '.join(METRICS)}; without sir and "
+                                               "sar BSS-Eval skips their projections and computes the SDR alone")
+    device: str = option("cpu", "torch device for the STFT, the masks and the scores")
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad option."""

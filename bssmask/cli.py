@@ -17,7 +17,7 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from . import __version__, docstrings
+from . import __version__, options
 from .ablation_config import AblationConfig, check_choices
 from .errors import fail, run_cli
 from .names import METRICS
@@ -95,7 +95,7 @@ def _add_config_flags(parser: argparse.ArgumentParser, defaults: AblationConfig)
     Tuple fields take comma-separated names (``--metrics`` checks and orders
     them); the others one value of their default's type.
     """
-    meanings = docstrings.entries(AblationConfig, "Attributes")
+    meanings = options.meanings(AblationConfig)
     for field in fields(AblationConfig):
         if field.name == "device":  # --device also takes auto: ablate's own flag
             continue
@@ -278,7 +278,7 @@ def add_separate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a bundled model's name (default) or a model file saved with serialize() "
                              "(a recipe's best_model.pth)")
     parser.add_argument("--out", required=True, help="output folder: <out>/<input name>_s<k>.wav")
-    meanings, defaults = docstrings.entries(SeparateOptions, "Attributes"), SeparateOptions()
+    meanings, defaults = options.meanings(SeparateOptions), SeparateOptions()
     parser.add_argument("--channel", type=_positive_int, metavar="N", help=meanings["channel"])
     parser.add_argument("--chunk-seconds", type=_positive_float, default=defaults.chunk_seconds, metavar="S",
                         help=f"{meanings['chunk_seconds']} (default: {defaults.chunk_seconds:g}, "

@@ -2,11 +2,13 @@
 
 A config is a dict of sections (``data``, ``model``, ...), each a dict of
 keys; :data:`SCHEMA` lists every section, key, accepted type and meaning.
-The ``corpus`` and ``model`` sections are the options of
+The ``corpus`` and ``model`` sections are the fields of
 :class:`~bssmask.data.corpus_config.CorpusConfig` and
-:class:`~bssmask.models.MaskSeparator`, with the types of their
-annotations and the meanings of their docstrings (:data:`CORPUS_KEYS`,
-:data:`MODEL_KEYS`); :func:`corpus_config` builds the former.
+:class:`~bssmask.model_options.ModelOptions` (the arguments of
+:class:`~bssmask.models.MaskSeparator`), with their annotated types and
+their meanings (:func:`bssmask.options.meanings`; :data:`CORPUS_KEYS`,
+:data:`MODEL_KEYS`); :func:`corpus_config` builds the former. Importing
+this module imports no torch.
 As in Asteroid's recipes, every key is also a flag ``--<key>`` (keys are
 unique across sections), so ``--lr 3e-4`` overrides ``optim.lr``.
 
@@ -31,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import inspect
 import sys
 import typing
 from dataclasses import fields
@@ -40,11 +41,11 @@ from types import UnionType
 
 import yaml
 
-from . import docstrings
 from .atomic import write_text
 from .data.corpus_config import CorpusConfig
 from .errors import UserError
-from .models import MaskSeparator
+from .model_options import ModelOptions
+from .options import meanings
 
 NoneType = type(None)
 
@@ -53,10 +54,9 @@ NoneType = type(None)
 #: are unique across sections and ``training`` has its own.
 CORPUS_KEYS = {("corpus_seed" if field.name == "seed" else field.name): field.name
                for field in fields(CorpusConfig) if field.name != "sample_rate"}
-#: Config key of each :class:`~bssmask.models.MaskSeparator` argument that the ``model`` section sets: all but
-#: ``n_src`` and ``sample_rate`` (the ``data`` section's) and ``masker_out`` (set by ``with_head``).
-MODEL_KEYS = {name: name for name in inspect.signature(MaskSeparator).parameters
-              if name not in ("n_src", "sample_rate", "masker_out")}
+#: Config key of each :class:`~bssmask.models.MaskSeparator` argument that the ``model`` section sets: the
+#: fields of :class:`~bssmask.model_options.ModelOptions`.
+MODEL_KEYS = {field.name: field.name for field in fields(ModelOptions)}
 
 
 def _yaml_types(annotation) -> tuple[type, ...]:
@@ -67,21 +67,19 @@ def _yaml_types(annotation) -> tuple[type, ...]:
     return (list,) if origin in (tuple, list) else (origin,)
 
 
-def _documented(owner: type, section: str, keys: dict[str, str]) -> dict[str, tuple[tuple[type, ...], str]]:
-    """:data:`SCHEMA` entries of ``owner``'s arguments: ``keys`` maps config keys to arguments.
+def _declared(options: type, keys: dict[str, str]) -> dict[str, tuple[tuple[type, ...], str]]:
+    """:data:`SCHEMA` entries of the fields of the dataclass ``options``: ``keys`` maps config keys to fields.
 
-    Types come from the annotations of ``owner.__init__``, meanings from the
-    ``section`` (``"Args"``, ``"Attributes"``) of ``owner``'s docstring
-    (:func:`bssmask.docstrings.entries`).
+    Types come from the fields' annotations, meanings from their metadata
+    (:func:`bssmask.options.meanings`).
     """
-    hints = typing.get_type_hints(owner.__init__)
-    meanings = docstrings.entries(owner, section)
-    return {key: (_yaml_types(hints[name]), meanings[name]) for key, name in keys.items()}
+    hints, meaning = typing.get_type_hints(options), meanings(options)
+    return {key: (_yaml_types(hints[name]), meaning[name]) for key, name in keys.items()}
 
 
 #: Every section and key: ``(accepted types, meaning)``.
 SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
-    "corpus": _documented(CorpusConfig, "Attributes", CORPUS_KEYS),
+    "corpus": _declared(CorpusConfig, CORPUS_KEYS),
     "data": {
         "train_dir": ((str,), "folder with the training CSV (LibriMix layout)"),
         "valid_dir": ((str,), "folder with the validation CSV"),
@@ -94,7 +92,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
         "n_src": ((int,), "number of sources"),
         "segment": ((float,), "training excerpt length (s)"),
     },
-    "model": _documented(MaskSeparator, "Args", MODEL_KEYS),
+    "model": _declared(ModelOptions, MODEL_KEYS),
     "loss": {
         "loss": ((str,), "training loss (bssmask.losses), or 'default' for the mask kind's default"),
         "loss_options": ((dict,), "options of the loss"),

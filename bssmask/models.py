@@ -92,31 +92,19 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
 
     Args:
         n_src: number of sources.
-        mask: mask kind, one of :data:`bssmask.masks.KINDS`.
-        masker: Asteroid masker name, one of :data:`MASKERS`.
         sample_rate: sample rate of the model (Hz).
-        n_fft: FFT size; ``F = n_fft // 2 + 1`` (the default 254 gives
-            ``F = 128``, divisible by factors 2, 4, 8...).
-        hop: STFT hop size in samples.
-        window: STFT window, ``"sqrt-hann"`` (Asteroid's default) or ``"hann"``
-            (:data:`bssmask.stft.WINDOWS`).
-        mask_options: options of the head and of the mask kind
-            (:func:`bssmask.heads.get`), e.g. ``{"bound": "compressed"}``.
-        masker_kwargs: masker constructor options, over the masker's defaults (``MASKERS``, then Asteroid's).
-        factor: frequency downsampling factor of the masker's input and the
-            head's output (1: full resolution). Must divide ``F``.
-        method: mask upsampling method, one of :data:`bssmask.resample.UP_METHODS`.
-        space: complex interpolation space, one of :data:`bssmask.resample.SPACES`.
-        down_method: input downsampling method, one of :data:`bssmask.resample.DOWN_METHODS`.
         masker_out: feature rows per source the masker outputs (default: the
             head's mask rows, ``F'`` or ``2F'``); set by :meth:`with_head` so
             that a model whose head was swapped keeps its masker and reloads.
 
+    The other arguments are the fields of
+    :class:`~bssmask.model_options.ModelOptions`, where each one's meaning is
+    declared (torch-free); a recipe config's ``model`` section holds them.
+
     The masker sees the downsampled mixture STFT in Asteroid's format
     (real then imaginary parts, ``2F'`` channels) and outputs per-source
     features; maskers that take ``out_chan`` output exactly the head's rows,
-    so the head holds no projection. A recipe config's ``model`` section holds
-    these arguments, meanings as above (:data:`bssmask.config.MODEL_KEYS`).
+    so the head holds no projection.
     """
 
     def __init__(

@@ -1,7 +1,7 @@
 """The options of ``bssmask separate`` (:mod:`bssmask.separate`), importable without torch.
 
 The command line builds its flags and their help from
-:class:`SeparateOptions`' fields, defaults and documented meanings.
+:class:`SeparateOptions`' fields, defaults and meanings.
 
 Example:
     >>> SeparateOptions(chunk_seconds=20).validate()
@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .options import option
+
 #: The shortest chunk, in seconds (its overlaps need a few STFT frames each).
 MIN_CHUNK_SECONDS = 1.0
 #: The share of a chunk that overlaps the next one (:attr:`SeparateOptions.chunk_seconds`).
@@ -23,21 +25,15 @@ OVERLAP_FRACTION = 0.25
 
 @dataclass(frozen=True)
 class SeparateOptions:
-    """How ``bssmask separate`` reads its inputs and cuts them.
+    """How ``bssmask separate`` reads its inputs and cuts them; each field's meaning is its flag's help."""
 
-    Attributes:
-        channel: the channel to separate, 1 for the first; default: a multichannel
-            input is downmixed to the mean of its channels (said on stderr)
-        chunk_seconds: an input longer than this (at the model's rate) is separated in
-            chunks of this length that overlap by a quarter of it, cross-faded, each speaker
-            kept on the same output; shorter inputs are separated whole. Memory grows with
-            the chunk, not the input
-        device: torch device: auto (a CUDA GPU if there is one, else the CPU), cpu, cuda, cuda:N
-    """
-
-    channel: int | None = None
-    chunk_seconds: float = 30.0
-    device: str = "auto"
+    channel: int | None = option(None, "the channel to separate, 1 for the first; default: a multichannel input is "
+                                       "downmixed to the mean of its channels (said on stderr)")
+    chunk_seconds: float = option(30.0, "an input longer than this (at the model's rate) is separated in chunks of "
+                                        "this length that overlap by a quarter of it, cross-faded, each speaker kept "
+                                        "on the same output; shorter inputs are separated whole. Memory grows with "
+                                        "the chunk, not the input")
+    device: str = option("auto", "torch device: auto (a CUDA GPU if there is one, else the CPU), cpu, cuda, cuda:N")
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad option."""

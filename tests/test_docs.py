@@ -12,8 +12,9 @@ MODULES = [
     "bssmask.data.epochs", "bssmask.data.corpus_config", "bssmask.engine.scoring", "bssmask.engine.system",
     "bssmask.engine.callbacks", "bssmask.recipe.build", "bssmask.recipe.evaluate", "bssmask.recipe.finetune",
     "bssmask.recipe.runner", "bssmask.errors", "bssmask.tf", "bssmask.names", "bssmask.ablation_config",
-    "bssmask.data.augment", "bssmask.docstrings", "bssmask.compat", "bssmask.stream", "bssmask.separate_options",
+    "bssmask.data.augment", "bssmask.options", "bssmask.compat", "bssmask.stream", "bssmask.separate_options",
     "bssmask.audio", "bssmask.listening", "bssmask.data.pseudo_voices", "bssmask.data.speech",
+    "bssmask.model_options", "bssmask.config",
 ]
 
 

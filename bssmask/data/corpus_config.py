@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import UserError
+from ..options import option
 
 #: Splits of the seen voices (utterance-disjoint).
 SPLITS = ("train", "dev", "test")
@@ -36,61 +37,45 @@ class CorpusConfig:
     the Asterisk2Mix recipe's ``conf.yml``, for one, asks for more training
     mixtures than ``n_train``'s default.
 
-    Attributes:
-        sample_rate: rate of the written files (Hz).
-        n_train: number of training mixtures.
-        n_dev: number of validation mixtures.
-        n_test: number of test mixtures.
-        mix_length: length of training and validation mixtures (s).
-        max_gap: longest pause before each utterance in training and validation mixtures (s).
-        max_level_db: relative level of the two speakers, drawn in ``[-x, x]`` dB.
-        min_duration: shortest utterance used (s).
-        max_duration: longest utterance used (s).
-        split: fractions of each seen voice's utterances in train, dev and test.
-        seed: seed of every random choice of the corpus.
-        voices: the seen voices (train, dev, test); empty: every speaker neither held out nor
-            heard in training only.
-        train_voices: voices heard in training only: all their usable utterances go to the
-            train split, none to dev or test, so the dev and test mixtures are those of a
-            corpus without them.
-        train_same_voice: fraction of training mixtures of one voice talking over itself: two
-            excerpts of one voice, from disjoint halves of its training utterances (drawn per
-            mixture); the others mix two voices. Only the train split changes.
-        transformed_voices: pseudo-speakers made of each recorded training voice (seen and training-only), its
-            pitch and vocal-tract length changed (:mod:`bssmask.data.pseudo_voices`), from its training
-            utterances; heard in training only. Only the train split changes.
-        transform_seed: seed of the pseudo-speakers' factors.
-        synthetic_voices: synthetic (text-to-speech) voices heard in training only, as ``train_voices``
-            (listed apart in ``speakers.json``). Only the train split changes.
-        test_unseen_voices: voices held out of training for the ``test_unseen`` set (none, or at least two).
-        dev_unseen_voices: voices held out of training and testing for the ``dev_unseen`` set (none: no such set).
-        n_test_unseen: number of ``test_unseen`` mixtures (two held-out voices).
-        n_dev_unseen: number of ``dev_unseen`` mixtures.
-        n_test_same: number of ``test_same`` mixtures (two test utterances of one seen voice).
+    Each field's meaning is the help of its config key (:data:`bssmask.config.SCHEMA`).
     """
 
-    sample_rate: int = 8000
-    n_train: int = 2000
-    n_dev: int = 200
-    n_test: int = 100
-    mix_length: float = 3.0
-    max_gap: float = 1.0
-    max_level_db: float = 5.0
-    min_duration: float = 1.0
-    max_duration: float = 10.0
-    split: tuple[float, float, float] = (0.8, 0.1, 0.1)
-    seed: int = 0
-    voices: tuple[str, ...] = ()
-    train_voices: tuple[str, ...] = ()
-    train_same_voice: float = 0.0
-    transformed_voices: int = 0
-    transform_seed: int = 0
-    synthetic_voices: tuple[str, ...] = ()
-    test_unseen_voices: tuple[str, ...] = ()
-    dev_unseen_voices: tuple[str, ...] = ()
-    n_test_unseen: int = 100
-    n_dev_unseen: int = 100
-    n_test_same: int = 100
+    sample_rate: int = option(8000, "rate of the written files (Hz)")
+    n_train: int = option(2000, "number of training mixtures")
+    n_dev: int = option(200, "number of validation mixtures")
+    n_test: int = option(100, "number of test mixtures")
+    mix_length: float = option(3.0, "length of training and validation mixtures (s)")
+    max_gap: float = option(1.0, "longest pause before each utterance in training and validation mixtures (s)")
+    max_level_db: float = option(5.0, "relative level of the two speakers, drawn in [-x, x] dB")
+    min_duration: float = option(1.0, "shortest utterance used (s)")
+    max_duration: float = option(10.0, "longest utterance used (s)")
+    split: tuple[float, float, float] = option((0.8, 0.1, 0.1),
+                                               "fractions of each seen voice's utterances in train, dev and test")
+    seed: int = option(0, "seed of every random choice of the corpus")
+    voices: tuple[str, ...] = option((), "the seen voices (train, dev, test); empty: every speaker neither held out "
+                                         "nor heard in training only")
+    train_voices: tuple[str, ...] = option(
+        (), "voices heard in training only: all their usable utterances go to the train split, none to dev or test, "
+            "so the dev and test mixtures are those of a corpus without them")
+    train_same_voice: float = option(
+        0.0, "fraction of training mixtures of one voice talking over itself: two excerpts of one voice, from "
+             "disjoint halves of its training utterances (drawn per mixture); the others mix two voices. Only the "
+             "train split changes")
+    transformed_voices: int = option(
+        0, "pseudo-speakers made of each recorded training voice (seen and training-only), its pitch and "
+           "vocal-tract length changed (bssmask.data.pseudo_voices), from its training utterances; heard in "
+           "training only. Only the train split changes")
+    transform_seed: int = option(0, "seed of the pseudo-speakers' factors")
+    synthetic_voices: tuple[str, ...] = option(
+        (), "synthetic (text-to-speech) voices heard in training only, as train_voices (listed apart in "
+            "speakers.json). Only the train split changes")
+    test_unseen_voices: tuple[str, ...] = option(
+        (), "voices held out of training for the test_unseen set (none, or at least two)")
+    dev_unseen_voices: tuple[str, ...] = option(
+        (), "voices held out of training and testing for the dev_unseen set (none: no such set)")
+    n_test_unseen: int = option(100, "number of test_unseen mixtures (two held-out voices)")
+    n_dev_unseen: int = option(100, "number of dev_unseen mixtures")
+    n_test_same: int = option(100, "number of test_same mixtures (two test utterances of one seen voice)")
 
     def held_out(self) -> dict[str, tuple[str, ...]]:
         """Held-out voices by split (only the splits that have some)."""
