@@ -10,10 +10,10 @@ Asteroid ``DCUNet``, ``DCCRNet``, ``DPRNNTasNet``... saved with
    error otherwise);
 2. :func:`bssmask.io.check_compatible` refuses a model whose sample rate or number of
    sources does not match the data;
-3. the separator's ``with_head`` puts a head of another kind on a copy,
-   keeping the encoder and masker weights, and its ``criterion`` is the
-   loss (:class:`bssmask.separator.Separator`: Asteroid models other than
-   ``MaskSeparator`` train in float32 with the time-domain loss);
+3. the separator's ``with_head`` (:class:`bssmask.separator.Separator`) puts
+   a head of another kind on a copy, keeping the encoder and masker weights;
+   its ``criterion`` is the loss (Asteroid models other than ``MaskSeparator``
+   train with the time-domain loss, in float32);
 4. :func:`finetune` scores the test set before, trains with the recipe's
    Trainer (:func:`bssmask.recipe.build.build_trainer`: devices, DDP, resume)
    while :class:`~bssmask.engine.callbacks.FreezeParts` holds the encoder
