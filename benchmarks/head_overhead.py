@@ -1,7 +1,7 @@
 """Time one training step with a bssmask head against the same Asteroid model with its own mask nonlinearity.
 
 Each pair is one Asteroid model built twice with the same weights: as
-Asteroid makes it, and after :func:`bssmask.models.attach_head` with the
+Asteroid makes it, and after :func:`bssmask.separator.attach_head` with the
 head that plays the same role. A training step is forward, PIT negative
 SI-SDR and backward on a batch of real mixtures from the bundled clips.
 Steps of the two models alternate, after warm-up, and the medians of wall
@@ -25,7 +25,7 @@ from asteroid.models import DCUNet, DPRNNTasNet
 
 from bssmask.audio import load_sources
 from bssmask.data import DEFAULT_SOURCES
-from bssmask.models import attach_head
+from bssmask.separator import attach_head
 
 TARGET = 1.05
 

@@ -1,11 +1,13 @@
 """Model files: the one place that saves and loads separators.
 
 - :func:`save_model`: ``model.serialize()`` (a :class:`~bssmask.models.MaskSeparator`,
-  any Asteroid model, one with a head from :func:`~bssmask.models.attach_head`)
+  any Asteroid model, an :class:`~bssmask.separator.AsteroidSeparator` with or
+  without a head from :func:`~bssmask.separator.attach_head`)
   with extra ``infos``, written atomically; :func:`save_package` writes any
   package dict the same way (a bundled model, a peer's weights).
 - :func:`load_model`: the way back for all of them, from a ``serialize()``
-  dict, a file, a bundled model (``"default"``) or the hub (online);
+  dict, a file, a bundled model (``"default"``) or the hub (online), as a
+  separator (:class:`~bssmask.separator.Separator`);
   ``MaskSeparator.from_pretrained``, ``bssmask separate``, fine-tuning and
   the recipe's scripts read models through it. Files are read with
   :func:`bssmask.checkpoint.load_safe` (weights only, never executing code).
@@ -15,11 +17,12 @@
 Example:
     >>> import os, tempfile
     >>> from asteroid.models import DCUNet
-    >>> from bssmask.models import attach_head
+    >>> from bssmask.separator import attach_head
     >>> dcunet = attach_head(DCUNet("DCUNet-10", n_src=2, sample_rate=8000, fix_length_mode="pad"), "irm")
     >>> path = save_model(dcunet, os.path.join(tempfile.mkdtemp(), "dcunet_irm.pth"), {"note": "example"})
-    >>> load_model(path).masker.head.kind.name
-    'irm'
+    >>> loaded = load_model(path)
+    >>> type(loaded.model).__name__, loaded.head.kind.name
+    ('DCUNet', 'irm')
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ from torch import nn
 from . import checkpoint
 from .atomic import atomic_path
 from .checkpoint import CheckpointError, PretrainedError
-from .models import HEAD_KEY, MaskSeparator, attach_head
+from .models import MaskSeparator
+from .separator import HEAD_KEY, AsteroidSeparator, Separator, attach_head
 
 __all__ = ["save_package", "save_model", "load_model", "check_compatible"]
 
@@ -70,14 +74,15 @@ def _weights_mismatch(model: nn.Module, state_dict: dict) -> str | None:
     return ", ".join(parts) or None
 
 
-def load_model(pretrained, model_class: type[nn.Module] | None = None, **model_args) -> nn.Module:
+def load_model(pretrained, model_class: type[nn.Module] | None = None, **model_args) -> Separator:
     """A separator from ``serialize()`` output: ``MaskSeparator``, any Asteroid model, or one with a bssmask head.
 
     A package holds ``model_name``, ``model_args`` and ``state_dict``
     (Asteroid's ``serialize()``), plus the head's kind and options under
-    :data:`bssmask.models.HEAD_KEY` when :func:`~bssmask.models.attach_head`
+    :data:`bssmask.separator.HEAD_KEY` when :func:`~bssmask.separator.attach_head`
     put a head on it; the model is built from its arguments, gets the same
-    head back, then its weights.
+    head back, then its weights. An Asteroid model comes back in an
+    :class:`~bssmask.separator.AsteroidSeparator` (its ``model``).
 
     Args:
         pretrained: a ``serialize()`` dict, or what
@@ -87,7 +92,7 @@ def load_model(pretrained, model_class: type[nn.Module] | None = None, **model_a
         **model_args: override the stored model arguments.
 
     Returns:
-        The model, in training mode as built (call ``.eval()`` to separate).
+        The separator, in training mode as built (call ``.eval()`` to separate).
 
     Raises:
         CheckpointError: missing, unsafe or malformed file, weights that do not
@@ -112,13 +117,15 @@ def load_model(pretrained, model_class: type[nn.Module] | None = None, **model_a
         except ValueError:
             raise PretrainedError(f"{source}: unknown model class {name!r}") from None
     try:
-        model = cls(**{**package["model_args"], **model_args})
+        built = cls(**{**package["model_args"], **model_args})
         head = package.get(HEAD_KEY)
         if head is not None:
-            attach_head(model, head["mask"], **head["options"])
+            model = attach_head(built, head["mask"], **head["options"])
+        else:
+            model = built if cls is MaskSeparator else AsteroidSeparator(built)
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"{source}: cannot build its {name} ({str(err).splitlines()[0]})") from None
-    mismatch = _weights_mismatch(model, package["state_dict"])
+    mismatch = _weights_mismatch(built, package["state_dict"])
     if mismatch:
         raise CheckpointError(f"{source}: its weights do not fit a {name} built from its model_args "
                               f"and head ({mismatch})")
@@ -128,18 +135,17 @@ def load_model(pretrained, model_class: type[nn.Module] | None = None, **model_a
     return model
 
 
-def check_compatible(model: nn.Module, sample_rate: int, n_src: int, source: str = "pretrained model") -> None:
-    """Refuse a model whose sample rate or number of sources differs from the data's.
+def check_compatible(model: Separator, sample_rate: int, n_src: int, source: str = "pretrained model") -> None:
+    """Refuse a separator whose sample rate or number of sources (if it says) differs from the data's.
 
     Raises:
         PretrainedError: naming ``source``, the model's and the data's values.
     """
-    model_rate = float(getattr(model, "sample_rate", 0) or 0)
+    model_rate = float(model.sample_rate or 0)
     if model_rate != float(sample_rate):
         raise PretrainedError(
             f"{source}: model works at {model_rate:g} Hz but the data is at {sample_rate} Hz; "
             "build the corpus at the model's rate (--sample_rate) or pick a model trained at the data's rate"
         )
-    model_src = getattr(model, "n_src", None) or getattr(getattr(model, "masker", None), "n_src", None)
-    if model_src is not None and int(model_src) != int(n_src):
-        raise PretrainedError(f"{source}: model separates {model_src} sources but the data has {n_src}")
+    if model.n_src is not None and int(model.n_src) != int(n_src):
+        raise PretrainedError(f"{source}: model separates {model.n_src} sources but the data has {n_src}")

@@ -4,10 +4,9 @@
   an STFT (:func:`bssmask.stft.make_stft`), any Asteroid masker by name
   (:data:`MASKERS`), a bssmask head (:mod:`bssmask.heads`) and optional
   frequency downsampling with mask upsampling (:mod:`bssmask.resample`).
-- :func:`attach_head`: put a bssmask head on an existing Asteroid model
-  (``DCUNet``, ``DCCRNet``, or a TasNet-style model built on an STFT
-  filterbank), keeping its weights; its ``serialize()`` then records the
-  head under :data:`HEAD_KEY`.
+  It implements the separator interface, :class:`bssmask.separator.Separator`;
+  :func:`bssmask.separator.attach_head` puts a bssmask head on an existing
+  Asteroid model instead.
 
 Saving and reloading, whatever the model, is :mod:`bssmask.io` (``save_model``, ``load_model``).
 
@@ -30,28 +29,20 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import inspect
 
 import torch
-from asteroid import complex_nn, masknn
-from asteroid.models import DCCRNet
+from asteroid import masknn
 from asteroid.models.base_models import BaseEncoderMaskerDecoder, _unsqueeze_to_3d
-from asteroid.models.dcunet import BaseDCUNet
 from asteroid.utils.torch_utils import pad_x_to_y
-from asteroid_filterbanks import STFTFB
 from torch import nn
 
-from . import compat, heads, masks, resample
+from . import compat, heads, losses, masks, resample
 from .stft import make_stft
 
 compat.int_dccrn_rnn_size()
 
-__all__ = ["HEAD_KEY", "MASKERS", "MaskSeparator", "HeadMasker", "attach_head"]
-
-#: Key of a ``serialize()`` package that holds an attached head's kind and options
-#: (``{"mask": ..., "options": {...}}``), for :func:`bssmask.io.load_model`.
-HEAD_KEY = "bssmask_head"
+__all__ = ["MASKERS", "MaskSeparator"]
 
 #: Asteroid maskers by name, with the small defaults :class:`MaskSeparator` uses
 #: (``masker_kwargs`` override them; the others keep Asteroid's defaults).
@@ -198,6 +189,23 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
             est_wav = pad_x_to_y(self.forward_decoder(est_tf), wav)
         return {"mix_tf": mix_tf, "mask": mask, "est_tf": est_tf, "est_wav": est_wav}
 
+    def trainable_parts(self) -> dict[str, nn.Module]:
+        """The encoder and the masker (the head apart): what fine-tuning may hold still."""
+        return {"encoder": self.encoder, "masker": self.masker}
+
+    def criterion(self, name: str = "default", **options) -> losses.Criterion:
+        """The loss ``name`` of :mod:`bssmask.losses`, checked against the head's kind.
+
+        Args:
+            name: a loss name, or ``"default"``: the head's (:func:`bssmask.losses.default_for`).
+            **options: :class:`~bssmask.losses.Criterion` options (``pit``).
+
+        Example:
+            >>> MaskSeparator(mask="ibm", masker="blstm").criterion().name
+            'mask_bce'
+        """
+        return losses.get(losses.default_for(self) if name == "default" else name, self, **options)
+
     def get_model_args(self) -> dict:
         """Constructor arguments (with the masker's effective kwargs) for ``from_pretrained``."""
         return {
@@ -248,141 +256,3 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
         from .io import load_model  # the loader of every model file builds MaskSeparators: imported when used
 
         return load_model(pretrained_model_conf_or_path, model_class=cls, **kwargs)
-
-
-class HeadMasker(nn.Module):
-    """An Asteroid masker stripped of its mask nonlinearity, followed by a bssmask head.
-
-    Takes the place of ``model.masker`` in :func:`attach_head`.
-
-    Args:
-        masker: the original masker (its nonlinearity already removed).
-        head: the bssmask head.
-        spec: the head's kind and options as given to :func:`attach_head`,
-            ``{"mask": kind, "options": {...}}``: what the model's ``serialize()``
-            records under :data:`HEAD_KEY`.
-        pre: applied to the masker's input (the model's encoder activation,
-            moved here so that masks apply to the raw STFT).
-        torch_complex: whether the model works on torch complex spectra
-            (DCUNet family): complex masks are returned as torch complex.
-    """
-
-    def __init__(self, masker: nn.Module, head: heads.MaskHead, spec: dict, pre: nn.Module | None = None,
-                 torch_complex: bool = False):
-        super().__init__()
-        self.masker, self.head, self.spec = masker, head, spec
-        self.pre = pre if pre is not None else nn.Identity()
-        self.torch_complex = torch_complex
-
-    def get_config(self) -> dict:
-        """The wrapped masker's arguments (Asteroid's ``serialize()`` records them as the model's)."""
-        return self.masker.get_config()
-
-    def forward(self, tf_rep: torch.Tensor) -> torch.Tensor:
-        """Mask from the model's spectrum; Asteroid format, or torch complex when ``torch_complex``."""
-        features = self.masker(self.pre(tf_rep))
-        mask = self.head(masks.to_asteroid(features))
-        return masks.from_asteroid(mask) if self.torch_complex and self.head.kind.is_complex else mask
-
-
-def _strip_nonlinearity(masker: nn.Module) -> None:
-    """Replace a masker's mask nonlinearity (``output_act`` or DCUNet's bound) by the identity, in place."""
-    targets = {id(m) for m in masker.modules() if isinstance(m, complex_nn.BoundComplexMask)}
-    if isinstance(getattr(masker, "output_act", None), nn.Module):
-        targets.add(id(masker.output_act))
-    if not targets:
-        raise TypeError(f"cannot find the mask nonlinearity of {type(masker).__name__}")
-    for parent in list(masker.modules()):
-        for name, child in parent.named_children():
-            if id(child) in targets:
-                setattr(parent, name, nn.Identity())
-
-
-def _apply_asteroid_mask(tf_rep: torch.Tensor, est_masks: torch.Tensor) -> torch.Tensor:
-    """``apply_masks`` of a model with a head: :func:`bssmask.masks.apply_tf` (argument order of Asteroid)."""
-    return masks.apply_tf(est_masks, tf_rep)
-
-
-def _serialize_with_head(model: BaseEncoderMaskerDecoder) -> dict:
-    """Asteroid's ``serialize()`` plus the head's :attr:`HeadMasker.spec` under :data:`HEAD_KEY`."""
-    package = type(model).serialize(model)
-    spec = model.masker.spec
-    package[HEAD_KEY] = {"mask": spec["mask"], "options": dict(spec["options"])}
-    return package
-
-
-def attach_head(model: BaseEncoderMaskerDecoder, mask: str, **options) -> BaseEncoderMaskerDecoder:
-    """Put a bssmask head on an Asteroid encoder-masker-decoder model, in place.
-
-    The masker keeps its (pretrained) weights and loses its own mask
-    nonlinearity; the head turns its raw output into a ``mask`` of the given
-    kind. On a model that already has a bssmask head, the head is replaced
-    (the masker, without nonlinearity, stays). Supported models:
-
-    - ``DCUNet`` / ``DCCRNet`` (``BaseDCUNet``): the masker's complex output
-      ``[B, n_src, F, T]`` becomes Asteroid features ``[B, n_src, 2F, T]``.
-      With ``mask="cirm", bound="tanh"`` (or ``"sigmoid"``) the model
-      computes what it computed before.
-    - models with an STFT filterbank encoder (``ConvTasNet``,
-      ``DPRNNTasNet``... built with ``fb_name="stft"``): the masker's output
-      ``[B, n_src, 2F, T]`` is the head's input, masks are applied as
-      real or complex masks (:func:`bssmask.masks.apply_tf`) to the raw STFT,
-      and the encoder activation, if any, moves to the masker's input.
-
-    Real kinds on a ``2F``-channel masker output get a fresh 1x1 projection
-    to ``F`` rows (see :mod:`bssmask.heads`); train it before use.
-
-    Args:
-        model: the Asteroid model; modified in place.
-        mask: mask kind, one of :data:`bssmask.masks.KINDS`.
-        **options: head and kind options (:func:`bssmask.heads.get`).
-
-    Returns:
-        The same model object, now with ``model.masker.head``.
-
-    Raises:
-        TypeError: for models that do not mask an STFT.
-
-    ``model.serialize()`` then also saves the head's kind and options, and
-    :func:`bssmask.io.load_model` (or ``bssmask separate``, ``finetune.sh --pretrained``)
-    rebuilds the model with the same head and weights.
-
-    Example:
-        >>> from asteroid.models import DCUNet
-        >>> model = attach_head(DCUNet("DCUNet-10", n_src=2, sample_rate=8000, fix_length_mode="pad"), "irm")
-        >>> model(torch.randn(1, 8000)).shape, model.serialize()["bssmask_head"]
-        (torch.Size([1, 2, 8000]), {'mask': 'irm', 'options': {}})
-        >>> attach_head(model, "cirm", bound="tanh").masker.head.kind.name   # another kind, same masker
-        'cirm'
-    """
-    if isinstance(model, MaskSeparator):
-        raise TypeError("MaskSeparator already has a bssmask head: build it with mask=... or use with_head")
-    spec = {"mask": mask, "options": dict(options)}
-    if isinstance(getattr(model, "masker", None), HeadMasker):
-        old = model.masker.head
-        model.masker.head = heads.get(mask, old.in_chan, old.n_freq, old.n_src, **options)
-        model.masker.spec = spec
-        return model
-    if isinstance(model, BaseDCUNet):
-        n_src = model.masknet_kwargs.get("n_src", 1)
-        # DCCRNet drops the Nyquist bin before its masker.
-        n_freq = model.stft_n_filters // 2 + (0 if isinstance(model, DCCRNet) else 1)
-        head = heads.get(mask, 2 * n_freq, n_freq, n_src, **options)
-        _strip_nonlinearity(model.masker)
-        model.masker = HeadMasker(model.masker, head, spec, torch_complex=True)
-    else:
-        filterbank = getattr(getattr(model, "encoder", None), "filterbank", None)
-        if not isinstance(model, BaseEncoderMaskerDecoder) or not isinstance(filterbank, STFTFB):
-            raise TypeError(
-                f"attach_head needs DCUNet/DCCRNet or an encoder-masker-decoder model with an STFT "
-                f"filterbank (fb_name='stft'), got {type(model).__name__} with {type(filterbank).__name__}"
-            )
-        n_freq = filterbank.n_feats_out // 2
-        in_chan = getattr(model.masker, "out_chan", filterbank.n_feats_out)
-        head = heads.get(mask, in_chan, n_freq, model.masker.n_src, **options)
-        _strip_nonlinearity(model.masker)
-        model.masker = HeadMasker(model.masker, head, spec, pre=model.enc_activation)
-        model.enc_activation = nn.Identity()
-        model.apply_masks = _apply_asteroid_mask
-    model.serialize = functools.partial(_serialize_with_head, model)  # pickles and deep-copies with the model
-    return model

@@ -11,11 +11,11 @@
   ``masker_kwargs``, ``n_fft``, ``hop``): what a bssmask head
   adds over Asteroid's default mask.
 
-:class:`PeerSeparator` gives them the interface the recipe's training and
-scoring use (``forward_masks`` with ``est_wav``, ``sample_rate``), so they
-train with :class:`bssmask.engine.system.SeparationSystem` and the ``sisdr`` loss
-and are scored like the heads. They run in float32 under any Trainer
-precision (Asteroid's overlap-add breaks in bfloat16).
+:func:`build_peer` returns them as :class:`~bssmask.separator.AsteroidSeparator`,
+without a bssmask head: the interface the recipe's training and scoring use
+(``forward_masks`` with ``est_wav``, ``sample_rate``), so they train with
+:class:`bssmask.engine.system.SeparationSystem` and the ``sisdr`` loss and
+are scored like the heads, in float32 under any Trainer precision.
 
 Example:
     >>> import torch
@@ -26,15 +26,15 @@ Example:
 
 from __future__ import annotations
 
-import torch
 from asteroid.models import ConvTasNet
 from asteroid.models.base_models import BaseEncoderMaskerDecoder
 from torch import nn
 
 from .models import MASKERS
+from .separator import AsteroidSeparator
 from .stft import make_stft
 
-__all__ = ["PEERS", "PeerSeparator", "build_peer"]
+__all__ = ["PEERS", "build_peer"]
 
 
 def _convtasnet(n_src: int, sample_rate: float, **options) -> nn.Module:
@@ -56,32 +56,7 @@ def _asteroid_mask(n_src: int, sample_rate: float, masker: str = "blstm", masker
 PEERS = {"convtasnet": _convtasnet, "asteroid_mask": _asteroid_mask}
 
 
-class PeerSeparator(nn.Module):
-    """An Asteroid separator ``[B, T] -> [B, n_src, T]`` with the recipe's interface.
-
-    Also how fine-tuning trains an Asteroid model that is not a
-    ``MaskSeparator`` (:mod:`bssmask.recipe.finetune`).
-
-    Args:
-        model: the Asteroid model.
-        sample_rate: its sample rate (Hz).
-    """
-
-    def __init__(self, model: nn.Module, sample_rate: float):
-        super().__init__()
-        self.model, self.sample_rate = model, sample_rate
-
-    def forward(self, wav: torch.Tensor) -> torch.Tensor:
-        """Estimates ``[B, n_src, T]`` of mixtures ``[B, T]``, in float32."""
-        with torch.autocast(wav.device.type, enabled=False):
-            return self.model(wav.float())
-
-    def forward_masks(self, wav: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``{"est_wav": [B, n_src, T]}``: what the ``sisdr`` loss of :mod:`bssmask.losses` reads."""
-        return {"est_wav": self(wav)}
-
-
-def build_peer(name: str, n_src: int, sample_rate: float, **options) -> PeerSeparator:
+def build_peer(name: str, n_src: int, sample_rate: float, **options) -> AsteroidSeparator:
     """The peer ``name`` of :data:`PEERS` with its ``options``.
 
     Raises:
@@ -93,4 +68,4 @@ def build_peer(name: str, n_src: int, sample_rate: float, **options) -> PeerSepa
         model = PEERS[name](n_src, sample_rate, **options)
     except TypeError as err:
         raise ValueError(f"bad options for peer {name!r}: {err}") from None
-    return PeerSeparator(model, sample_rate)
+    return AsteroidSeparator(model)

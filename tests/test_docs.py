@@ -14,7 +14,7 @@ MODULES = [
     "bssmask.recipe.runner", "bssmask.errors", "bssmask.tf", "bssmask.names", "bssmask.ablation_config",
     "bssmask.data.augment", "bssmask.options", "bssmask.compat", "bssmask.stream", "bssmask.separate_options",
     "bssmask.audio", "bssmask.listening", "bssmask.data.pseudo_voices", "bssmask.data.speech",
-    "bssmask.model_options", "bssmask.config",
+    "bssmask.model_options", "bssmask.config", "bssmask.separator", "bssmask.ablation_page",
 ]
 
 

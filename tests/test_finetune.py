@@ -16,13 +16,13 @@ from asteroid.models import DCUNet
 
 from bssmask import checkpoint, config, losses
 from bssmask.checkpoint import CheckpointError
-from bssmask.engine.callbacks import trainable_parts
 from bssmask.engine.system import SeparationSystem
 from bssmask.io import check_compatible, load_model
-from bssmask.models import MaskSeparator, attach_head
-from bssmask.peers import PeerSeparator
+from bssmask.models import MaskSeparator
 from bssmask.recipe import finetune
 from bssmask.recipe.build import build_loaders, build_trainer
+from bssmask.recipe.finetune import FinetuneOptions
+from bssmask.separator import attach_head
 from recipe_helpers import first_mixtures
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ class RecordParts(pl.Callback):
         self.snapshots = []
 
     def _snap(self, module):
-        parts = trainable_parts(module.model)
+        parts = module.model.trainable_parts()
         self.snapshots.append({k: [p.detach().clone() for p in m.parameters()] for k, m in parts.items()})
 
     def on_train_start(self, trainer, pl_module):
@@ -61,13 +61,13 @@ def _same(a, b):
 def test_irm_to_bounded_cirm_with_masker_frozen_first_epoch(pretrained, tmp_path):
     model_path, conf = pretrained
     original = MaskSeparator.from_pretrained(str(model_path))
-    swapped = finetune.swap_head(original, "cirm", bound="tanh")
+    swapped = original.with_head("cirm", bound="tanh")
     assert _same(swapped.masker.parameters(), original.masker.parameters())
     assert _same(swapped.encoder.parameters(), original.encoder.parameters())
 
     record = RecordParts()
-    summary = finetune.finetune(model_path, conf, tmp_path / "exp", mask="cirm", mask_options={"bound": "tanh"},
-                                freeze="masker", freeze_epochs=1, callbacks=[record])
+    options = FinetuneOptions(mask="cirm", mask_options={"bound": "tanh"}, freeze="masker", freeze_epochs=1)
+    summary = finetune.finetune(model_path, conf, tmp_path / "exp", options, callbacks=[record])
     start, after_first, after_second = record.snapshots
     # The head swap kept the pretrained masker; it did not move while frozen, then it trained.
     assert _same(start["masker"], [p for p in original.masker.parameters()])
@@ -93,24 +93,24 @@ def test_asteroid_dcunet_with_head_from_serialize_to_irm(pretrained, tmp_path):
     dcunet = DCUNet("DCUNet-10", n_src=2, sample_rate=8000, stft_n_filters=256, stft_kernel_size=256,
                     stft_stride=64, fix_length_mode="pad")
     # Its own complex mask as a bssmask head (the same computation), pretrained briefly, saved the Asteroid way.
-    attach_head(dcunet, "cirm", bound="tanh")
-    system = SeparationSystem(PeerSeparator(dcunet, dcunet.sample_rate), torch.optim.Adam(dcunet.parameters(), 1e-3),
+    separator = attach_head(dcunet, "cirm", bound="tanh")
+    system = SeparationSystem(separator, torch.optim.Adam(separator.parameters(), 1e-3),
                               losses.get("sisdr"), *build_loaders(conf))
     build_trainer(conf | {"training": {**conf["training"], "epochs": 1}}, tmp_path / "pre").fit(system)
     path = tmp_path / "dcunet.pth"
-    torch.save(dcunet.serialize(), path)
+    torch.save(separator.serialize(), path)
     reloaded = load_model(path)
-    assert isinstance(reloaded, DCUNet) and reloaded.masker.head.kind.name == "cirm"
+    assert isinstance(reloaded.model, DCUNet) and reloaded.head.kind.name == "cirm"
     record = RecordParts()
-    summary = finetune.finetune(path, conf, tmp_path / "exp", mask="irm", freeze="masker", freeze_epochs=1,
-                                callbacks=[record])
+    summary = finetune.finetune(path, conf, tmp_path / "exp", FinetuneOptions(mask="irm", freeze="masker",
+                                                                              freeze_epochs=1), callbacks=[record])
     start, after_first, after_second = record.snapshots
-    assert _same(start["masker"], [p for p in reloaded.masker.masker.parameters()])
+    assert _same(start["masker"], [p for p in reloaded.trainable_parts()["masker"].parameters()])
     assert _same(after_first["masker"], start["masker"])
     assert not _same(after_second["masker"], after_first["masker"])
     assert summary["finetuned"]["si_sdr"] > summary["swapped"]["si_sdr"], summary
     model = load_model(tmp_path / "exp" / "finetuned_model.pth")
-    assert model.masker.head.kind.name == "irm"
+    assert model.head.kind.name == "irm"
 
 
 @pytest.mark.voices
@@ -124,7 +124,7 @@ def test_pretrained_errors_are_one_line(pretrained, tmp_path):
     with pytest.raises(checkpoint.PretrainedError, match="separates 2 sources but the data has 3"):
         check_compatible(model, 8000, 3)
     with pytest.raises(ValueError, match="leaves nothing to train"):
-        finetune.finetune(model_path, conf, tmp_path / "x", mask="irm", freeze="masker")
+        finetune.finetune(model_path, conf, tmp_path / "x", FinetuneOptions(mask="irm", freeze="masker"))
 
 
 def _offline(*args, **kwargs):

@@ -1,4 +1,5 @@
-"""MaskSeparator (maskers, heads, resampling, serialization, separate), attach_head, safe loading."""
+"""MaskSeparator (maskers, heads, resampling, serialization, separate), attach_head, the separator interface,
+safe loading."""
 
 import copy
 import os
@@ -15,7 +16,9 @@ from asteroid.models import ConvTasNet, DCCRNet, DCUNet, DPRNNTasNet
 from bssmask import checkpoint, losses, masks
 from bssmask.data import DEFAULT_SOURCES
 from bssmask.io import load_model
-from bssmask.models import MASKERS, HeadMasker, MaskSeparator, attach_head
+from bssmask.models import MASKERS, MaskSeparator
+from bssmask.peers import build_peer
+from bssmask.separator import AsteroidSeparator, HeadMasker, Separator, attach_head
 
 
 @pytest.fixture(scope="module")
@@ -163,8 +166,8 @@ def test_attach_head_on_dcunet_keeps_what_it_computed(bound, mixture):
     original = _perturbed(_dcunet(mask_bound=bound))
     weights = {k: v.clone() for k, v in original.masker.state_dict().items()}
     attached = attach_head(copy.deepcopy(original), "cirm", bound=bound).eval()
-    assert isinstance(attached.masker, HeadMasker)
-    for key, value in attached.masker.masker.state_dict().items():
+    assert isinstance(attached.model.masker, HeadMasker)
+    for key, value in attached.trainable_parts()["masker"].state_dict().items():
         assert torch.equal(value, weights[key])
     torch.testing.assert_close(attached(mix), original(mix), rtol=1e-4, atol=1e-5)
 
@@ -190,12 +193,12 @@ def test_attach_head_forward_and_backward(name, kind, options, mixture):
     original = MODELS[name]()
     before = {k: v.clone() for k, v in original.masker.state_dict().items()}
     model = attach_head(original, kind, **options)
-    assert model is original and model.masker.head.kind.name == kind
-    for key, value in model.masker.masker.state_dict().items():
+    assert model.model is original and model.head.kind.name == kind
+    for key, value in model.trainable_parts()["masker"].state_dict().items():
         assert torch.equal(value, before[key]), key
-    mix_tf = model.forward_encoder(mix[:, None])
-    mask = model.forward_masker(mix_tf)
-    n_freq = model.masker.head.n_freq
+    mix_tf = original.forward_encoder(mix[:, None])
+    mask = original.forward_masker(mix_tf)
+    n_freq = model.head.n_freq
     if name in ("DCUNet", "DCCRNet"):  # torch complex spectra
         assert mask.shape[:3] == (2, 2, n_freq) and mask.is_complex() == (kind == "cirm")
     else:
@@ -206,7 +209,7 @@ def test_attach_head_forward_and_backward(name, kind, options, mixture):
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
     if kind == "ibm":
-        hard = model.eval().forward_masker(mix_tf)
+        hard = model.eval().model.forward_masker(mix_tf)
         assert set(hard.unique().tolist()) <= {0.0, 1.0}
 
 
@@ -218,7 +221,7 @@ def test_saved_after_attach_head_reloads_with_its_head(name, mixture, tmp_path):
     path = tmp_path / "attached.pth"
     torch.save(model.serialize(), path)  # the Asteroid way: the head's kind and options go with it
     reloaded = load_model(path).eval()
-    assert type(reloaded) is type(model) and reloaded.masker.head.kind.name == "irm"
+    assert type(reloaded.model) is type(model.model) and reloaded.head.kind.name == "irm"
     torch.testing.assert_close(reloaded(mix), model(mix))
     # Saved again after reloading: still the same model.
     torch.testing.assert_close(load_model(reloaded.serialize()).eval()(mix), model(mix))
@@ -235,16 +238,16 @@ def test_attach_head_again_replaces_the_head_keeping_the_masker(mixture):
     mix, _ = mixture
     torch.manual_seed(0)
     model = attach_head(_dcunet(), "irm")
-    masker = {k: v.clone() for k, v in model.masker.masker.state_dict().items()}
+    masker = {k: v.clone() for k, v in model.trainable_parts()["masker"].state_dict().items()}
     model = attach_head(model, "cirm", bound="tanh").eval()
-    assert model.masker.head.kind.name == "cirm" and model.serialize()["bssmask_head"] == {
+    assert model.head.kind.name == "cirm" and model.serialize()["bssmask_head"] == {
         "mask": "cirm", "options": {"bound": "tanh"}}
-    assert all(torch.equal(v, masker[k]) for k, v in model.masker.masker.state_dict().items())
+    assert all(torch.equal(v, masker[k]) for k, v in model.trainable_parts()["masker"].state_dict().items())
     assert model(mix).shape == (2, 2, 4000)
     # Same as a head put on the original model once.
     torch.manual_seed(0)
     once = attach_head(_dcunet(), "cirm", bound="tanh").eval()
-    once.masker.masker.load_state_dict(masker)
+    once.trainable_parts()["masker"].load_state_dict(masker)
     torch.testing.assert_close(model(mix), once(mix))
 
 
@@ -259,7 +262,8 @@ def test_weights_that_do_not_fit_are_one_line(tmp_path):
     assert message.startswith(f"{tmp_path / 'headless.pth'}: its weights do not fit a DCUNet") and "unexpected" in message
     plain = _dcunet()
     torch.save(plain.serialize(), tmp_path / "plain.pth")
-    assert isinstance(load_model(tmp_path / "plain.pth"), DCUNet)  # an Asteroid model without a head
+    plain_loaded = load_model(tmp_path / "plain.pth")  # an Asteroid model without a head
+    assert isinstance(plain_loaded.model, DCUNet) and plain_loaded.head is None
     (tmp_path / "models").mkdir()
     with pytest.raises(checkpoint.CheckpointError, match="models: a folder, not a model file"):
         load_model(tmp_path / "models")
@@ -271,6 +275,35 @@ def test_attach_head_refuses_models_without_stft():
         attach_head(free, "irm")
     with pytest.raises(TypeError, match="already has a bssmask head"):
         attach_head(MaskSeparator(), "irm")
+
+
+def test_one_separator_interface(mixture):
+    """MaskSeparator, an Asteroid peer and an Asteroid model with a head answer the same questions."""
+    mix, _ = mixture
+    torch.manual_seed(0)
+    mask_separator = MaskSeparator(mask="irm", masker="blstm", masker_kwargs={"n_layers": 1, "hid_size": 16})
+    peer = build_peer("asteroid_mask", 2, 8000, masker="blstm", masker_kwargs={"n_layers": 1, "hid_size": 16})
+    headed = attach_head(MODELS["DPRNNTasNet"](), "cirm", bound="tanh")
+    for model, loss, head in ((mask_separator, "mask_mse", "irm"), (peer, "sisdr", None), (headed, "sisdr", "cirm")):
+        assert isinstance(model, Separator) and model.sample_rate == 8000 and model.n_src == 2
+        assert (model.head.kind.name if model.head is not None else None) == head
+        parts = model.trainable_parts()
+        assert sorted(parts) == ["encoder", "masker"] and parts["encoder"] is model.encoder
+        head_params = {id(p) for p in model.head.parameters()} if model.head is not None else set()
+        assert not head_params & {id(p) for p in parts["masker"].parameters()}  # the masker without its head
+        assert model.criterion().name == loss
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            outputs = model.forward_masks(mix)
+        assert outputs["est_wav"].shape == (2, 2, 4000) and outputs["est_wav"].dtype == torch.float32
+        swapped = model.with_head("psm")
+        assert swapped is not model and swapped.head.kind.name == "psm"
+        assert (model.head.kind.name if model.head is not None else None) == head  # the original keeps its head
+    assert isinstance(peer, AsteroidSeparator) and isinstance(headed, AsteroidSeparator)
+    with pytest.raises(ValueError, match="loss: DPRNNTasNet fine-tunes with the time-domain loss 'sisdr', "
+                                         "not 'mask_mse'"):
+        headed.criterion("mask_mse")
+    with pytest.raises(ValueError, match="loss 'mask_bce' trains ibm"):
+        mask_separator.criterion("mask_bce")
 
 
 class _Planted:

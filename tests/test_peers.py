@@ -6,7 +6,8 @@ from asteroid.models import ConvTasNet
 from torch import nn
 
 from bssmask.models import MaskSeparator
-from bssmask.peers import PeerSeparator, build_peer
+from bssmask.peers import build_peer
+from bssmask.separator import AsteroidSeparator
 
 
 class Ones(nn.Module):
@@ -39,7 +40,7 @@ def test_asteroid_mask_peer_uses_the_recipe_stft_and_asteroid_masking(speech_pai
 def test_convtasnet_peer_is_asteroids_and_runs_in_float32(speech_pair):
     peer = build_peer("convtasnet", n_src=2, sample_rate=8000, n_filters=64, kernel_size=16, stride=8, n_blocks=2,
                       n_repeats=1)
-    assert isinstance(peer, PeerSeparator) and isinstance(peer.model, ConvTasNet)
+    assert isinstance(peer, AsteroidSeparator) and isinstance(peer.model, ConvTasNet)
     assert peer.model.encoder.filterbank.n_filters == 64 and peer.sample_rate == 8000
     mixture = speech_pair.sum(0, keepdim=True)
     with torch.autocast("cpu", dtype=torch.bfloat16):

@@ -5,24 +5,20 @@
 - :class:`GatherRows`: collect the rows ``predict_step`` returns on every
   process, each test mixture once;
 - :class:`FreezeParts`: hold the encoder and/or masker of a separator
-  (:func:`trainable_parts`) still, for some epochs or throughout.
+  (its ``trainable_parts()``) still, for some epochs or throughout.
 
 Example:
-    >>> from bssmask.models import MaskSeparator
-    >>> sorted(trainable_parts(MaskSeparator(mask="irm", masker="blstm")))
-    ['encoder', 'masker']
+    >>> freeze = FreezeParts(["encoder", "masker"], epochs=1)   # for the first epoch
+    >>> freeze.parts, freeze.epochs
+    (('encoder', 'masker'), 1)
 """
 
 from __future__ import annotations
 
 import pytorch_lightning as pl
 import torch
-from torch import nn
 
-from ..models import HeadMasker
-from ..peers import PeerSeparator
-
-__all__ = ["SeedEachEpoch", "GatherRows", "FreezeParts", "trainable_parts"]
+__all__ = ["SeedEachEpoch", "GatherRows", "FreezeParts"]
 
 
 class SeedEachEpoch(pl.Callback):
@@ -68,20 +64,6 @@ class GatherRows(pl.Callback):
         self.rows = list(unique.values())
 
 
-def trainable_parts(model: nn.Module) -> dict[str, nn.Module]:
-    """The encoder and the masker proper (without the bssmask head) of a separator.
-
-    Args:
-        model: a :class:`~bssmask.models.MaskSeparator`, an Asteroid model
-            (with or without :func:`~bssmask.models.attach_head`), or one
-            wrapped in a :class:`~bssmask.peers.PeerSeparator` for training.
-    """
-    if isinstance(model, PeerSeparator):
-        model = model.model
-    masker = model.masker.masker if isinstance(model.masker, HeadMasker) else model.masker
-    return {"encoder": model.encoder, "masker": masker}
-
-
 class FreezeParts(pl.Callback):
     """Keep parts of the model still: for the first ``epochs`` epochs, or throughout (``epochs=None``).
 
@@ -90,7 +72,8 @@ class FreezeParts(pl.Callback):
     ``epochs``.
 
     Args:
-        parts: names among ``"encoder"``, ``"masker"`` (:func:`trainable_parts`).
+        parts: names among ``"encoder"``, ``"masker"``: parts of the separator's
+            ``trainable_parts()`` (:class:`bssmask.separator.Separator`).
         epochs: number of epochs to keep them frozen; None: the whole run.
     """
 
@@ -99,7 +82,7 @@ class FreezeParts(pl.Callback):
 
     def on_train_epoch_start(self, trainer, pl_module):
         frozen = self.epochs is None or trainer.current_epoch < self.epochs
-        modules = trainable_parts(pl_module.model)
+        modules = pl_module.model.trainable_parts()
         for part in self.parts:
             for param in modules[part].parameters():
                 param.requires_grad_(not frozen)

@@ -34,7 +34,6 @@ from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from torch.optim.lr_scheduler import MultiStepLR, ReduceLROnPlateau
 from torch.utils.data import DataLoader
 
-from .. import losses
 from ..config import ConfigError
 from ..data.augment import SpeedPerturbed
 from ..data.epochs import EpochSampler, SeededExcerpts
@@ -54,10 +53,7 @@ def build_model(conf: dict) -> MaskSeparator:
 
 def build_loss(conf: dict, model: MaskSeparator):
     """The criterion of ``conf["loss"]`` (``"default"``: the mask kind's default loss)."""
-    name = conf["loss"]["loss"]
-    if name == "default":
-        name = losses.default_for(model)
-    return losses.get(name, model, **conf["loss"]["loss_options"])
+    return model.criterion(conf["loss"]["loss"], **conf["loss"]["loss_options"])
 
 
 def _dataset(conf: dict, split_dir: str, segment, return_id: bool = False, min_mixtures: int = 1) -> FiniteItems:

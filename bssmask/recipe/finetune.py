@@ -5,72 +5,95 @@ Asteroid ``DCUNet``, ``DCCRNet``, ``DPRNNTasNet``... saved with
 ``serialize()``) swaps what it predicts and trains on:
 
 1. :func:`bssmask.io.load_model` loads it without executing code from
-   the file, with its bssmask head if :func:`attach_head` gave it one; a hub
-   id works only when the machine is online (one-line error otherwise);
+   the file, with its bssmask head if :func:`~bssmask.separator.attach_head`
+   gave it one; a hub id works only when the machine is online (one-line
+   error otherwise);
 2. :func:`bssmask.io.check_compatible` refuses a model whose sample rate or number of
    sources does not match the data;
-3. :func:`swap_head` puts a head of another kind on it, keeping the encoder
-   and masker weights (:meth:`MaskSeparator.with_head`, :func:`attach_head`);
+3. the separator's ``with_head`` (:class:`bssmask.separator.Separator`) puts
+   a head of another kind on a copy, keeping the encoder and masker weights;
+   its ``criterion`` is the loss (Asteroid models other than ``MaskSeparator``
+   train with the time-domain loss, in float32);
 4. :func:`finetune` scores the test set before, trains with the recipe's
    Trainer (:func:`bssmask.recipe.build.build_trainer`: devices, DDP, resume)
    while :class:`~bssmask.engine.callbacks.FreezeParts` holds the encoder
-   and/or masker still, then scores the test set after. Asteroid models
-   other than ``MaskSeparator`` train in a :class:`~bssmask.peers.PeerSeparator`
-   (float32, time-domain loss).
+   and/or masker still, then scores the test set after.
+
+:class:`FinetuneOptions` holds what changes: the new head, the loss, what is
+frozen and for how long, whether to resume.
 
 Example:
-    >>> from bssmask.models import MaskSeparator
-    >>> model = swap_head(MaskSeparator(mask="irm", masker="blstm"), "cirm", bound="tanh")
-    >>> model.mask, model.head.bound_type
-    ('cirm', 'tanh')
+    >>> options = FinetuneOptions(mask="cirm", mask_options={"bound": "tanh"}, freeze="masker")
+    >>> options.frozen_parts, options.loss
+    (('encoder', 'masker'), 'default')
 """
 
 from __future__ import annotations
 
-import copy
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from torch import nn
-
-from .. import losses, tables
+from .. import tables
 from ..checkpoint import load_safe
-from ..engine.callbacks import FreezeParts, trainable_parts
+from ..engine.callbacks import FreezeParts
 from ..engine.system import SeparationSystem
 from ..io import check_compatible, load_model, save_model
-from ..models import MaskSeparator, attach_head
-from ..peers import PeerSeparator
+from ..separator import Separator
 from .build import build_loaders, build_optimization, build_trainer
 from .evaluate import predict_rows, summarize
 
 #: What ``freeze`` may hold still: the encoder, the encoder and the masker, nothing.
 FREEZE_PARTS = ("encoder", "masker", "none")
 
-__all__ = ["FREEZE_PARTS", "finetune", "swap_head"]
+__all__ = ["FREEZE_PARTS", "FinetuneOptions", "finetune"]
 
 
-def swap_head(model: nn.Module, mask: str, **options) -> nn.Module:
-    """The model with a head of kind ``mask``, encoder and masker weights kept (a bssmask head is replaced)."""
-    if isinstance(model, MaskSeparator):
-        return model.with_head(mask, **options)
-    return attach_head(model, mask, **options)
+@dataclass
+class FinetuneOptions:
+    """The new head of a fine-tuning, and how it trains.
 
-
-def finetune(pretrained, conf: dict, exp_dir, mask: str, mask_options: dict | None = None, loss: str = "default",
-             freeze: str = "masker", freeze_epochs: int | None = 1, resume: bool = False, callbacks=()) -> dict:
-    """Swap the head of a pretrained separator, fine-tune it and score the test set before and after.
-
-    Args:
-        pretrained: a file, bundled model or hub id (online) for :func:`bssmask.io.load_model`, or a model.
-        conf: a recipe config (:mod:`bssmask.config`): data, optim, training, trainer.
-        exp_dir: output folder: ``checkpoints/``, ``logs/``, ``finetuned_model.pth``,
-            ``finetune/metrics_{pretrained,swapped,finetuned}.csv`` and ``finetune/summary.json``.
-        mask, mask_options: the new head (:func:`swap_head`).
-        loss: a :mod:`bssmask.losses` name or ``"default"`` (the kind's default;
-            Asteroid models other than ``MaskSeparator`` train with ``sisdr``).
+    Attributes:
+        mask, mask_options: the new head (the separator's ``with_head``).
+        loss: a :mod:`bssmask.losses` name or ``"default"`` (the separator's
+            ``criterion``: the kind's default; Asteroid models other than
+            ``MaskSeparator`` train with ``sisdr``).
         freeze: ``"encoder"``, ``"masker"`` (encoder and masker) or ``"none"``.
         freeze_epochs: epochs before the frozen parts are released; None keeps them frozen.
         resume: continue from ``exp_dir/checkpoints/last.ckpt``.
+
+    Raises:
+        ValueError: ``freeze`` not one of :data:`FREEZE_PARTS`.
+    """
+
+    mask: str
+    mask_options: dict = field(default_factory=dict)
+    loss: str = "default"
+    freeze: str = "masker"
+    freeze_epochs: int | None = 1
+    resume: bool = False
+
+    def __post_init__(self):
+        if self.freeze not in FREEZE_PARTS:
+            raise ValueError(f"freeze: {self.freeze!r} not in {', '.join(FREEZE_PARTS)}")
+        self.mask_options = dict(self.mask_options or {})
+
+    @property
+    def frozen_parts(self) -> tuple[str, ...]:
+        """The parts of the separator's ``trainable_parts()`` that :class:`FreezeParts` holds still."""
+        return {"encoder": ("encoder",), "masker": ("encoder", "masker"), "none": ()}[self.freeze]
+
+
+def finetune(pretrained, conf: dict, exp_dir, options: FinetuneOptions, callbacks=()) -> dict:
+    """Swap the head of a pretrained separator, fine-tune it and score the test set before and after.
+
+    Args:
+        pretrained: a file, bundled model or hub id (online) for :func:`bssmask.io.load_model`,
+            or a separator (:class:`bssmask.separator.Separator`).
+        conf: a recipe config (:mod:`bssmask.config`): data, optim, training, trainer.
+        exp_dir: output folder: ``checkpoints/``, ``logs/``, ``finetuned_model.pth``,
+            ``finetune/metrics_{pretrained,swapped,finetuned}.csv`` and ``finetune/summary.json``.
+        options: the new head, its loss, what is frozen, whether to resume.
         callbacks: extra Lightning callbacks.
 
     Returns:
@@ -78,55 +101,77 @@ def finetune(pretrained, conf: dict, exp_dir, mask: str, mask_options: dict | No
         pretrained model (its own head), of the swapped model before
         fine-tuning and of the fine-tuned model.
     """
-    if freeze not in FREEZE_PARTS:
-        raise ValueError(f"freeze: {freeze!r} not in {', '.join(FREEZE_PARTS)}")
     exp_dir = Path(exp_dir)
-    source = str(pretrained) if isinstance(pretrained, (str, os.PathLike)) else type(pretrained).__name__
-    model = load_model(pretrained) if isinstance(pretrained, (str, os.PathLike)) else pretrained
-    check_compatible(model, conf["data"]["sample_rate"], conf["data"]["n_src"], source)
+    source, model = _load_pretrained(pretrained, conf)
     last = exp_dir / "checkpoints" / "last.ckpt"
-    if resume and not last.is_file():
+    if options.resume and not last.is_file():
         raise FileNotFoundError(f"resume: {last} does not exist")
 
-    swapped = swap_head(copy.deepcopy(model), mask, **dict(mask_options or {}))
-    parts = {"encoder": ("encoder",), "masker": ("encoder", "masker"), "none": ()}[freeze]
-    frozen_ids = {id(p) for part in parts for p in trainable_parts(swapped)[part].parameters()}
-    if parts and freeze_epochs != 0 and all(id(p) in frozen_ids for p in swapped.parameters()):
-        raise ValueError(f"freeze: {freeze!r} leaves nothing to train (the new {mask!r} head has no parameters)")
-    if loss == "default":
-        loss = losses.default_for(swapped) if isinstance(swapped, MaskSeparator) else "sisdr"
-    if not isinstance(swapped, MaskSeparator) and loss != "sisdr":
-        raise ValueError(f"loss: {type(model).__name__} fine-tunes with the time-domain loss 'sisdr', not {loss!r}")
-    criterion = losses.get(loss, swapped if isinstance(swapped, MaskSeparator) else None)
-
-    trained = swapped if isinstance(swapped, MaskSeparator) else PeerSeparator(swapped, swapped.sample_rate)
-    optimizer, scheduler = build_optimization(trained.parameters(), conf)
-
+    swapped = model.with_head(options.mask, **options.mask_options)
+    _check_something_trains(swapped, options)
+    criterion = swapped.criterion(options.loss)
     results = {"pretrained": predict_rows(model, conf, exp_dir), "swapped": predict_rows(swapped, conf, exp_dir)}
-    model = swapped
-    train_loader, valid_loader = build_loaders(conf)
-    system = SeparationSystem(trained, optimizer, criterion, train_loader, valid_loader, scheduler, config=conf,
-                              on_nonfinite=conf["training"]["on_nonfinite"])
-    trainer = build_trainer(conf, exp_dir, extra_callbacks=[FreezeParts(parts, freeze_epochs), *callbacks],
-                            resume=resume)
-    trainer.fit(system, ckpt_path=last if resume else None, weights_only=True)
-    best = trainer.checkpoint_callback.best_model_path
-    if best:
-        system.load_state_dict(load_safe(best)["state_dict"])
-    results["finetuned"] = predict_rows(model, conf, exp_dir)
+    best, is_global_zero = _train(swapped, criterion, conf, exp_dir, options, callbacks, last)
+    results["finetuned"] = predict_rows(swapped, conf, exp_dir)
 
     summary = {
-        "pretrained": source, "mask": mask, "mask_options": dict(mask_options or {}), "loss": loss,
-        "freeze": freeze, "freeze_epochs": freeze_epochs, "checkpoint": best or None,
+        "pretrained": source, "mask": options.mask, "mask_options": dict(options.mask_options),
+        "loss": criterion.name, "freeze": options.freeze, "freeze_epochs": options.freeze_epochs,
+        "checkpoint": best or None,
         **{name: {k: v for k, v in summarize(rows, conf, source).items() if k not in ("config", "model")}
            for name, rows in results.items()},
         "config": conf,
     }
-    if trainer.is_global_zero:
-        save_model(model, exp_dir / "finetuned_model.pth", {"finetune": {k: summary[k] for k in
-                                                                     ("pretrained", "mask", "loss", "freeze")}})
-        out = exp_dir / "finetune"
-        for name, rows in results.items():
-            tables.write_text(out / f"metrics_{name}.csv", tables.to_csv(rows, list(rows[0]) if rows else []))
-        tables.write_text(out / "summary.json", tables.to_json(summary))
+    if is_global_zero:
+        _write(swapped, results, summary, exp_dir)
     return summary
+
+
+def _load_pretrained(pretrained, conf: dict) -> tuple[str, Separator]:
+    """How to name the pretrained separator, and the separator, refused unless it fits ``conf["data"]``."""
+    if isinstance(pretrained, (str, os.PathLike)):
+        source, model = str(pretrained), load_model(pretrained)
+    else:
+        source, model = type(pretrained).__name__, pretrained
+    check_compatible(model, conf["data"]["sample_rate"], conf["data"]["n_src"], source)
+    return source, model
+
+
+def _check_something_trains(model: Separator, options: FinetuneOptions) -> None:
+    """Refuse a freeze that holds every parameter still (a new head without parameters)."""
+    parts = options.frozen_parts
+    frozen_ids = {id(p) for part in parts for p in model.trainable_parts()[part].parameters()}
+    if parts and options.freeze_epochs != 0 and all(id(p) in frozen_ids for p in model.parameters()):
+        raise ValueError(f"freeze: {options.freeze!r} leaves nothing to train "
+                         f"(the new {options.mask!r} head has no parameters)")
+
+
+def _train(model: Separator, criterion, conf: dict, exp_dir: Path, options: FinetuneOptions, callbacks,
+           last: Path) -> tuple[str, bool]:
+    """Fine-tune ``model`` in place with the recipe's Trainer (from ``last`` when resuming), then load its best
+    checkpoint's weights.
+
+    Returns:
+        The best checkpoint's path (``""``: none) and whether this is process 0.
+    """
+    optimizer, scheduler = build_optimization(model.parameters(), conf)
+    train_loader, valid_loader = build_loaders(conf)
+    system = SeparationSystem(model, optimizer, criterion, train_loader, valid_loader, scheduler, config=conf,
+                              on_nonfinite=conf["training"]["on_nonfinite"])
+    freeze = FreezeParts(options.frozen_parts, options.freeze_epochs)
+    trainer = build_trainer(conf, exp_dir, extra_callbacks=[freeze, *callbacks], resume=options.resume)
+    trainer.fit(system, ckpt_path=last if options.resume else None, weights_only=True)
+    best = trainer.checkpoint_callback.best_model_path
+    if best:
+        system.load_state_dict(load_safe(best)["state_dict"])
+    return best, trainer.is_global_zero
+
+
+def _write(model: Separator, results: dict[str, list[dict]], summary: dict, exp_dir: Path) -> None:
+    """Process 0's files: ``finetuned_model.pth``, ``finetune/metrics_*.csv`` and ``finetune/summary.json``."""
+    save_model(model, exp_dir / "finetuned_model.pth", {"finetune": {k: summary[k] for k in
+                                                                 ("pretrained", "mask", "loss", "freeze")}})
+    out = exp_dir / "finetune"
+    for name, rows in results.items():
+        tables.write_text(out / f"metrics_{name}.csv", tables.to_csv(rows, list(rows[0]) if rows else []))
+    tables.write_text(out / "summary.json", tables.to_json(summary))

@@ -41,12 +41,12 @@ def main(argv=None) -> int:
     if args.freeze_epochs != "all" and not args.freeze_epochs.isdigit():
         raise ValueError(f"--freeze_epochs: expected a number of epochs or 'all', got {args.freeze_epochs!r}")
     pl.seed_everything(conf["training"]["seed"], workers=True, verbose=False)
-    summary = finetune.finetune(
-        args.pretrained, conf, args.exp_dir, mask=conf["model"]["mask"],
-        mask_options=conf["model"]["mask_options"], loss=conf["loss"]["loss"], freeze=args.freeze,
-        freeze_epochs=None if args.freeze_epochs == "all" else int(args.freeze_epochs),
+    options = finetune.FinetuneOptions(
+        mask=conf["model"]["mask"], mask_options=conf["model"]["mask_options"], loss=conf["loss"]["loss"],
+        freeze=args.freeze, freeze_epochs=None if args.freeze_epochs == "all" else int(args.freeze_epochs),
         resume=args.resume == "true",
     )
+    summary = finetune.finetune(args.pretrained, conf, args.exp_dir, options)
     for name in ("pretrained", "swapped", "finetuned"):
         print(f"{name:>10}: SI-SDR {summary[name]['si_sdr']:6.2f} dB (improvement {summary[name]['si_sdr_imp']:+.2f})")
     return 0
