@@ -15,7 +15,7 @@ The page reads without JavaScript: the tables are plain HTML; the script only
 turns each header of a ``sortable`` table into a button that sorts by it.
 
 :func:`ablation_page` writes the page of ``bssmask ablate --html``; the
-recipe's report (``recipes/asterisk2mix/report.py``) assembles its own page
+recipes' report (:mod:`bssmask.recipe.report`) assembles its own page
 from the same parts (:class:`Assets`, :func:`table`, :func:`write_page`).
 
 Size budget (checked by ``tests/test_listening.py``): at most
