@@ -9,7 +9,8 @@ import pytest
 
 from bssmask import config, heads
 from bssmask.data import DEFAULT_SOURCES
-from bssmask.recipe import report
+from bssmask.errors import RunError
+from bssmask.recipe import report, runner
 from recipe_helpers import COMMON, RECIPE, run
 
 
@@ -89,3 +90,17 @@ def test_seed_heads_train_every_seed_and_the_other_heads_their_first(tmp_path, m
                expect=2)
     assert proc.stderr == ("report.py: error: report.seed_heads: nope not among report.heads "
                            "(ibm, irm, psm, cirm, cirm_f2)\n")
+
+
+def test_a_failed_run_names_the_run_its_job_exit_code_and_log(tmp_path):
+    """The report's runs call training in processes of their own: a user error there is one line in the job's log,
+    and the report's error names the run, the job, its exit code and that log."""
+    conf = config.load(RECIPE / "conf.yml")
+    conf["data"]["train_dir"] = str(tmp_path / "nowhere")
+    runs = {name: runner.Run(f"head {name}", conf, tmp_path / name) for name in ("a", "b")}
+    with pytest.raises(RunError) as error:
+        runner.run_all(runs, jobs=2)
+    log = tmp_path / "a" / "train.log"
+    assert str(error.value) == f"head a: train.py failed with exit code 2, see {log}"
+    assert log.read_text().startswith(f"train.py: error: {tmp_path / 'nowhere'}")
+    assert not (tmp_path / "a" / "eval.log").exists() and not (tmp_path / "a" / "best_model.pth").exists()
