@@ -3,9 +3,8 @@
 A :class:`Run` is a config and the folder it trains and scores in: a head
 runs the job ``train.py`` (:func:`bssmask.recipe.training.train`) then
 ``eval.py`` (:func:`bssmask.recipe.evaluate.evaluate`), a peer (a name of
-``report.peers``) ``peer.py`` (:func:`bssmask.recipe.training.train_peer`,
-then :func:`bssmask.recipe.evaluate.score_and_save_examples`): the recipes'
-scripts of those names run the same functions. Each job is a process of its
+``report.peers``) ``peer.py`` (:func:`bssmask.recipe.training.train_and_score_peer`):
+the recipes' scripts of those names run the same functions. Each job is a process of its
 own, ``python -m bssmask.recipe.runner JOB CONF RUN_DIR [PEER]``
 (:func:`run_job`), which Lightning's DDP starts again once per device. What
 a folder already holds for the same config (:func:`same_run`: every section
@@ -35,8 +34,8 @@ from pathlib import Path
 
 from .. import config
 from ..errors import RunError, run_cli
-from .evaluate import evaluate, score_and_save_examples, test_sets
-from .training import train, train_peer
+from .evaluate import evaluate, test_sets
+from .training import train, train_and_score_peer
 
 __all__ = ["NOT_RESULT", "JOBS", "Run", "same_run", "run_job", "train_and_evaluate", "run_all"]
 
@@ -73,8 +72,7 @@ def _stored_conf(run_dir: Path):
 JOBS = {
     "train.py": lambda conf, run_dir, peer: train(conf, run_dir),
     "eval.py": lambda conf, run_dir, peer: evaluate(conf, run_dir),
-    "peer.py": lambda conf, run_dir, peer: score_and_save_examples(
-        train_peer(conf, run_dir, peer), conf, run_dir, run_dir / "peer_model.pth"),
+    "peer.py": train_and_score_peer,
 }
 
 

@@ -1,4 +1,5 @@
-"""Training a recipe config: a separator with its mask head (:func:`train`), a peer of the report (:func:`train_peer`).
+"""Training a recipe config: a separator with its mask head (:func:`train`), a peer of the report
+(:func:`train_and_score_peer`).
 
 Both seed everything with ``training.seed``, build the run's objects with
 :mod:`bssmask.recipe.build` and write to the experiment folder: the config
@@ -27,8 +28,9 @@ from ..engine.system import SeparationSystem
 from ..io import save_model, save_package
 from ..peers import build_peer
 from .build import build_loaders, build_optimization, build_system, build_trainer, peer_options
+from .evaluate import score_and_save_examples
 
-__all__ = ["train", "train_peer", "check_resumable", "export_best"]
+__all__ = ["train", "train_and_score_peer", "check_resumable", "export_best"]
 
 
 def check_resumable(last: Path, system) -> None:
@@ -91,15 +93,17 @@ def train(conf: dict, exp_dir: str | Path, resume: bool = False) -> None:
         print(f"best model (val_loss {trainer.checkpoint_callback.best_model_score:.4f}): {path}")
 
 
-def train_peer(conf: dict, exp_dir: str | Path, name: str):
-    """Train the Asteroid peer ``name`` of ``report.peers`` for ``report.peer_minutes``; return it.
+def train_and_score_peer(conf: dict, exp_dir: str | Path, name: str) -> None:
+    """Train the Asteroid peer ``name`` of ``report.peers`` for ``report.peer_minutes`` and score it like a head.
 
     The peer (:mod:`bssmask.peers`) trains on the config's data with the
     config's optimizer, learning-rate schedule, batch size and seed, the
     ``sisdr`` loss with PIT, for a wall-clock budget (Lightning's
     ``max_time``; early stopping as configured). Writes ``conf.yml``,
     ``checkpoints/``, ``logs/`` and ``peer_model.pth`` (``{"peer", "options",
-    "state_dict", "training"}``) with the weights at the end of the budget.
+    "state_dict", "training"}``) with the weights at the end of the budget,
+    which are then scored on the test sets, their examples saved
+    (:func:`bssmask.recipe.evaluate.score_and_save_examples`).
 
     Raises:
         ConfigError: a section of the config is missing, or ``name`` is not a peer of ``report.peers``.
@@ -119,12 +123,12 @@ def train_peer(conf: dict, exp_dir: str | Path, name: str):
     start = time.monotonic()
     trainer.fit(system)
     seconds = time.monotonic() - start
+    model_path = exp_dir / "peer_model.pth"
     if trainer.is_global_zero:
-        model_path = exp_dir / "peer_model.pth"
         package = dict(peer=kind, options=options, state_dict=peer.state_dict(),
                        training=dict(seconds=seconds, epochs=trainer.current_epoch, global_step=trainer.global_step,
                                      parameters=sum(p.numel() for p in peer.parameters())))
         save_package(package, model_path)
         print(f"peer {name} ({kind}): {seconds:.0f} s, {trainer.global_step} steps, {trainer.current_epoch} "
               f"epochs: {model_path}")
-    return peer
+    score_and_save_examples(peer, conf, exp_dir, model_path)
