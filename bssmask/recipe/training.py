@@ -114,9 +114,9 @@ def train_and_score_peer(conf: dict, exp_dir: str | Path, name: str) -> None:
     pl.seed_everything(conf["training"]["seed"], workers=True, verbose=False)
     peer = build_peer(kind, conf["data"]["n_src"], conf["data"]["sample_rate"], **options)
     optimizer, scheduler = build_optimization(peer.parameters(), conf)
-    train_loader, valid_loader = build_loaders(conf)
-    system = SeparationSystem(peer, optimizer, losses.get("sisdr"), train_loader, valid_loader, scheduler,
-                              config=conf, on_nonfinite=conf["training"]["on_nonfinite"])
+    train, valid = build_loaders(conf)
+    system = SeparationSystem(peer, optimizer, losses.get("sisdr"), train, valid, scheduler, config=conf,
+                              on_nonfinite=conf["training"]["on_nonfinite"])
     trainer = build_trainer(conf, exp_dir, max_epochs=-1, max_time=timedelta(minutes=conf["report"]["peer_minutes"]))
     if trainer.is_global_zero:
         config.dump(conf, exp_dir / "conf.yml")
