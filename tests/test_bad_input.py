@@ -170,7 +170,7 @@ def test_recipe_stage_refuses_bad_data(recipe, stage, case):
         flags, key = ["--test_dir", str(split), "--model", "model.pth"], "test_dir"
     else:
         flags, key = ["--train_dir", str(split), "--batch_size", "1"], "train_dir"
-    proc = run(recipe, sys.executable, f"{stage}.py", *BASE, *flags, "--exp_dir", str(exp), expect=2)
+    proc = run(recipe, sys.executable, f"../common/{stage}.py", *BASE, *flags, "--exp_dir", str(exp), expect=2)
     one_line_error(proc, f"{stage}.py", pattern)
     assert not (exp / "eval").exists() and not (exp / "best_model.pth").exists()
     assert not (exp / "checkpoints").exists()
@@ -200,8 +200,8 @@ def test_training_refuses_a_split_without_a_batch_of_segments(recipe, case):
     split left without one full batch stops before training, naming the CSV and the flag to lower."""
     section, key, value, pattern = LENGTH_CASES[case]
     exp = recipe / "exp" / f"train_{case}"
-    proc = run(recipe, sys.executable, "../common/train.py", *BASE, "--train_dir", "data/tiny/dev", f"--{key}", str(value),
-               "--exp_dir", str(exp), expect=2)
+    proc = run(recipe, sys.executable, "../common/train.py", *BASE, "--train_dir", "data/tiny/dev",
+               f"--{key}", str(value), "--exp_dir", str(exp), expect=2)
     one_line_error(proc, "train.py", pattern)
     assert not exp.exists()
     conf = config.load(recipe / "conf.yml", [recipe / "local" / "quick.yml"])
@@ -234,8 +234,8 @@ def test_a_bad_held_out_test_set_stops_evaluation_before_any_output(recipe):
     change, pattern = CASES["missing_file"]
     split = corrupt_split(recipe, "unseen_missing_file", change)
     exp = recipe / "exp" / "unseen_missing_file"
-    proc = run(recipe, sys.executable, "../common/eval.py", *BASE, "--test_unseen_dir", str(split), "--model", "model.pth",
-               "--exp_dir", str(exp), expect=2)
+    proc = run(recipe, sys.executable, "../common/eval.py", *BASE, "--test_unseen_dir", str(split),
+               "--model", "model.pth", "--exp_dir", str(exp), expect=2)
     one_line_error(proc, "eval.py", pattern)
     assert not exp.exists()
 
@@ -287,8 +287,8 @@ def test_resume_from_a_checkpoint_of_another_model(recipe):
                             r"holds another model than the config's \(.* has shape"),
                            (["--masker", "dprnn", "--masker_kwargs", "{}"],
                             r"holds another model than the config's \(missing ")):
-        proc = run(recipe, sys.executable, "../common/train.py", *BASE, *flags, "--exp_dir", str(exp), "--resume", "true",
-                   "--epochs", "2", expect=2)
+        proc = run(recipe, sys.executable, "../common/train.py", *BASE, *flags, "--exp_dir", str(exp),
+                   "--resume", "true", "--epochs", "2", expect=2)
         one_line_error(proc, "train.py", r"--resume true: .*last.ckpt " + pattern)
     assert last.read_bytes() == before
 
@@ -302,8 +302,8 @@ def test_config_file_errors_list_the_valid_keys(recipe_copy):
     proc = run(recipe_copy, sys.executable, "../common/eval.py", "--conf", "conf.yml", "--conf", "bad_type.yml",
                "--exp_dir", "exp/bad_type", expect=2)
     one_line_error(proc, "eval.py", r"bad_type.yml: optim.lr: expected float, got 'fast'")
-    proc = run(recipe_copy, sys.executable, "../common/train.py", *BASE, "--lr_milestones", "[3, 2]", "--exp_dir", "exp/bad_value",
-               expect=2)
+    proc = run(recipe_copy, sys.executable, "../common/train.py", *BASE, "--lr_milestones", "[3, 2]",
+               "--exp_dir", "exp/bad_value", expect=2)
     one_line_error(proc, "train.py", r"lr_milestones: expected increasing positive epochs, got \[3, 2\]$")
     assert not any((recipe_copy / "exp" / name).exists() for name in ("bad_key", "bad_type", "bad_value"))
 
@@ -358,6 +358,6 @@ def test_bad_flags_fail_with_one_line(recipe_copy):
                           env={**os.environ, "PYTHON": sys.executable}, capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("train.py: error: unknown option --lrr; valid config flags:")
-    proc = subprocess.run([sys.executable, "../common/train.py", "--exp_dir", "exp/x", "--epochs", "two"], cwd=recipe_copy,
-                          capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "../common/train.py", "--exp_dir", "exp/x", "--epochs", "two"],
+                          cwd=recipe_copy, capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.strip() == "train.py: error: --epochs: expected int, got 'two' (str)"

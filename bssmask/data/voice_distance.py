@@ -18,7 +18,8 @@ Each row also gives the two voices' median f0 (Hz): the median over their
 excerpts of each excerpt's median f0 (Praat's pitch, 75 to 600 Hz,
 :func:`bssmask.data.pseudo_voices.median_f0`).
 
-Usage (from recipes/asterisk2mix): python local/voice_distance.py --corpus data/Asterisk2Mix/wav8k/max [--max_excerpts 300]
+Usage, from ``recipes/asterisk2mix``:
+``python local/voice_distance.py --corpus data/Asterisk2Mix/wav8k/max [--max_excerpts 300]``
 """
 
 from __future__ import annotations
