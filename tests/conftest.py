@@ -1,7 +1,7 @@
 """Shared fixtures (real speech from the bundled clips, one quick run of the Asterisk2Mix recipe) and the voice check.
 
 Tests marked ``voices`` need the Debian voice packages of the voices that the recipe's ``conf.yml`` names
-(``asterisk_voices.VOICES``, which its corpus reads). Without them these tests do
+(:data:`bssmask.data.asterisk_voices.VOICES`, which its corpus reads). Without them these tests do
 not run, the summary names what was not tested, and the run FAILS, unless
 ``BSSMASK_SKIP_VOICE_TESTS=1`` says that skipping them is intended.
 
@@ -23,8 +23,9 @@ from bssmask.audio import load_sources
 from bssmask.data import DEFAULT_SOURCES
 from bssmask.stft import make_stft
 from bssmask import config
-from recipe_helpers import RECIPE, asterisk_voices, copy_recipe, run
-from prepare_data import corpus_voices  # the recipe's local/ (on the path from recipe_helpers)
+from bssmask.data import asterisk_voices
+from bssmask.data.asterisk_voices import corpus_voices
+from recipe_helpers import RECIPE, copy_recipe, run
 
 # One thread for the whole session and the processes it starts: results that
 # compare two training runs (resume, DDP) are exact only with one thread, and

@@ -1,4 +1,4 @@
-"""Running the Asterisk2Mix recipe from tests: a private copy of the recipe folder and its scripts."""
+"""Running the Asterisk2Mix recipe from tests: a private copy of the recipe folder, the shared scripts beside it."""
 
 import csv
 import os
@@ -12,16 +12,16 @@ import yaml
 from bssmask.data.librimix import split_csv
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "asterisk2mix"
+#: The scripts that every recipe runs (``recipes/common``).
+COMMON = RECIPE.parent / "common"
 QUICK = yaml.safe_load((RECIPE / "local" / "quick.yml").read_text())
-
-sys.path.insert(0, str(RECIPE / "local"))
-import asterisk_voices  # noqa: E402,F401  (the recipe's Asterisk voices, imported by the tests from here)
 
 
 def copy_recipe(parent: Path) -> Path:
-    """A copy of the recipe folder under ``parent`` (without its ``data/`` and ``exp/``)."""
+    """A copy of the recipe folder under ``parent`` (without its ``data/`` and ``exp/``), with ``common/`` beside it."""
     dest = parent / "asterisk2mix"
     shutil.copytree(RECIPE, dest, ignore=shutil.ignore_patterns("exp", "data", "__pycache__"))
+    shutil.copytree(COMMON, parent / "common", ignore=shutil.ignore_patterns("__pycache__"))
     return dest
 
 

@@ -170,7 +170,7 @@ def test_recipe_stage_refuses_bad_data(recipe, stage, case):
         flags, key = ["--test_dir", str(split), "--model", "model.pth"], "test_dir"
     else:
         flags, key = ["--train_dir", str(split), "--batch_size", "1"], "train_dir"
-    proc = run(recipe, sys.executable, f"{stage}.py", *BASE, *flags, "--exp_dir", str(exp), expect=2)
+    proc = run(recipe, sys.executable, f"../common/{stage}.py", *BASE, *flags, "--exp_dir", str(exp), expect=2)
     one_line_error(proc, f"{stage}.py", pattern)
     assert not (exp / "eval").exists() and not (exp / "best_model.pth").exists()
     assert not (exp / "checkpoints").exists()
@@ -200,8 +200,8 @@ def test_training_refuses_a_split_without_a_batch_of_segments(recipe, case):
     split left without one full batch stops before training, naming the CSV and the flag to lower."""
     section, key, value, pattern = LENGTH_CASES[case]
     exp = recipe / "exp" / f"train_{case}"
-    proc = run(recipe, sys.executable, "train.py", *BASE, "--train_dir", "data/tiny/dev", f"--{key}", str(value),
-               "--exp_dir", str(exp), expect=2)
+    proc = run(recipe, sys.executable, "../common/train.py", *BASE, "--train_dir", "data/tiny/dev",
+               f"--{key}", str(value), "--exp_dir", str(exp), expect=2)
     one_line_error(proc, "train.py", pattern)
     assert not exp.exists()
     conf = config.load(recipe / "conf.yml", [recipe / "local" / "quick.yml"])
@@ -234,8 +234,8 @@ def test_a_bad_held_out_test_set_stops_evaluation_before_any_output(recipe):
     change, pattern = CASES["missing_file"]
     split = corrupt_split(recipe, "unseen_missing_file", change)
     exp = recipe / "exp" / "unseen_missing_file"
-    proc = run(recipe, sys.executable, "eval.py", *BASE, "--test_unseen_dir", str(split), "--model", "model.pth",
-               "--exp_dir", str(exp), expect=2)
+    proc = run(recipe, sys.executable, "../common/eval.py", *BASE, "--test_unseen_dir", str(split),
+               "--model", "model.pth", "--exp_dir", str(exp), expect=2)
     one_line_error(proc, "eval.py", pattern)
     assert not exp.exists()
 
@@ -250,7 +250,7 @@ def test_silent_source_evaluates_to_finite_metrics(recipe):
     split = corrupt_split(recipe, "silent", silence_first_source)
     assert check_split(split, 8000, 2).is_file()
     exp = recipe / "exp" / "silent"
-    run(recipe, sys.executable, "eval.py", *BASE, "--test_dir", str(split), "--model", "model.pth",
+    run(recipe, sys.executable, "../common/eval.py", *BASE, "--test_dir", str(split), "--model", "model.pth",
         "--exp_dir", str(exp))
     rows = read_rows(exp / "eval" / "metrics.csv")
     assert len(rows) == 3
@@ -271,7 +271,7 @@ def test_model_of_another_class_or_n_src(recipe, tmp_path):
     for name, pattern in (("dcunet", r"dcunet.pth: not a bssmask model file \(it holds a DCUNet, not a MaskSeparator"),
                           ("three", r"three.pth: model separates 3 sources but the data has 2")):
         exp = tmp_path / f"exp_{name}"
-        proc = run(recipe, sys.executable, "eval.py", *BASE, "--model", str(tmp_path / f"{name}.pth"),
+        proc = run(recipe, sys.executable, "../common/eval.py", *BASE, "--model", str(tmp_path / f"{name}.pth"),
                    "--exp_dir", str(exp), expect=2)
         one_line_error(proc, "eval.py", pattern)
         assert not exp.exists()
@@ -280,36 +280,36 @@ def test_model_of_another_class_or_n_src(recipe, tmp_path):
 @pytest.mark.voices
 def test_resume_from_a_checkpoint_of_another_model(recipe):
     exp = recipe / "exp" / "resume_other"
-    run(recipe, sys.executable, "train.py", *BASE, "--exp_dir", str(exp))
+    run(recipe, sys.executable, "../common/train.py", *BASE, "--exp_dir", str(exp))
     last = exp / "checkpoints" / "last.ckpt"
     before = last.read_bytes()
     for flags, pattern in ((["--masker_kwargs", "{n_layers: 1, hid_size: 24}"],
                             r"holds another model than the config's \(.* has shape"),
                            (["--masker", "dprnn", "--masker_kwargs", "{}"],
                             r"holds another model than the config's \(missing ")):
-        proc = run(recipe, sys.executable, "train.py", *BASE, *flags, "--exp_dir", str(exp), "--resume", "true",
-                   "--epochs", "2", expect=2)
+        proc = run(recipe, sys.executable, "../common/train.py", *BASE, *flags, "--exp_dir", str(exp),
+                   "--resume", "true", "--epochs", "2", expect=2)
         one_line_error(proc, "train.py", r"--resume true: .*last.ckpt " + pattern)
     assert last.read_bytes() == before
 
 
 def test_config_file_errors_list_the_valid_keys(recipe_copy):
     (recipe_copy / "bad_key.yml").write_text("training:\n  epochz: 3\n")
-    proc = run(recipe_copy, sys.executable, "train.py", "--conf", "conf.yml", "--conf", "bad_key.yml",
+    proc = run(recipe_copy, sys.executable, "../common/train.py", "--conf", "conf.yml", "--conf", "bad_key.yml",
                "--exp_dir", "exp/bad_key", expect=2)
     one_line_error(proc, "train.py", r"bad_key.yml: unknown key training.epochz; valid keys of training: epochs")
     (recipe_copy / "bad_type.yml").write_text("optim:\n  lr: fast\n")
-    proc = run(recipe_copy, sys.executable, "eval.py", "--conf", "conf.yml", "--conf", "bad_type.yml",
+    proc = run(recipe_copy, sys.executable, "../common/eval.py", "--conf", "conf.yml", "--conf", "bad_type.yml",
                "--exp_dir", "exp/bad_type", expect=2)
     one_line_error(proc, "eval.py", r"bad_type.yml: optim.lr: expected float, got 'fast'")
-    proc = run(recipe_copy, sys.executable, "train.py", *BASE, "--lr_milestones", "[3, 2]", "--exp_dir", "exp/bad_value",
-               expect=2)
+    proc = run(recipe_copy, sys.executable, "../common/train.py", *BASE, "--lr_milestones", "[3, 2]",
+               "--exp_dir", "exp/bad_value", expect=2)
     one_line_error(proc, "train.py", r"lr_milestones: expected increasing positive epochs, got \[3, 2\]$")
     assert not any((recipe_copy / "exp" / name).exists() for name in ("bad_key", "bad_type", "bad_value"))
 
 
 def test_training_refuses_a_head_that_does_not_honour_the_kinds_bound(recipe_copy):
-    proc = run(recipe_copy, sys.executable, "train.py", *BASE, "--mask_options", "{bound: compressed, max: 2}",
+    proc = run(recipe_copy, sys.executable, "../common/train.py", *BASE, "--mask_options", "{bound: compressed, max: 2}",
                "--exp_dir", "exp/bad_bound", expect=2)
     one_line_error(proc, "train.py", r"cirm max=2 bounds the mask's magnitude, which bound='compressed' does not "
                                      r"\(it bounds each part by K=10\): use bound='tanh' \(\|z\| < max\) or drop max$")
@@ -358,6 +358,6 @@ def test_bad_flags_fail_with_one_line(recipe_copy):
                           env={**os.environ, "PYTHON": sys.executable}, capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("train.py: error: unknown option --lrr; valid config flags:")
-    proc = subprocess.run([sys.executable, "train.py", "--exp_dir", "exp/x", "--epochs", "two"], cwd=recipe_copy,
-                          capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "../common/train.py", "--exp_dir", "exp/x", "--epochs", "two"],
+                          cwd=recipe_copy, capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.strip() == "train.py: error: --epochs: expected int, got 'two' (str)"

@@ -12,9 +12,9 @@ import soundfile as sf
 from asteroid.data import LibriMix
 
 from bssmask.audio import AudioError, read_mono
-from bssmask.data import DEFAULT_SOURCES, corpus, speech
+from bssmask.data import DEFAULT_SOURCES, asterisk_voices, corpus, speech
 from bssmask.data.corpus_config import ALL_SPLITS, SPLITS, CorpusConfig, CorpusError
-from recipe_helpers import RECIPE, asterisk_voices
+from recipe_helpers import RECIPE
 
 SMALL = CorpusConfig(n_train=12, n_dev=4, n_test=4, mix_length=1.5, max_duration=5.0,
                      split=(0.5, 0.25, 0.25), seed=3, n_test_same=2)

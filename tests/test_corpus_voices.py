@@ -9,11 +9,9 @@ import parselmouth
 import pytest
 import soundfile as sf
 
-from bssmask.data import DEFAULT_SOURCES, corpus, pseudo_voices, speech
+from bssmask.data import DEFAULT_SOURCES, corpus, pseudo_voices, speech, tts_voices, voice_distance
 from bssmask.data.corpus_config import CorpusConfig, CorpusError
 from test_corpus import HELD, SMALL, five_voices, read_csv, source_dir, speakers_of  # noqa: F401  (fixtures)
-import tts_voices  # the recipe's local/ (on the path from recipe_helpers, imported by test_corpus)
-import voice_distance
 
 #: SMALL with two pseudo-speakers of each recorded training voice.
 TRANSFORMED = CorpusConfig(**{**HELD.__dict__, "n_train": 24, "transformed_voices": 2, "transform_seed": 5})

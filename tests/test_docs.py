@@ -15,6 +15,7 @@ MODULES = [
     "bssmask.data.augment", "bssmask.options", "bssmask.compat", "bssmask.stream", "bssmask.separate_options",
     "bssmask.audio", "bssmask.listening", "bssmask.data.pseudo_voices", "bssmask.data.speech",
     "bssmask.model_options", "bssmask.config", "bssmask.separator", "bssmask.ablation_page",
+    "bssmask.data.asterisk_voices", "bssmask.data.tts_voices", "bssmask.recipe.report",
 ]
 
 

@@ -40,7 +40,7 @@ class Kill(pl.Callback):
 build = bssmask.recipe.build.build_trainer
 bssmask.recipe.build.build_trainer = lambda *a, extra_callbacks=(), **k: build(*a, extra_callbacks=[*extra_callbacks, Kill()], **k)
 sys.argv = ["train.py", *sys.argv[1:]]
-runpy.run_path("train.py", run_name="__main__")
+runpy.run_path("../common/train.py", run_name="__main__")
 """
 
 
@@ -64,7 +64,7 @@ def final_state(recipe, tag):
 
 
 def test_sigkill_mid_epoch_then_resume_ends_like_an_uninterrupted_run(tiny):
-    run(tiny, sys.executable, "train.py", *args(tiny, "whole"))
+    run(tiny, sys.executable, "../common/train.py", *args(tiny, "whole"))
 
     killed = subprocess.run([sys.executable, "-c", KILLED_TRAIN.format(epoch=KILL_EPOCH, batch=KILL_BATCH),
                              *args(tiny, "killed")], cwd=tiny, capture_output=True, text=True, timeout=300)
@@ -74,7 +74,7 @@ def test_sigkill_mid_epoch_then_resume_ends_like_an_uninterrupted_run(tiny):
     assert (last["epoch"], last["global_step"]) == (KILL_EPOCH - 1, KILL_EPOCH * steps_per_epoch)
     assert not (tiny / "exp" / "killed" / "best_model.pth").exists()
 
-    run(tiny, sys.executable, "train.py", *args(tiny, "killed"), "--resume", "true")
+    run(tiny, sys.executable, "../common/train.py", *args(tiny, "killed"), "--resume", "true")
     weights, progress, best = final_state(tiny, "killed")
     weights_whole, progress_whole, best_whole = final_state(tiny, "whole")
     assert progress == progress_whole == (2, 3 * steps_per_epoch)

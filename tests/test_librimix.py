@@ -15,7 +15,8 @@ from asteroid.data import LibriMix
 from bssmask.data.librimix import (DataError, FiniteItems, check_split, list_mixtures, mixture_files, read_csv,
                                    split_csv)
 from bssmask.io import load_model
-from recipe_helpers import RECIPE, asterisk_voices, copy_recipe, read_rows, run
+from bssmask.data import asterisk_voices
+from recipe_helpers import RECIPE, copy_recipe, read_rows, run
 
 HEADER = "mixture_ID,mixture_path,source_1_path,source_2_path,length\n"
 
@@ -221,7 +222,7 @@ def write_librimix(storage, n_src: int = 2, rate: int = 8000, mode: str = "min")
 
 @pytest.fixture(scope="module")
 def librimix_recipe(tmp_path_factory):
-    """A copy of recipes/librimix beside one of recipes/asterisk2mix (whose scripts it runs)."""
+    """A copy of recipes/librimix beside one of recipes/asterisk2mix and recipes/common (whose scripts it runs)."""
     parent = tmp_path_factory.mktemp("recipes")
     copy_recipe(parent)
     shutil.copytree(RECIPE.parent / "librimix", parent / "librimix", ignore=shutil.ignore_patterns("exp", "data"))

@@ -4,7 +4,6 @@ audio values and size budget, and its bad options. ``tests/test_listening_browse
 import json
 import re
 import shutil
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import soundfile as sf
 
 from bssmask import listening
 from bssmask.cli import main
-from recipe_helpers import RECIPE
+from bssmask.recipe import report
 
 FAST = ["--masks", "ibm,cirm", "--methods", "nearest,bilinear", "--spaces", "cartesian", "--upsampled", "mask",
         "--n-fft", "254", "--hop", "64"]
@@ -165,9 +164,6 @@ def test_bad_html_examples_one_line_exit_2_nothing_written(pair, tmp_path, capsy
 def report_page(tmp_path_factory, speech_pair):
     """The recipe report's page (``report.write_listening``) of a head and a peer whose runs saved two mixtures
     of ``test`` and one of ``test_same`` (the estimates: each source plus a tenth of the other); the folder."""
-    sys.path.insert(0, str(RECIPE))
-    import report  # the recipe's stage 3 script
-
     root = tmp_path_factory.mktemp("report")
     sources = speech_pair.numpy()
     rows = []

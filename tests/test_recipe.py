@@ -142,7 +142,7 @@ def ddp(recipe, quick):
     args = ["--conf", "conf.yml", "--conf", "local/quick.yml", "--accelerator", "cpu", "--devices", "2",
             "--segment", "0.5", "--progress_bar", "false", "--logger", "tensorboard", "--precision", "bf16-mixed",
             "--lr_milestones", "[1]", "--exp_dir", "exp/ddp"]
-    first = run(recipe, sys.executable, "train.py", *args, "--epochs", "1")
+    first = run(recipe, sys.executable, "../common/train.py", *args, "--epochs", "1")
     return args, first
 
 
@@ -164,7 +164,7 @@ def test_resume_continues_the_step_count(recipe, ddp):
     args, _ = ddp
     last = recipe / "exp" / "ddp" / "checkpoints" / "last.ckpt"
     _, steps = checkpoint_state(last)
-    run(recipe, sys.executable, "train.py", *args, "--epochs", "2", "--resume", "true")
+    run(recipe, sys.executable, "../common/train.py", *args, "--epochs", "2", "--resume", "true")
     assert checkpoint_state(last) == (1, 2 * steps)
     package = load_safe(recipe / "exp" / "ddp" / "best_model.pth")
     assert package["infos"]["training"]["global_step"] == 2 * steps
@@ -182,13 +182,13 @@ def test_resume_continues_the_step_count(recipe, ddp):
 
 def test_ddp_evaluation_scores_each_test_mixture_once(recipe, ddp):
     args, _ = ddp
-    proc = run(recipe, sys.executable, "eval.py", *args)
+    proc = run(recipe, sys.executable, "../common/eval.py", *args)
     assert "MEMBER: 2/2" in proc.stderr
     rows = read_rows(recipe / "exp" / "ddp" / "eval" / "metrics.csv")
     test_ids = [r["mixture_ID"] for r in read_rows(recipe / "data" / "quick" / "test" / "mixture_test_mix_clean.csv")]
     assert [r["mixture_ID"] for r in rows] == test_ids
     # One process scores every mixture as the two processes did.
-    run(recipe, sys.executable, "eval.py", "--conf", "conf.yml", "--conf", "local/quick.yml", "--devices", "1",
+    run(recipe, sys.executable, "../common/eval.py", "--conf", "conf.yml", "--conf", "local/quick.yml", "--devices", "1",
         "--progress_bar", "false", "--exp_dir", "exp/ddp_single", "--model", "exp/ddp/best_model.pth")
     single_rows = read_rows(recipe / "exp" / "ddp_single" / "eval" / "metrics.csv")
     assert [r["mixture_ID"] for r in single_rows] == test_ids

@@ -9,10 +9,9 @@ import pytest
 
 from bssmask import config, heads
 from bssmask.data import DEFAULT_SOURCES
-from recipe_helpers import RECIPE
-
-sys.path.insert(0, str(RECIPE))
-import report  # noqa: E402  (the recipe's stage 3 script)
+from bssmask.errors import RunError
+from bssmask.recipe import report, runner
+from recipe_helpers import COMMON, RECIPE, run
 
 
 def summary(si_sdr_imp, unseen=None, same=None, dev_unseen=None):
@@ -56,7 +55,7 @@ def test_oracle_config_holds_the_kind_the_head_trains(mask, options, kind):
     assert (abl.n_fft, abl.hop, abl.factor) == (254, 64, 1)
 
 
-def test_seed_heads_train_every_seed_and_the_other_heads_their_first(tmp_path, monkeypatch, capsys):
+def test_seed_heads_train_every_seed_and_the_other_heads_their_first(tmp_path, monkeypatch):
     """report.seed_heads: those heads get one run per seed and a spread; the others one run (seed 0); peers one."""
     test_dir = tmp_path / "test"
     (test_dir / "s1").mkdir(parents=True)
@@ -68,16 +67,17 @@ def test_seed_heads_train_every_seed_and_the_other_heads_their_first(tmp_path, m
         f"m0,{test_dir / 's1' / 'm0.wav'},{test_dir / 's1' / 'm0.wav'},{test_dir / 's2' / 'm0.wav'},16000\n")
     requested = {}
 
-    def run_all(runs, recipe_dir, jobs):
+    def run_all(runs, jobs):
         requested.update(runs)
         return {key: summary(6.0 + (key[1] or 0) / 10, 1.0 + (key[1] or 0), 0.5, 2.0) for key in runs}
 
     monkeypatch.setattr(report.runner, "run_all", run_all)
     monkeypatch.setattr(report, "oracle_scores", lambda abl, mixtures, rate: {"si_sdr": 12.0, "sdr": 13.0})
     dirs = [f"--{key}" for key in ("test_dir", "test_unseen_dir", "dev_unseen_dir", "test_same_dir")]
-    assert report.main(["--conf", str(RECIPE / "conf.yml"), "--exp_dir", str(tmp_path / "exp"),
-                        *[arg for flag in dirs for arg in (flag, str(test_dir))],
-                        "--seeds", "[0, 1, 2]", "--seed_heads", "[cirm, psm]"]) == 0
+    conf, _ = config.parse_args(["--conf", str(RECIPE / "conf.yml"),
+                                 *[arg for flag in dirs for arg in (flag, str(test_dir))],
+                                 "--seeds", "[0, 1, 2]", "--seed_heads", "[cirm, psm]"])
+    report.report(conf, tmp_path / "exp")
     heads = {k for k in requested if k[1] is not None}
     assert heads == {(h, s) for h in ("cirm", "psm") for s in (0, 1, 2)} | {(h, 0) for h in ("ibm", "irm", "cirm_f2")}
     assert {k for k in requested if k[1] is None} == {("convtasnet", None), ("asteroid_mask", None)}
@@ -86,8 +86,21 @@ def test_seed_heads_train_every_seed_and_the_other_heads_their_first(tmp_path, m
     assert rows["cirm"]["seeds"] == 3 and rows["cirm"]["si_sdr_imp"] == pytest.approx(6.1)
     assert rows["cirm"]["si_sdr_imp_unseen_std"] == pytest.approx(1.0)
     assert rows["ibm"]["seeds"] == 1 and rows["ibm"]["si_sdr_imp_std"] is None and rows["ibm"]["si_sdr_imp"] == 6.0
-    capsys.readouterr()
-    assert report.main(["--conf", str(RECIPE / "conf.yml"), "--exp_dir", str(tmp_path / "exp"),
-                        "--seed_heads", "[nope]"]) == 2
-    assert capsys.readouterr().err == ("report.py: error: report.seed_heads: nope not among report.heads "
-                                       "(ibm, irm, psm, cirm, cirm_f2)\n")
+    proc = run(RECIPE, sys.executable, COMMON / "report.py", "--exp_dir", tmp_path / "exp", "--seed_heads", "[nope]",
+               expect=2)
+    assert proc.stderr == ("report.py: error: report.seed_heads: nope not among report.heads "
+                           "(ibm, irm, psm, cirm, cirm_f2)\n")
+
+
+def test_a_failed_run_names_the_run_its_job_exit_code_and_log(tmp_path):
+    """The report's runs call training in processes of their own: a user error there is one line in the job's log,
+    and the report's error names the run, the job, its exit code and that log."""
+    conf = config.load(RECIPE / "conf.yml")
+    conf["data"]["train_dir"] = str(tmp_path / "nowhere")
+    runs = {name: runner.Run(f"head {name}", conf, tmp_path / name) for name in ("a", "b")}
+    with pytest.raises(RunError) as error:
+        runner.run_all(runs, jobs=2)
+    log = tmp_path / "a" / "train.log"
+    assert str(error.value) == f"head a: train.py failed with exit code 2, see {log}"
+    assert log.read_text().startswith(f"train.py: error: {tmp_path / 'nowhere'}")
+    assert not (tmp_path / "a" / "eval.log").exists() and not (tmp_path / "a" / "best_model.pth").exists()

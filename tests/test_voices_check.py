@@ -14,16 +14,13 @@ PLAIN_TEST = "tests/test_stft.py::test_argument_checks"
 # A pytest plugin (loaded before the conftest) that points the voice check at an empty folder.
 NO_VOICES = """
 import functools
-import sys
-sys.path.insert(0, {local!r})
-import asterisk_voices
+from bssmask.data import asterisk_voices
 asterisk_voices.missing_packages = functools.partial(asterisk_voices.missing_packages, root={root!r})
 """
 
 
 def _pytest(tmp_path, env, options=()):
-    (tmp_path / "no_voices.py").write_text(NO_VOICES.format(local=str(REPO / "recipes" / "asterisk2mix" / "local"),
-                                                            root=str(tmp_path / "sounds")))
+    (tmp_path / "no_voices.py").write_text(NO_VOICES.format(root=str(tmp_path / "sounds")))
     path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no_voices", "-p", "no:cacheprovider",
                            *options, VOICE_TEST, PLAIN_TEST], cwd=REPO, capture_output=True, text=True, timeout=300,

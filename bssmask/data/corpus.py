@@ -3,7 +3,7 @@
 Speech comes as audio files by speaker: one folder per speaker
 (:func:`bssmask.data.speech.folder_speakers`) or any other table of files
 by speaker name (the Asterisk2Mix recipe reads Debian's Asterisk prompts,
-``recipes/asterisk2mix/local/asterisk_voices.py``). The options are a
+:mod:`bssmask.data.asterisk_voices`). The options are a
 :class:`~bssmask.data.corpus_config.CorpusConfig`.
 
 Recipe, deterministic given ``seed`` (and ``transform_seed``):

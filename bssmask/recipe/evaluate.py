@@ -9,7 +9,9 @@
   held-out voices, the held-out validation voice, one voice) scored and written as ``metrics.csv`` and
   ``summary.json``;
 - :func:`save_examples`: the first mixtures of the sets of :data:`EXAMPLE_SETS`, their sources and
-  estimates as wav files (the report's listening page plays them).
+  estimates as wav files (the report's listening page plays them);
+- :func:`score_and_save_examples`: both, for any separator (a head or a peer of the report);
+- :func:`evaluate`: a trained head's model file scored, its examples and ``masks.png`` (the recipes' ``eval.py``).
 
 Example:
     >>> summarize([{m: 1.0 for m in COLUMNS[2:]}], {}, "model.pth")["si_sdr_imp"]
@@ -24,16 +26,18 @@ import soundfile as sf
 import torch
 from pytorch_lightning.utilities import rank_zero_only
 
-from .. import tables
+from .. import config, masks, tables
 from ..atomic import atomic_path
 from ..engine.callbacks import GatherRows
 from ..engine.scoring import EVAL_METRICS
 from ..engine.system import SeparationSystem
+from ..io import check_compatible
+from ..models import MaskSeparator
 from ..stats import nanmean
 from .build import build_test_loader, build_trainer
 
 __all__ = ["COLUMNS", "TEST_SETS", "EXAMPLE_SETS", "predict_rows", "summarize", "test_sets", "score_sets",
-           "save_examples"]
+           "save_examples", "score_and_save_examples", "plot_masks", "evaluate"]
 
 #: Columns of ``metrics.csv``: the mixture, its length and each metric of the estimates and of the mixture.
 COLUMNS = ["mixture_ID", "length", *EVAL_METRICS, *(f"input_{m}" for m in EVAL_METRICS)]
@@ -129,3 +133,73 @@ def save_examples(model, conf: dict, exp_dir: Path, n_save_ex: int):
             if out == "eval" and first is None:
                 first = mixture, sources
     return first
+
+
+def score_and_save_examples(model, conf: dict, exp_dir: Path, model_path):
+    """:func:`score_sets`, then (process 0) :func:`save_examples` of ``conf["eval"]["n_save_ex"]`` mixtures.
+
+    Returns:
+        The first test mixture's ``(mixture, sources)`` on process 0 (None
+        without any), None on the other processes.
+    """
+    score_sets(model, conf, exp_dir, model_path)
+    if rank_zero_only.rank != 0:
+        return None
+    model.eval()
+    return save_examples(model, conf, exp_dir, conf["eval"]["n_save_ex"])
+
+
+def plot_masks(model: MaskSeparator, mixture: torch.Tensor, sources: torch.Tensor, path: Path) -> None:
+    """Mixture spectrogram, then the estimated and the oracle mask of each source (magnitude, 0 to 1)."""
+    from matplotlib.figure import Figure
+
+    with torch.no_grad():
+        outputs = model.forward_masks(mixture)
+        est_mask = model.head.to_mask(outputs["mask"])[0]
+        oracle = model.head.kind.oracle_tf(model.encoder(sources), outputs["mix_tf"])[0]
+    spec = masks.from_asteroid(outputs["mix_tf"][0]).abs()
+    n_src = sources.shape[1]
+
+    def magnitude(mask):
+        return masks.from_asteroid(mask).abs() if model.head.kind.is_complex else mask
+
+    rate, hop = model.sample_rate, model.hop
+    extent = (0, spec.shape[-1] * hop / rate, 0, rate / 2000)
+    fig = Figure(figsize=(10, 2.4 * (1 + n_src)))
+    axes = fig.subplots(1 + n_src, 2, squeeze=False)
+    axes[0, 0].imshow(20 * torch.log10(spec + 1e-6).numpy(), origin="lower", aspect="auto", extent=extent,
+                      cmap="magma", vmin=-80, vmax=float(20 * torch.log10(spec.max() + 1e-6)))
+    axes[0, 0].set_title("mixture |Y| (dB)")
+    axes[0, 1].axis("off")
+    for k in range(n_src):
+        for col, (name, mask) in enumerate((("estimated", est_mask[k]), ("oracle", oracle[k]))):
+            ax = axes[1 + k, col]
+            ax.imshow(magnitude(mask).clamp(0, 1).numpy(), origin="lower", aspect="auto", extent=extent,
+                      cmap="viridis", vmin=0, vmax=1)
+            ax.set_title(f"source {k + 1}: {name} {model.mask} mask (|M|)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("kHz")
+    for ax in axes[-1]:
+        ax.set_xlabel("s")
+    tables.save_png(fig, path, dpi=100)
+
+
+def evaluate(conf: dict, exp_dir: str | Path, model_path: str | Path | None = None) -> None:
+    """Score a trained head on every test set of ``conf``: :func:`score_and_save_examples`, then ``eval/masks.png``.
+
+    ``model_path`` (default ``<exp_dir>/best_model.pth``) is a
+    ``MaskSeparator.serialize()`` file; ``masks.png`` is the first example's
+    mixture spectrogram with its estimated and oracle masks (:func:`plot_masks`).
+
+    Raises:
+        ConfigError: a section of the config is missing.
+        ValueError, OSError: a missing or bad model file or test set (nothing written).
+    """
+    exp_dir = Path(exp_dir)
+    model_path = Path(model_path) if model_path else exp_dir / "best_model.pth"
+    config.require(conf, "data", "trainer", "training", "eval")
+    model = MaskSeparator.from_pretrained(str(model_path))
+    check_compatible(model, conf["data"]["sample_rate"], conf["data"]["n_src"], str(model_path))
+    first = score_and_save_examples(model, conf, exp_dir, model_path)
+    if first is not None:
+        plot_masks(model, *first, exp_dir / "eval" / "masks.png")

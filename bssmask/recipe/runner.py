@@ -1,13 +1,17 @@
-"""The report's runs: each config trained and scored by the recipe's scripts, several at a time, once.
+"""The report's runs: each config trained and scored by the library's functions, several at a time, once.
 
 A :class:`Run` is a config and the folder it trains and scores in: a head
-runs ``train.py`` then ``eval.py``, a peer (a name of ``report.peers``)
-runs ``peer.py``, each a subprocess of the recipe's folder. What a folder
-already holds for the same config (:func:`same_run`: every section that
-decides the trained model and its scores) is kept. :func:`run_all` runs
-them ``jobs`` at a time in threads; with several jobs each script gets its
+runs the job ``train.py`` (:func:`bssmask.recipe.training.train`) then
+``eval.py`` (:func:`bssmask.recipe.evaluate.evaluate`), a peer (a name of
+``report.peers``) ``peer.py`` (:func:`bssmask.recipe.training.train_and_score_peer`):
+the recipes' scripts of those names run the same functions. Each job is a process of its
+own, ``python -m bssmask.recipe.runner JOB CONF RUN_DIR [PEER]``
+(:func:`run_job`), which Lightning's DDP starts again once per device. What
+a folder already holds for the same config (:func:`same_run`: every section
+that decides the trained model and its scores) is kept. :func:`run_all`
+runs them ``jobs`` at a time in threads; with several jobs each job gets its
 share of the CPU threads (``OMP_NUM_THREADS``, unless set) and writes its
-output to ``<folder>/<script>.log``.
+output to ``<folder>/<job>.log`` (``train.log``, ``eval.log``, ``peer.log``).
 
 Example:
     >>> base = {"model": {"mask": "irm"}, "training": {"seed": 0, "num_workers": 2}, "trainer": {"devices": 1}}
@@ -29,10 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import config
-from ..errors import RunError
-from .evaluate import test_sets
+from ..errors import RunError, run_cli
+from .evaluate import evaluate, test_sets
+from .training import train, train_and_score_peer
 
-__all__ = ["NOT_RESULT", "Run", "same_run", "train_and_evaluate", "run_all"]
+__all__ = ["NOT_RESULT", "JOBS", "Run", "same_run", "run_job", "train_and_evaluate", "run_all"]
 
 #: What does not change a run's result: how it is run, shown and reported (``None``: the whole section).
 #: The trainer's precision does (bfloat16 against float32 training), so it is not here.
@@ -63,20 +68,44 @@ def _stored_conf(run_dir: Path):
         return None
 
 
-def train_and_evaluate(conf: dict, run_dir: Path, scripts: Path, env: dict | None = None, log: bool = False,
+#: The jobs of a run, by name: ``f(conf, run_dir, peer)``.
+JOBS = {
+    "train.py": lambda conf, run_dir, peer: train(conf, run_dir),
+    "eval.py": lambda conf, run_dir, peer: evaluate(conf, run_dir),
+    "peer.py": train_and_score_peer,
+}
+
+
+def run_job(argv: list[str]) -> int:
+    """Run one job of :data:`JOBS` as a command: ``JOB CONF RUN_DIR [PEER]``; its exit code.
+
+    Errors are reported in one line as the recipe script of the job's name
+    does (:func:`bssmask.errors.run_cli`): exit code 2 for a user error, 1
+    for a run that failed.
+    """
+    job, conf_file, run_dir, *peer = argv
+
+    def main() -> int:
+        JOBS[job](config.load(conf_file), Path(run_dir), peer[0] if peer else None)
+        return 0
+
+    return run_cli(job, main)
+
+
+def train_and_evaluate(conf: dict, run_dir: Path, env: dict | None = None, log: bool = False,
                        peer: str | None = None) -> dict[str, dict]:
     """Train and score ``conf`` in ``run_dir`` unless done; return the summaries by test set (``eval``, ...).
 
-    A head runs ``train.py`` then ``eval.py``; a ``peer`` (a name of
-    ``report.peers``) runs ``peer.py``. What exists for the same config is kept.
+    A head runs the jobs ``train.py`` then ``eval.py``; a ``peer`` (a name of
+    ``report.peers``) ``peer.py`` (:data:`JOBS`), each in a process of its
+    own (:func:`run_job`). What exists for the same config is kept.
 
     Args:
-        scripts: the recipe's folder, holding the scripts.
-        env: environment of the scripts (default: this one).
-        log: write each script's output to ``run_dir/<script>.log`` instead of the console.
+        env: environment of the jobs (default: this one).
+        log: write each job's output to ``run_dir/<job>.log`` instead of the console.
 
     Raises:
-        subprocess.CalledProcessError: a script failed.
+        subprocess.CalledProcessError: a job failed.
     """
     model = run_dir / ("peer_model.pth" if peer else "best_model.pth")
     summaries = [run_dir / out / "summary.json" for out in test_sets(conf)]
@@ -93,11 +122,10 @@ def train_and_evaluate(conf: dict, run_dir: Path, scripts: Path, env: dict | Non
         names = ([] if trained else ["train.py"]) + ([] if evaluated else ["eval.py"])
     if names:
         config.dump(conf, conf_file)
-    for script in names:
-        command = [sys.executable, str(scripts / script), "--conf", str(conf_file), "--exp_dir", str(run_dir),
-                   *(["--peer", peer] if peer else [])]
+    for job in names:
+        command = [sys.executable, "-m", __name__, job, str(conf_file), str(run_dir), *([peer] if peer else [])]
         if log:
-            with open(run_dir / f"{Path(script).stem}.log", "w") as out:
+            with open(run_dir / f"{Path(job).stem}.log", "w") as out:
                 subprocess.run(command, check=True, env=env, stdout=out, stderr=subprocess.STDOUT)
         else:
             subprocess.run(command, check=True, env=env)
@@ -121,14 +149,14 @@ class Run:
     peer: str | None = None
 
 
-def run_all(runs: dict, scripts: Path, jobs: int = 1) -> dict:
+def run_all(runs: dict, jobs: int = 1) -> dict:
     """:func:`train_and_evaluate` of every :class:`Run`, ``jobs`` at a time; their summaries by the same keys.
 
     Prints a line when each run starts and ends.
 
     Raises:
-        RunError: the first run whose script failed, naming the run, the
-            script, its exit code and (several jobs) its log.
+        RunError: the first run whose job failed, naming the run, the
+            job, its exit code and (several jobs) its log.
     """
     jobs = max(1, jobs)
     env = dict(os.environ)
@@ -145,13 +173,17 @@ def run_all(runs: dict, scripts: Path, jobs: int = 1) -> dict:
         job.folder.mkdir(parents=True, exist_ok=True)
         say(f"report: {job.what} in {job.folder}")
         try:
-            summaries = train_and_evaluate(job.conf, job.folder, scripts, env, log=jobs > 1, peer=job.peer)
+            summaries = train_and_evaluate(job.conf, job.folder, env, log=jobs > 1, peer=job.peer)
         except subprocess.CalledProcessError as err:
-            script = Path(err.cmd[1]).name
-            where = f", see {job.folder / Path(script).with_suffix('.log')}" if jobs > 1 else ""
-            raise RunError(f"{job.what}: {script} failed with exit code {err.returncode}{where}") from None
+            name = err.cmd[3]
+            where = f", see {job.folder / Path(name).with_suffix('.log')}" if jobs > 1 else ""
+            raise RunError(f"{job.what}: {name} failed with exit code {err.returncode}{where}") from None
         say(f"report: {job.what} done: SI-SDR {summaries['eval']['si_sdr']:.2f} dB")
         return summaries
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         return dict(zip(runs, pool.map(run, runs)))
+
+
+if __name__ == "__main__":
+    sys.exit(run_job(sys.argv[1:]))

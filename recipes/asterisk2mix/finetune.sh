@@ -24,7 +24,7 @@ freeze=masker
 freeze_epochs=1
 resume=false
 run_options="pretrained tag quick freeze freeze_epochs resume"
-. local/parse_options.sh
+. ../common/parse_options.sh
 
 if [[ -z $pretrained ]]; then
   echo "finetune.sh: error: --pretrained is required (a serialize() file, a bundled model name or a hub id)" >&2
@@ -32,12 +32,12 @@ if [[ -z $pretrained ]]; then
 fi
 # A file in the caller's folder; otherwise a bundled model's name or a hub id, as given.
 [[ -e $(from_caller "$pretrained") ]] && pretrained=$(from_caller "$pretrained")
-. local/path.sh
+. ../common/path.sh
 
 conf=(--conf conf.yml)
 if [[ $quick == true ]]; then
   conf+=(--conf local/quick.yml)
 fi
 tag=${tag:-finetune}
-$python finetune.py "${conf[@]}" "${conf_args[@]}" --exp_dir "exp/$tag" --pretrained "$pretrained" \
+$python ../common/finetune.py "${conf[@]}" "${conf_args[@]}" --exp_dir "exp/$tag" --pretrained "$pretrained" \
   --freeze "$freeze" --freeze_epochs "$freeze_epochs" --resume "$resume"

@@ -24,6 +24,7 @@
 # --resume true: stage 1 continues from exp/<tag>/checkpoints/last.ckpt.
 # Paths given as --storage_dir, --source_dir are taken from the folder run.sh
 # is started in; the config's paths (data, exp) from the recipe's folder.
+# Training, evaluation and report: the scripts of ../common, shared by the recipes.
 # Python: $PYTHON, else the repository's .venv, else python3.
 set -euo pipefail
 caller=$PWD
@@ -37,11 +38,11 @@ resume=false
 storage_dir=""
 source_dir=""
 run_options="stage stop_stage tag quick resume storage_dir source_dir"
-. local/parse_options.sh
+. ../common/parse_options.sh
 storage_dir=$(from_caller "$storage_dir")
 source_dir=$(from_caller "$source_dir")
 
-. local/path.sh
+. ../common/path.sh
 
 conf=(--conf conf.yml)
 if [[ $quick == true ]]; then
@@ -65,15 +66,15 @@ fi
 
 if [[ $stage -le 1 && $stop_stage -ge 1 ]]; then
   echo "Stage 1: train ($exp_dir)"
-  $python train.py "${args[@]}" --exp_dir "$exp_dir" --resume "$resume"
+  $python ../common/train.py "${args[@]}" --exp_dir "$exp_dir" --resume "$resume"
 fi
 
 if [[ $stage -le 2 && $stop_stage -ge 2 ]]; then
   echo "Stage 2: evaluate ($exp_dir/eval)"
-  $python eval.py "${args[@]}" --exp_dir "$exp_dir"
+  $python ../common/eval.py "${args[@]}" --exp_dir "$exp_dir"
 fi
 
 if [[ $stage -le 3 && $stop_stage -ge 3 ]]; then
   echo "Stage 3: report ($exp_dir/report)"
-  $python report.py "${args[@]}" --exp_dir "$exp_dir"
+  $python ../common/report.py "${args[@]}" --exp_dir "$exp_dir"
 fi

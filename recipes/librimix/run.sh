@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # LibriMix: speech separation with bssmask mask heads on a LibriMix already
-# on disk, with the train, eval and report code of ../asterisk2mix.
+# on disk, with the train, eval and report scripts of ../common.
 #
 # Usage: ./run.sh --storage_dir DIR [--stage N] [--stop_stage N] [--tag NAME]
 #                 [--mode min|max] [--train_set train-360|train-100]
@@ -28,12 +28,11 @@ storage_dir=""
 mode=min
 train_set=train-360
 run_options="stage stop_stage tag resume storage_dir mode train_set"
-. ../asterisk2mix/local/parse_options.sh
+. ../common/parse_options.sh
 storage_dir=$(from_caller "$storage_dir")
 
-. ../asterisk2mix/local/path.sh
+. ../common/path.sh
 
-code=../asterisk2mix
 exp_dir=exp/$tag
 args=(--conf conf.yml "${conf_args[@]}")
 
@@ -51,15 +50,15 @@ fi
 
 if [[ $stage -le 1 && $stop_stage -ge 1 ]]; then
   echo "Stage 1: train ($exp_dir)"
-  $python $code/train.py "${args[@]}" --exp_dir "$exp_dir" --resume "$resume"
+  $python ../common/train.py "${args[@]}" --exp_dir "$exp_dir" --resume "$resume"
 fi
 
 if [[ $stage -le 2 && $stop_stage -ge 2 ]]; then
   echo "Stage 2: evaluate ($exp_dir/eval)"
-  $python $code/eval.py "${args[@]}" --exp_dir "$exp_dir"
+  $python ../common/eval.py "${args[@]}" --exp_dir "$exp_dir"
 fi
 
 if [[ $stage -le 3 && $stop_stage -ge 3 ]]; then
   echo "Stage 3: report ($exp_dir/report)"
-  $python $code/report.py "${args[@]}" --exp_dir "$exp_dir"
+  $python ../common/report.py "${args[@]}" --exp_dir "$exp_dir"
 fi

@@ -3,9 +3,9 @@
 Speech comes from ``--source_dir`` (one subfolder per speaker) or, by
 default, from the Asterisk voices of the config's ``voices``,
 ``test_unseen_voices`` and ``dev_unseen_voices``
-(``local/asterisk_voices.py``; ``voices: []``: every Asterisk
+(:mod:`bssmask.data.asterisk_voices`; ``voices: []``: every Asterisk
 voice that is not held out), and the synthetic voices of
-``synthetic_voices`` (``local/tts_voices.py``, made once under
+``synthetic_voices`` (:mod:`bssmask.data.tts_voices`, made once under
 ``<storage_dir>/tts``). The corpus goes to
 ``<storage_dir>/Asterisk2Mix`` (LibriMix layout, with ``speakers.json``);
 each split's CSV is then copied to the config's ``train_dir``,
@@ -23,10 +23,9 @@ import json
 import sys
 
 from bssmask import config
-from bssmask.data import corpus, speech
+from bssmask.data import corpus, speech, tts_voices
+from bssmask.data.asterisk_voices import asterisk_speakers, corpus_voices, missing_packages
 from bssmask.errors import entry_point
-import tts_voices
-from asterisk_voices import ASTERISK_VOICES, asterisk_speakers, missing_packages
 
 #: The data section's folder of each corpus split.
 SPLIT_DIRS = {"train": "train_dir", "dev": "valid_dir", "test": "test_dir", "test_unseen": "test_unseen_dir",
@@ -39,13 +38,6 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                         "(default: the Asterisk prompts)")
     parser.add_argument("--missing_packages", default="false", choices=("true", "false"),
                         help="print the Debian packages of the config's voices that are not installed, and stop")
-
-
-def corpus_voices(corpus_conf) -> tuple[str, ...]:
-    """The recorded voices a corpus of these options reads: its own, or with ``voices: []`` every Asterisk voice
-    too."""
-    recorded = tuple(name for name in corpus_conf.all_voices() if name not in corpus_conf.synthetic_voices)
-    return recorded if corpus_conf.voices else tuple(dict.fromkeys((*ASTERISK_VOICES, *recorded)))
 
 
 @entry_point("prepare_data.py")

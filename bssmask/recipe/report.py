@@ -1,5 +1,5 @@
-"""Stage 3: the trained ablation: each head of ``report.heads``, trained and evaluated with everything else equal,
-next to Asteroid's own separators (``report.peers``).
+"""The trained ablation (the recipes' stage 3): each head of ``report.heads``, trained and evaluated with everything
+else equal, next to Asteroid's own separators (``report.peers``).
 
 Each head's overrides replace keys of the ``model`` (and ``loss``) sections;
 the rest of the config is shared. Each head of ``report.seed_heads`` (all
@@ -8,11 +8,11 @@ heads when empty) trains once per seed of ``report.seeds``
 and, with several seeds, their standard deviation (``*_std``). A head run
 whose config is the config of ``--exp_dir`` reuses that run (stages 1 and
 2); the others train and evaluate in ``<exp_dir>/heads/<name>/`` (first
-seed) or ``<exp_dir>/heads/<name>-seed<k>/`` (``train.py`` then
-``eval.py``, each skipped when its result exists for the same config).
+seed) or ``<exp_dir>/heads/<name>-seed<k>/`` (training, then evaluation,
+each skipped when its result exists for the same config).
 Each peer (:mod:`bssmask.peers`) trains for ``report.peer_minutes`` of
-wall-clock time and is scored the same way in ``<exp_dir>/peers/<name>/``
-(``peer.py``). Runs go ``report.jobs`` at a time (:mod:`bssmask.recipe.runner`):
+wall-clock time and is scored the same way in ``<exp_dir>/peers/<name>/``.
+Runs go ``report.jobs`` at a time (:mod:`bssmask.recipe.runner`):
 with several jobs each gets its share of the CPU threads (``OMP_NUM_THREADS``,
 unless set) and writes its output to ``<run>/{train,eval,peer}.log``. Next to each head,
 the oracle of the same mask kind (with its options, e.g. the PSM range) at
@@ -32,27 +32,39 @@ Writes ``<exp_dir>/report/report.{md,csv,json,png}`` and the listening page
 summary table, then, for the mixtures each run saved (``eval.n_save_ex``) of ``test``,
 ``test_unseen`` and ``test_same``, the mixture, the sources and every head's and
 peer's estimates as players. It opens from disk with no network.
+
+Example (the recipes' ``report.py``, from ``recipes/asterisk2mix``)::
+
+    conf = config.load("conf.yml", ["local/quick.yml"])
+    paths = report(conf, "exp/quick")   # trains and scores what is not done yet
+    print(paths["md"].read_text())
+
+A run's config for one of ``report.seeds``, and its columns from its summaries:
+
+    >>> seed_config({"training": {"seed": 0, "num_workers": 2}}, 3)
+    {'training': {'seed': 3, 'num_workers': 2}}
+    >>> row = scores([{"eval": {**dict.fromkeys(SCORES["eval"], 1.0), "si_sdr_imp": 6.0}}])
+    >>> row["si_sdr_imp"], row["si_sdr_imp_unseen"]
+    (6.0, None)
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import html
 import statistics
-import sys
 from pathlib import Path
 
 import soundfile as sf
 
-from bssmask import ablation, config, heads, listening, masks, tables
-from bssmask.audio import load_sources
-from bssmask.data.librimix import list_mixtures, split_csv
-from bssmask.errors import entry_point
-from bssmask.recipe import runner
-from bssmask.recipe.evaluate import test_sets
+from .. import ablation, config, heads, listening, masks, tables
+from ..audio import load_sources
+from ..data.librimix import list_mixtures, split_csv
+from . import runner
+from .evaluate import test_sets
 
-HERE = Path(__file__).resolve().parent
+__all__ = ["COLUMNS", "SCORES", "SPREAD", "LISTENED", "head_config", "scores", "oracle_config", "oracle_scores",
+           "plot", "write_listening", "seed_config", "report"]
 COLUMNS = {
     "head": None, "kind": None, "mask": None, "options": None, "factor": None, "seeds": None,
     "si_sdr_imp": ".2f", "si_sdr_imp_std": ".2f", "si_sdr_imp_unseen": ".2f", "si_sdr_imp_unseen_std": ".2f",
@@ -71,10 +83,6 @@ OVERRIDABLE = ("model", "loss")
 #: Test sets whose saved examples (``<run>/<set>/examples/``) the listening page plays, with their titles.
 LISTENED = {"eval": "test: seen voices", "eval_unseen": "test_unseen: held-out voices",
             "eval_same": "test_same: two utterances of one voice"}
-
-
-def add_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--exp_dir", required=True, help="experiment folder of stages 1 and 2 (exp/<tag>)")
 
 
 def head_config(conf: dict, name: str, overrides) -> dict:
@@ -194,30 +202,40 @@ def seed_config(conf: dict, seed: int) -> dict:
     return config.merge(conf, {"training": {"seed": seed}})
 
 
-@entry_point("report.py")
-def main(argv=None) -> int:
-    conf, args = config.parse_args(argv, __doc__.splitlines()[0], add_options)
-    exp_dir = Path(args.exp_dir)
+def report(conf: dict, exp_dir: str | Path) -> dict[str, Path]:
+    """Train and score the heads and peers of ``conf["report"]`` (those not done yet); write the report.
+
+    ``exp_dir`` is the experiment folder of stages 1 and 2 (``exp/<tag>``).
+    Returns the paths of ``<exp_dir>/report/report.{md,csv,json}``
+    (:func:`bssmask.tables.write_table`).
+
+    Raises:
+        ConfigError: a bad ``report`` section (no head, bad seeds, unknown
+            seed heads or peers), a head override of another key, a bad oracle grid.
+        ValueError, OSError: a missing or bad test set (nothing trained).
+        RunError: a run failed (:func:`bssmask.recipe.runner.run_all`).
+    """
+    exp_dir = Path(exp_dir)
     config.require(conf, "data", "model", "loss", "report", "eval")
-    report = conf["report"]
-    variants = {name: head_config(conf, name, overrides) for name, overrides in report["heads"].items()}
+    report_conf = conf["report"]
+    variants = {name: head_config(conf, name, overrides) for name, overrides in report_conf["heads"].items()}
     if not variants:
         raise config.ConfigError("report.heads: no head to train")
-    seeds = report["seeds"]
+    seeds = report_conf["seeds"]
     if not seeds or not all(isinstance(seed, int) and not isinstance(seed, bool) for seed in seeds) \
             or len(set(seeds)) < len(seeds):
         raise config.ConfigError(f"report.seeds: expected distinct integers, got {seeds!r}")
-    unknown = [name for name in report["seed_heads"] if name not in variants]
+    unknown = [name for name in report_conf["seed_heads"] if name not in variants]
     if unknown:
         raise config.ConfigError(f"report.seed_heads: {', '.join(map(str, unknown))} not among report.heads "
                                  f"({', '.join(variants)})")
-    head_seeds = {name: seeds if not report["seed_heads"] or name in report["seed_heads"] else seeds[:1]
+    head_seeds = {name: seeds if not report_conf["seed_heads"] or name in report_conf["seed_heads"] else seeds[:1]
                   for name in variants}
-    for name, spec in report["peers"].items():
+    for name, spec in report_conf["peers"].items():
         if not isinstance(spec, dict) or "peer" not in spec:
             raise config.ConfigError(f"report.peers.{name}: expected a mapping with a 'peer' key")
-    if report["peers"] and report["peer_minutes"] <= 0:
-        raise config.ConfigError(f"report.peer_minutes: expected > 0, got {report['peer_minutes']}")
+    if report_conf["peers"] and report_conf["peer_minutes"] <= 0:
+        raise config.ConfigError(f"report.peer_minutes: expected > 0, got {report_conf['peer_minutes']}")
     test_csv = split_csv(conf["data"]["test_dir"], conf["data"]["task"])
     mixtures = list_mixtures(test_csv)
     for set_conf in test_sets(conf).values():
@@ -233,9 +251,9 @@ def main(argv=None) -> int:
 
     runs = {(name, seed): head_run(name, head_conf, seed) for name, head_conf in variants.items()
             for seed in head_seeds[name]}
-    for name in report["peers"]:
+    for name in report_conf["peers"]:
         runs[(name, None)] = runner.Run(f"peer {name}", conf, exp_dir / "peers" / name, peer=name)
-    summaries = runner.run_all(runs, HERE, report["jobs"])
+    summaries = runner.run_all(runs, report_conf["jobs"])
     rows, oracles = [], {}
     for name, head_conf in variants.items():
         abl = oracle_config(head_conf)
@@ -250,18 +268,18 @@ def main(argv=None) -> int:
             **scores([summaries[(name, seed)] for seed in head_seeds[name]]),
             oracle_si_sdr=oracles[key]["si_sdr"], oracle_sdr=oracles[key]["sdr"],
         ))
-    for name, spec in report["peers"].items():
+    for name, spec in report_conf["peers"].items():
         rows.append(dict(
             head=name, kind="peer", mask=None, factor=None, seeds=1, run=str(runs[(name, None)].folder),
             options=", ".join(f"{k}={v}" for k, v in spec.items()),
             **scores([summaries[(name, None)]]), oracle_si_sdr=None, oracle_sdr=None,
         ))
     out_dir = exp_dir / "report"
-    seeded = "each head" if not report["seed_heads"] else \
-        f"the heads {', '.join(report['seed_heads'])} (seed {seeds[0]} of the others)"
+    seeded = "each head" if not report_conf["seed_heads"] else \
+        f"the heads {', '.join(report_conf['seed_heads'])} (seed {seeds[0]} of the others)"
     preamble = (
         f"Trained heads (kind bssmask) and Asteroid separators (kind peer, each trained for "
-        f"{report['peer_minutes']:g} min of wall-clock time) on {test_csv} ({len(mixtures)} test mixtures, seen "
+        f"{report_conf['peer_minutes']:g} min of wall-clock time) on {test_csv} ({len(mixtures)} test mixtures, seen "
         f"voices; *_unseen: the held-out-voice test set, *_same: two utterances of one voice), everything else "
         f"equal (masker {conf['model']['masker']}, loss {conf['loss']['loss']}, n_fft {conf['model']['n_fft']}, "
         f"hop {conf['model']['hop']}). Means over mixtures, and over the training seeds {seeds} of {seeded} "
@@ -277,9 +295,4 @@ def main(argv=None) -> int:
         "method": model["method"], "space": model["space"], "STFT": f"n_fft {model['n_fft']}, hop {model['hop']}",
         "masker": model["masker"], "loss": conf["loss"]["loss"], "sample rate": f"{conf['data']['sample_rate']} Hz",
         "examples per test set": str(conf["eval"]["n_save_ex"])})
-    print(paths["md"].read_text(), end="")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return paths

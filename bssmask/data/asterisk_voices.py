@@ -8,11 +8,15 @@ voice here. The KTuberling voices (``kt_<language>``, package
 ``ktuberling-data``, under :data:`KTUBERLING_ROOT`) are the single words of
 the game's sound themes, one speaker a language, used as training-only
 voices (``corpus.train_voices``). :func:`asterisk_speakers` gives the files
-of each voice, by voice, as :func:`bssmask.data.corpus.build` takes them.
+of each voice, by voice, as :func:`bssmask.data.corpus.build` takes them;
+:func:`corpus_voices` names the recorded voices a corpus reads.
 
 Example:
     >>> missing_packages(["june", "armelle"], root="/nowhere")
     ['asterisk-core-sounds-fr-wav', 'asterisk-prompt-fr-armelle']
+    >>> from bssmask.data.corpus_config import CorpusConfig
+    >>> corpus_voices(CorpusConfig(voices=("june", "carlo"), test_unseen_voices=("menardi",)))
+    ('june', 'carlo', 'menardi')
 """
 
 from __future__ import annotations
@@ -114,3 +118,10 @@ def asterisk_speakers(voices=tuple(ASTERISK_VOICES), root: str | Path = ASTERISK
                          for base in [Path(part.root or root) / folder] if _installed(base)
                          for path in base.rglob(f"*{part.suffix}") if path.is_file())
             for name in voices}
+
+
+def corpus_voices(corpus_conf) -> tuple[str, ...]:
+    """The recorded voices a corpus of these options reads: its own, or with ``voices: []`` every Asterisk voice
+    too."""
+    recorded = tuple(name for name in corpus_conf.all_voices() if name not in corpus_conf.synthetic_voices)
+    return recorded if corpus_conf.voices else tuple(dict.fromkeys((*ASTERISK_VOICES, *recorded)))
