@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from fast_bss_eval.torch.metrics import square_cosine_metrics
 
-from .names import METRICS
+from .names import METRICS, choose
 
 MAX_DB = 300.0
 
@@ -327,9 +327,8 @@ def separation_metrics(ref, est, metrics=METRICS) -> dict[str, torch.Tensor]:
     Only what is asked is computed: without ``sir`` and ``sar``, the SDR comes
     from :func:`sdr` (the same values, without the SIR/SAR projections).
     """
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown:
-        raise ValueError(f"metrics: {', '.join(unknown)} not in {', '.join(METRICS)}")
+    for name in metrics:
+        choose("metric", name, METRICS)
     est = _as_float64(est)  # once for every metric (ref is kept unbroadcast: bss_eval's shared-reference path)
     ref = _as_float64(ref).to(est.device)
     scores = {}

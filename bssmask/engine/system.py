@@ -50,6 +50,7 @@ from pytorch_lightning.utilities import rank_zero_warn
 
 from ..data.epochs import EpochSampler
 from ..errors import RunError
+from ..names import choose
 from .scoring import score_separation
 
 __all__ = ["NonFiniteLossError", "ON_NONFINITE", "SeparationSystem"]
@@ -78,9 +79,7 @@ class SeparationSystem(System):
 
     def __init__(self, *args, on_nonfinite: str = "stop", **kwargs):
         super().__init__(*args, **kwargs)
-        if on_nonfinite not in ON_NONFINITE:
-            raise ValueError(f"on_nonfinite: {on_nonfinite!r} not in {', '.join(ON_NONFINITE)}")
-        self.on_nonfinite = on_nonfinite
+        self.on_nonfinite = choose("on_nonfinite", on_nonfinite, ON_NONFINITE)
         self.skipped_batches = 0
 
     def common_step(self, batch, batch_nb, train=True):

@@ -42,6 +42,7 @@ from ..data.librimix import FiniteItems, check_split
 from ..engine.callbacks import SeedEachEpoch
 from ..engine.system import SeparationSystem
 from ..models import MaskSeparator
+from ..names import choose
 
 __all__ = ["build_model", "build_loss", "build_loaders", "build_test_loader", "halving_scheduler",
            "peer_options", "build_optimization", "build_system", "strategy_for", "build_trainer"]
@@ -205,9 +206,7 @@ def _fit_options(conf: dict, exp_dir: Path, extra_callbacks, resume: bool) -> di
         "csv": lambda: CSVLogger(exp_dir, name="logs", version=_csv_version(exp_dir / "logs", resume)),
         "none": lambda: False,
     }
-    if training["logger"] not in loggers:
-        raise ValueError(f"logger: {training['logger']!r} not in {', '.join(loggers)}")
-    logger = loggers[training["logger"]]()
+    logger = loggers[choose("logger", training["logger"], loggers)]()
     if logger:
         callbacks.append(LearningRateMonitor(logging_interval="epoch"))
     return dict(

@@ -39,6 +39,7 @@ from ..engine.callbacks import FreezeParts, trainable_parts
 from ..engine.system import SeparationSystem
 from ..io import check_compatible, load_model, save_model
 from ..models import MaskSeparator, attach_head
+from ..names import choose
 from ..peers import PeerSeparator
 from .build import build_loaders, build_optimization, build_trainer
 from .evaluate import predict_rows, summarize
@@ -78,8 +79,7 @@ def finetune(pretrained, conf: dict, exp_dir, mask: str, mask_options: dict | No
         pretrained model (its own head), of the swapped model before
         fine-tuning and of the fine-tuned model.
     """
-    if freeze not in FREEZE_PARTS:
-        raise ValueError(f"freeze: {freeze!r} not in {', '.join(FREEZE_PARTS)}")
+    choose("freeze", freeze, FREEZE_PARTS)
     exp_dir = Path(exp_dir)
     source = str(pretrained) if isinstance(pretrained, (str, os.PathLike)) else type(pretrained).__name__
     model = load_model(pretrained) if isinstance(pretrained, (str, os.PathLike)) else pretrained
