@@ -44,14 +44,13 @@ from __future__ import annotations
 
 import torch
 from asteroid.engine import System
-from asteroid.losses import PITLossWrapper, pairwise_neg_sisdr
 from asteroid.utils import flatten_dict
 from pytorch_lightning.utilities import rank_zero_warn
 
 from ..data.epochs import EpochSampler
 from ..errors import RunError
 from ..names import choose
-from .scoring import score_separation
+from .scoring import reorder_to_sources, score_separation
 
 __all__ = ["NonFiniteLossError", "ON_NONFINITE", "SeparationSystem"]
 
@@ -153,8 +152,7 @@ class SeparationSystem(System):
         if mixture.shape[0] != 1:
             raise ValueError(f"predict_step scores one mixture per batch, got {mixture.shape[0]}")
         estimates = self.model(mixture)
-        pit = PITLossWrapper(pairwise_neg_sisdr, pit_from="pw_mtx")
-        _, estimates = pit(estimates, sources, return_est=True)
+        estimates = reorder_to_sources(estimates, sources)
         row = {"mixture_ID": "_".join(part[0] for part in ids), "length": int(mixture.shape[-1])}
         row.update(score_separation(mixture[0], sources[0], estimates[0], int(self.model.sample_rate)))
         return [row]
