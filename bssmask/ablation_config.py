@@ -9,7 +9,7 @@ Example:
     >>> AblationConfig(window="hamming").validate()
     Traceback (most recent call last):
     ...
-    ValueError: window: hamming not in hann, sqrt-hann
+    ValueError: unknown window 'hamming'; choose from hann, sqrt-hann
 """
 
 from __future__ import annotations
