@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from asteroid.losses import PITLossWrapper
 from fast_bss_eval.torch.linalg import block_toeplitz, toeplitz
 
 from .names import METRICS, choose
@@ -180,6 +179,8 @@ def _square_cosines(ref: torch.Tensor, est: torch.Tensor, pairwise: bool) -> tup
 
 def _best_assignment(scores: dict[str, torch.Tensor], by: str) -> dict[str, torch.Tensor]:
     """Pairwise ``scores`` ``[N, n_ref, n_est]`` of the estimates that maximise ``scores[by]``, ``[N, n_ref]`` each."""
+    from asteroid.losses import PITLossWrapper  # imports Asteroid's models (2 s): only when asked to permute
+
     _, est_of_ref = PITLossWrapper.find_best_perm(-scores[by].transpose(-1, -2))  # [N, n_ref]
     return {k: v.gather(-1, est_of_ref[..., None]).squeeze(-1) for k, v in scores.items()}
 
