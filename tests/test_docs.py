@@ -14,6 +14,7 @@ MODULES = [
     "bssmask.recipe.runner", "bssmask.errors", "bssmask.tf", "bssmask.names", "bssmask.ablation_config",
     "bssmask.data.augment", "bssmask.docstrings", "bssmask.compat", "bssmask.stream", "bssmask.separate_options",
     "bssmask.audio", "bssmask.listening", "bssmask.data.pseudo_voices", "bssmask.data.speech",
+    "bssmask.recipe.checkpoints",
 ]
 
 

@@ -158,13 +158,26 @@ def build_optimization(parameters, conf: dict):
     return optimizer, halving_scheduler(optimizer, conf["training"])
 
 
-def build_system(conf: dict, with_data: bool = True) -> SeparationSystem:
-    """Model, criterion, Adam (or ``optim.optimizer``), halving scheduler and loaders of ``conf``."""
-    model = build_model(conf)
+def build_system(conf: dict, with_data: bool = True, model: torch.nn.Module | None = None,
+                 loss=None) -> SeparationSystem:
+    """The :class:`~bssmask.engine.system.SeparationSystem` that trains a model on ``conf``.
+
+    Adam (or ``optim.optimizer``) and the halving scheduler of ``conf`` on the
+    model's parameters, ``conf``'s loaders (None without ``with_data``).
+
+    Args:
+        conf: a recipe config.
+        with_data: build the training and validation loaders.
+        model: the separator to train (default :func:`build_model`'s),
+            ``[B, T] -> [B, n_src, T]``: a fine-tuned model or a report's peer.
+        loss: its criterion (default :func:`build_loss`'s for ``model``).
+    """
+    model = build_model(conf) if model is None else model
     optimizer, scheduler = build_optimization(model.parameters(), conf)
     training = conf["training"]
     train, valid = build_loaders(conf) if with_data else (None, None)
-    return SeparationSystem(model, optimizer, build_loss(conf, model), train, valid, scheduler, config=conf,
+    loss = build_loss(conf, model) if loss is None else loss
+    return SeparationSystem(model, optimizer, loss, train, valid, scheduler, config=conf,
                             on_nonfinite=training["on_nonfinite"])
 
 

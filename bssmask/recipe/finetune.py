@@ -34,14 +34,13 @@ from pathlib import Path
 from torch import nn
 
 from .. import losses, tables
-from ..checkpoint import load_safe
 from ..engine.callbacks import FreezeParts, trainable_parts
-from ..engine.system import SeparationSystem
-from ..io import check_compatible, load_model, save_model
+from ..io import check_compatible, load_model
 from ..models import MaskSeparator, attach_head
 from ..names import choose
 from ..peers import PeerSeparator
-from .build import build_loaders, build_optimization, build_trainer
+from .build import build_system, build_trainer
+from .checkpoints import check_resumable, export_best, last_checkpoint
 from .evaluate import predict_rows, summarize
 
 #: What ``freeze`` may hold still: the encoder, the encoder and the masker, nothing.
@@ -84,9 +83,7 @@ def finetune(pretrained, conf: dict, exp_dir, mask: str, mask_options: dict | No
     source = str(pretrained) if isinstance(pretrained, (str, os.PathLike)) else type(pretrained).__name__
     model = load_model(pretrained) if isinstance(pretrained, (str, os.PathLike)) else pretrained
     check_compatible(model, conf["data"]["sample_rate"], conf["data"]["n_src"], source)
-    last = exp_dir / "checkpoints" / "last.ckpt"
-    if resume and not last.is_file():
-        raise FileNotFoundError(f"resume: {last} does not exist")
+    last = last_checkpoint(exp_dir, "resume") if resume else None
 
     swapped = swap_head(copy.deepcopy(model), mask, **dict(mask_options or {}))
     parts = {"encoder": ("encoder",), "masker": ("encoder", "masker"), "none": ()}[freeze]
@@ -100,19 +97,17 @@ def finetune(pretrained, conf: dict, exp_dir, mask: str, mask_options: dict | No
     criterion = losses.get(loss, swapped if isinstance(swapped, MaskSeparator) else None)
 
     trained = swapped if isinstance(swapped, MaskSeparator) else PeerSeparator(swapped, swapped.sample_rate)
-    optimizer, scheduler = build_optimization(trained.parameters(), conf)
 
     results = {"pretrained": predict_rows(model, conf, exp_dir), "swapped": predict_rows(swapped, conf, exp_dir)}
     model = swapped
-    train_loader, valid_loader = build_loaders(conf)
-    system = SeparationSystem(trained, optimizer, criterion, train_loader, valid_loader, scheduler, config=conf,
-                              on_nonfinite=conf["training"]["on_nonfinite"])
+    system = build_system(conf, model=trained, loss=criterion)
+    if last:
+        check_resumable(last, system, "resume")
     trainer = build_trainer(conf, exp_dir, extra_callbacks=[FreezeParts(parts, freeze_epochs), *callbacks],
                             resume=resume)
-    trainer.fit(system, ckpt_path=last if resume else None, weights_only=True)
-    best = trainer.checkpoint_callback.best_model_path
-    if best:
-        system.load_state_dict(load_safe(best)["state_dict"])
+    trainer.fit(system, ckpt_path=last, weights_only=True)
+    best = export_best(system, trainer, exp_dir / "finetuned_model.pth",
+                       {"finetune": {"pretrained": source, "mask": mask, "loss": loss, "freeze": freeze}}, model=model)
     results["finetuned"] = predict_rows(model, conf, exp_dir)
 
     summary = {
@@ -123,8 +118,6 @@ def finetune(pretrained, conf: dict, exp_dir, mask: str, mask_options: dict | No
         "config": conf,
     }
     if trainer.is_global_zero:
-        save_model(model, exp_dir / "finetuned_model.pth", {"finetune": {k: summary[k] for k in
-                                                                     ("pretrained", "mask", "loss", "freeze")}})
         out = exp_dir / "finetune"
         for name, rows in results.items():
             tables.write_text(out / f"metrics_{name}.csv", tables.to_csv(rows, list(rows[0]) if rows else []))

@@ -23,11 +23,10 @@ import bssmask  # noqa: F401  (before Lightning: bssmask.compat quiets the warni
 import pytorch_lightning as pl
 
 from bssmask import config, losses
-from bssmask.engine.system import SeparationSystem
 from bssmask.errors import entry_point
 from bssmask.io import save_package
 from bssmask.peers import build_peer
-from bssmask.recipe.build import build_loaders, build_optimization, build_trainer, peer_options
+from bssmask.recipe.build import build_system, build_trainer, peer_options
 from bssmask.recipe.evaluate import save_examples, score_sets
 
 
@@ -44,10 +43,7 @@ def main(argv=None) -> int:
     kind, options = peer_options(conf, args.peer)
     pl.seed_everything(conf["training"]["seed"], workers=True, verbose=False)
     peer = build_peer(kind, conf["data"]["n_src"], conf["data"]["sample_rate"], **options)
-    optimizer, scheduler = build_optimization(peer.parameters(), conf)
-    train, valid = build_loaders(conf)
-    system = SeparationSystem(peer, optimizer, losses.get("sisdr"), train, valid, scheduler, config=conf,
-                              on_nonfinite=conf["training"]["on_nonfinite"])
+    system = build_system(conf, model=peer, loss=losses.get("sisdr"))
     trainer = build_trainer(conf, exp_dir, max_epochs=-1, max_time=timedelta(minutes=conf["report"]["peer_minutes"]))
     if trainer.is_global_zero:
         config.dump(conf, exp_dir / "conf.yml")
