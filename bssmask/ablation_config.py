@@ -9,14 +9,14 @@ Example:
     >>> AblationConfig(window="hamming").validate()
     Traceback (most recent call last):
     ...
-    ValueError: window: hamming not in hann, sqrt-hann
+    ValueError: unknown window 'hamming'; choose from hann, sqrt-hann
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .names import DOWN_METHODS, METRICS, SPACES, UP_METHODS, WINDOWS
+from .names import DOWN_METHODS, METRICS, SPACES, UP_METHODS, WINDOWS, choose, choose_each
 from .options import option
 
 #: How the mixture is made: the sources' sum or mean, or a given file.
@@ -62,13 +62,13 @@ class AblationConfig:
 
         for name in self.masks:
             masks.get(name)
-        check_choices("upsampled", self.upsampled, UPSAMPLED)
-        check_choices("methods", self.methods, UP_METHODS)
-        check_choices("spaces", self.spaces, SPACES)
-        check_choices("down-method", (self.down_method,), DOWN_METHODS)
-        check_choices("mix", (self.mix,), MIX_MODES)
-        check_choices("window", (self.window,), WINDOWS)
-        check_choices("metrics", self.metrics, METRICS)
+        choose_each("upsampled", self.upsampled, UPSAMPLED)
+        choose_each("methods", self.methods, UP_METHODS)
+        choose_each("spaces", self.spaces, SPACES)
+        choose("down-method", self.down_method, DOWN_METHODS)
+        choose("mix", self.mix, MIX_MODES)
+        choose("window", self.window, WINDOWS)
+        choose_each("metrics", self.metrics, METRICS)
         if not self.masks:
             raise ValueError("masks: give at least one mask kind")
         make_stft(self.n_fft, self.hop)
@@ -89,9 +89,3 @@ def sort_metric(metrics) -> str:
     """
     return next((m for m in ("sdr", "si_sdr", "sir", "sar") if m in metrics), "l1")
 
-
-def check_choices(option: str, values, allowed) -> None:
-    """Raise ``ValueError`` when ``values`` is empty or has a value not in ``allowed``, naming ``option``."""
-    bad = [v for v in values if v not in allowed]
-    if bad or not values:
-        raise ValueError(f"{option}: {', '.join(bad) or 'nothing given'} not in {', '.join(allowed)}")

@@ -18,9 +18,9 @@ from dataclasses import fields
 from pathlib import Path
 
 from . import __version__, options
-from .ablation_config import AblationConfig, check_choices
+from .ablation_config import AblationConfig
 from .errors import fail, run_cli
-from .names import METRICS
+from .names import METRICS, choose_each
 from .separate_options import MIN_CHUNK_SECONDS, SeparateOptions
 
 
@@ -48,9 +48,9 @@ def _positive_int(text: str) -> int:
 def _metrics(text: str) -> tuple[str, ...]:
     names = _names(text)
     try:
-        check_choices("--metrics", names, METRICS)
+        choose_each("metric", names, METRICS)
     except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err).removeprefix("--metrics: ")) from None
+        raise argparse.ArgumentTypeError(str(err)) from None
     return tuple(m for m in METRICS if m in names)
 
 

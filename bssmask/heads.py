@@ -61,9 +61,10 @@ import torch
 from torch import nn
 
 from . import masks
+from .names import choose
 
 __all__ = [
-    "HEADS", "HEAD_TYPES", "MaskHead", "RealMaskHead", "BinaryMaskHead", "ComplexMaskHead", "head_class",
+    "HEADS", "HEAD_TYPES", "BOUND_TYPES", "MaskHead", "RealMaskHead", "BinaryMaskHead", "ComplexMaskHead", "head_class",
     "split_options", "get",
 ]
 
@@ -195,6 +196,8 @@ class BinaryMaskHead(RealMaskHead):
         return nn.functional.one_hot(z.argmax(1), z.shape[1]).movedim(-1, 1).to(z.dtype)
 
 
+#: Canonical bounds of :class:`ComplexMaskHead` (``bound`` also takes the aliases ``bdt``, ``bdss`` and None).
+BOUND_TYPES = ("tanh", "sigmoid", "compressed", "none")
 _BOUND_ALIASES = {"tanh": "tanh", "bdt": "tanh", "sigmoid": "sigmoid", "bdss": "sigmoid",
                   "compressed": "compressed", "none": "none", None: "none"}
 
@@ -236,12 +239,11 @@ class ComplexMaskHead(MaskHead):
         if not kind.is_complex:
             raise ValueError(f"ComplexMaskHead needs a complex mask kind, got {kind.name!r}")
         key = bound.lower() if isinstance(bound, str) else bound
-        if key not in _BOUND_ALIASES:
-            raise ValueError(f"unknown cirm bound {bound!r}; choose from tanh, sigmoid, compressed, none")
+        bound_type = choose("cirm bound", _BOUND_ALIASES.get(key, bound), BOUND_TYPES)
         super().__init__(kind, in_chan, n_freq, n_src)
         masks.check_compression(K, C, what=kind.name)
-        #: Canonical bound name: ``tanh``, ``sigmoid``, ``compressed`` or ``none``.
-        self.bound_type = _BOUND_ALIASES[key]
+        #: Canonical bound name: one of :data:`BOUND_TYPES`.
+        self.bound_type = bound_type
         self.K, self.C = float(K), float(C)
         limit = kind.bounds[1]
         if limit is not None and self.bound_type != "tanh":
@@ -301,10 +303,8 @@ def head_class(kind: str | masks.MaskKind) -> type[MaskHead]:
         ('RealMaskHead', 'ComplexMaskHead')
     """
     head_type = (kind if isinstance(kind, masks.MaskKind) else masks.kind_class(kind)).head_type
-    if head_type not in HEAD_TYPES:
-        name = kind.name if isinstance(kind, masks.MaskKind) else kind
-        raise ValueError(f"mask kind {name!r} names head type {head_type!r}; choose from {', '.join(HEAD_TYPES)}")
-    return HEAD_TYPES[head_type]
+    name = kind.name if isinstance(kind, masks.MaskKind) else kind
+    return HEAD_TYPES[choose(f"head type (of mask kind {name!r})", head_type, HEAD_TYPES)]
 
 
 class _HeadsByKind(Mapping):

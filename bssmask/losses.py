@@ -54,6 +54,7 @@ from asteroid.losses import PITLossWrapper, pairwise_neg_sisdr
 from torch import nn
 
 from . import heads, masks
+from .names import choose
 
 __all__ = [
     "LOSSES",
@@ -173,9 +174,7 @@ class Criterion(nn.Module):
 
     def __init__(self, name: str, pit: bool = True):
         super().__init__()
-        if name not in LOSSES:
-            raise ValueError(f"unknown loss {name!r}; choose from {', '.join(LOSSES)}")
-        self.name, self.pit = name, pit
+        self.name, self.pit = choose("loss", name, LOSSES), pit
         self.pairwise, self.compares, _ = LOSSES[name]
         self.pit_loss = PITLossWrapper(self.pairwise, pit_from="pw_mtx")
 
@@ -220,8 +219,7 @@ def get(name: str, model_or_mask_kind=None, **options) -> Criterion:
             trains; mask losses that do not suit its kind are refused.
         **options: :class:`Criterion` options (``pit``).
     """
-    if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; choose from {', '.join(LOSSES)}")
+    choose("loss", name, LOSSES)
     if model_or_mask_kind is not None:
         kind, _ = _kind_and_head(model_or_mask_kind)
         suits = LOSSES[name][2]

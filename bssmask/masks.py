@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import torch
 
+from .names import choose
 from .tf import (apply_tf, check_compression, clip_magnitude, compress_cirm, decompress_cirm, from_asteroid,
                  magnitude_tf, safe_ratio, to_asteroid, zero_floor)
 
@@ -304,9 +305,7 @@ def _update_kinds() -> None:
 
 def kind_class(name: str) -> type[MaskKind]:
     """Class of the registered kind ``name``: its ``head_type`` and ``default_loss`` without building it."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown mask kind {name!r}; choose from {', '.join(_REGISTRY)}")
-    return _REGISTRY[name][0]
+    return _REGISTRY[choose("mask kind", name, _REGISTRY)][0]
 
 
 register(IdealBinaryMask)

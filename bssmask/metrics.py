@@ -1,14 +1,16 @@
 """Separation metrics on batches: BSS-Eval SDR/SIR/SAR, SI-SDR and L1.
 
-BSS-Eval comes from ``fast_bss_eval`` (same values as mir_eval's
-``bss_eval_sources``, 512-tap distortion filter, computed in float64 here).
-Its linear systems (Toeplitz and block-Toeplitz correlation matrices, symmetric
-positive semi-definite) are solved by :func:`spd_solve`, a Cholesky
-factorisation, instead of the LU solve it uses by default: torch 2.9's MKL LU
-solve fails or hangs on these systems under ``torch.set_num_threads(n > 1)``.
-Its correlations are computed with FFTs of ``T + 512`` samples rounded up to
-a 5-smooth length (:func:`fft_length`) instead of the power of two above
-``2 T``: the same values, two to four times fewer FFT operations on long signals.
+BSS-Eval is ``fast_bss_eval``'s method (same values as mir_eval's
+``bss_eval_sources``, 512-tap distortion filter, computed in float64 here),
+written out here with its Toeplitz matrices (``fast_bss_eval.torch.linalg``)
+and two changes. Its linear systems (Toeplitz and block-Toeplitz correlation
+matrices, symmetric positive semi-definite) are solved by :func:`spd_solve`, a
+Cholesky factorisation, instead of the LU solve fast_bss_eval uses: torch
+2.9's MKL LU solve fails or hangs on these systems under
+``torch.set_num_threads(n > 1)``. Its correlations are computed with FFTs of
+``T + 512`` samples rounded up to a 5-smooth length (:func:`fft_length`)
+instead of the power of two above ``2 T``: the same values, two to four times
+fewer FFT operations on long signals.
 
 All functions take ``ref`` and ``est`` of shape ``[..., n_src, T]`` (torch or
 NumPy) and return float64 tensors ``[..., n_src]`` on the device of ``est``
@@ -32,18 +34,15 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-import threading
-
-import fast_bss_eval
-import fast_bss_eval.torch.metrics as fast_bss_eval_torch
 import numpy as np
 import torch
-from fast_bss_eval.torch.metrics import square_cosine_metrics
+from fast_bss_eval.torch.linalg import block_toeplitz, toeplitz
 
-from .names import METRICS
+from .names import METRICS, choose
 
 MAX_DB = 300.0
+#: Taps of BSS-Eval's distortion filter (mir_eval's and fast_bss_eval's default).
+FILTER_LENGTH = 512
 
 
 def spd_solve(matrix: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
@@ -143,23 +142,47 @@ def _sdr_correlations(x: torch.Tensor, y: torch.Tensor, length: int | None = Non
     return acf, torch.fft.irfft(X.conj() * Y, n=n_fft)[..., :length]
 
 
-_SOLVER_LOCK = threading.Lock()
-#: What fast_bss_eval's torch metrics use while :func:`_fast_bss_eval` lasts.
-_REPLACEMENTS = {"solve": spd_solve, "compute_stats_2": _correlations, "compute_stats": _sdr_correlations}
+def _unit(x: torch.Tensor) -> torch.Tensor:
+    """``x [..., T]`` scaled to unit norm over time (norms below 1e-6 count as 1e-6, as in fast_bss_eval)."""
+    return x / torch.clamp(x.norm(dim=-1, keepdim=True), min=1e-6)
 
 
-@contextlib.contextmanager
-def _fast_bss_eval():
-    """fast_bss_eval's torch metrics with :func:`spd_solve` and the short FFTs of :func:`_correlations`."""
-    with _SOLVER_LOCK:
-        defaults = {name: getattr(fast_bss_eval_torch, name) for name in _REPLACEMENTS}
-        for name, replacement in _REPLACEMENTS.items():
-            setattr(fast_bss_eval_torch, name, replacement)
-        try:
-            yield
-        finally:
-            for name, default in defaults.items():
-                setattr(fast_bss_eval_torch, name, default)
+def _sdr_coherence(ref: torch.Tensor, est: torch.Tensor, pairwise: bool = False) -> torch.Tensor:
+    """Square cosine of each estimate with the filtered subspace of its reference (fast_bss_eval's ``sdr_loss``).
+
+    ``ref [..., c, T]``, ``est [..., d, T]``: ``[..., c]`` with ``c == d``,
+    or ``[..., c, d]`` for every pair with ``pairwise``.
+    """
+    acf, xcorr = _sdr_correlations(_unit(ref), _unit(est), FILTER_LENGTH, pairwise)
+    solution = spd_solve(toeplitz(acf), xcorr)
+    return torch.einsum("...lc,...lc->...c" if pairwise else "...l,...l->...", xcorr, solution)
+
+
+def _square_cosines(ref: torch.Tensor, est: torch.Tensor, pairwise: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """fast_bss_eval's ``square_cosine_metrics``: the SDR's and the SAR's square cosines of each estimate.
+
+    The SDR's with the filtered subspace of its reference, the SAR's with that
+    of all references. ``ref [..., c, T]``, ``est [..., d, T]``: each
+    ``[..., c]`` with ``c == d``, or ``[..., c, d]`` for every pair with ``pairwise``.
+    """
+    acf, xcorr = _correlations(_unit(ref), _unit(est), FILTER_LENGTH)
+    acf_sdr = torch.diagonal(acf, dim1=-2, dim2=-1).transpose(-2, -1)[..., :FILTER_LENGTH]
+    xcorr_sdr = xcorr.transpose(-3, -2) if pairwise else torch.diagonal(xcorr, dim1=-2, dim2=-1).transpose(-2, -1)
+    solution = spd_solve(toeplitz(acf_sdr), xcorr_sdr)
+    coh_sdr = torch.einsum("...lc,...lc->...c" if pairwise else "...l,...l->...", xcorr_sdr, solution)
+    xcorr = xcorr.reshape(xcorr.shape[:-3] + (-1,) + xcorr.shape[-1:])
+    coh_sar = torch.einsum("...lc,...lc->...c", xcorr, spd_solve(block_toeplitz(acf), xcorr))
+    if pairwise:
+        coh_sdr, coh_sar = torch.broadcast_tensors(coh_sdr, coh_sar[..., None, :])
+    return coh_sdr, coh_sar
+
+
+def _best_assignment(scores: dict[str, torch.Tensor], by: str) -> dict[str, torch.Tensor]:
+    """Pairwise ``scores`` ``[N, n_ref, n_est]`` of the estimates that maximise ``scores[by]``, ``[N, n_ref]`` each."""
+    from asteroid.losses import PITLossWrapper  # imports Asteroid's models (2 s): only when asked to permute
+
+    _, est_of_ref = PITLossWrapper.find_best_perm(-scores[by].transpose(-1, -2))  # [N, n_ref]
+    return {k: v.gather(-1, est_of_ref[..., None]).squeeze(-1) for k, v in scores.items()}
 
 
 def _as_float64(x) -> torch.Tensor:
@@ -200,10 +223,9 @@ def bss_eval(ref, est, compute_permutation: bool = False) -> dict[str, torch.Ten
             mir_eval does by default); False scores them in the given order.
     """
     ref, est = _prepare(ref, est)
-    with _fast_bss_eval():
-        if ref.dim() < est.dim() and not compute_permutation and (ref.pow(2).sum(-1) > 0).all():
-            return _bss_eval_shared_ref(ref, est)
-        return _bss_eval_items(ref.expand_as(est), est, compute_permutation)
+    if ref.dim() < est.dim() and not compute_permutation and (ref.pow(2).sum(-1) > 0).all():
+        return _bss_eval_shared_ref(ref, est)
+    return _bss_eval_items(ref.expand_as(est), est, compute_permutation)
 
 
 def _bss_eval_items(ref: torch.Tensor, est: torch.Tensor, compute_permutation: bool) -> dict[str, torch.Tensor]:
@@ -215,10 +237,10 @@ def _bss_eval_items(ref: torch.Tensor, est: torch.Tensor, compute_permutation: b
     active = ref_flat.pow(2).sum(-1) > 0  # [N, n_src]
     full = active.all(-1)
     if full.any():
-        sdr, sir, sar = fast_bss_eval.bss_eval_sources(
-            ref_flat[full], est_flat[full], compute_permutation=compute_permutation
-        )[:3]
-        for key, val in zip(("sdr", "sir", "sar"), (sdr, sir, sar)):
+        coh_sdr, coh_sar = _square_cosines(ref_flat[full], est_flat[full], pairwise=compute_permutation)
+        scores = {"sdr": coh_sdr, "sir": coh_sdr / coh_sar, "sar": coh_sar}
+        scores = {k: _coherence_db(v) for k, v in scores.items()}
+        for key, val in (_best_assignment(scores, by="sir") if compute_permutation else scores).items():
             out[key][full] = val
     # Items with a silent reference: SDR of the active sources on their own
     # (SIR and SAR, which project on every reference, stay undefined), in the
@@ -226,10 +248,11 @@ def _bss_eval_items(ref: torch.Tensor, est: torch.Tensor, compute_permutation: b
     for i in torch.nonzero(~full).flatten().tolist():
         keep = active[i]
         if compute_permutation and keep.sum() > 1:
-            out["sdr"][i, keep] = fast_bss_eval.sdr(ref_flat[i, keep], est_flat[i, keep])
+            pairs = {"sdr": _coherence_db(_sdr_coherence(ref_flat[i, keep], est_flat[i, keep], pairwise=True))}
+            out["sdr"][i, keep] = _best_assignment({k: v[None] for k, v in pairs.items()}, by="sdr")["sdr"][0]
         elif keep.any():
-            out["sdr"][i, keep] = -fast_bss_eval.sdr_loss(est_flat[i, keep], ref_flat[i, keep])
-    return {k: _clamp_db(v.reshape(*lead, n_src)) for k, v in out.items()}
+            out["sdr"][i, keep] = _coherence_db(_sdr_coherence(ref_flat[i, keep], est_flat[i, keep]))
+    return {k: v.reshape(*lead, n_src) for k, v in out.items()}
 
 
 def _coherence_db(coherence: torch.Tensor) -> torch.Tensor:
@@ -251,7 +274,7 @@ def _bss_eval_shared_ref(ref: torch.Tensor, est: torch.Tensor) -> dict[str, torc
     """
     lead, (n_src, length) = est.shape[:-2], est.shape[-2:]
     flat = est.reshape(1, -1, length)  # [1, N * n_src, T]
-    coh_sdr, coh_sar = square_cosine_metrics(ref[None], flat, pairwise=True)  # [1, n_ref, N * n_src]
+    coh_sdr, coh_sar = _square_cosines(ref[None], flat, pairwise=True)  # [1, n_ref, N * n_src]
     channel = torch.arange(flat.shape[1], device=est.device)
     coh_sdr, coh_sar = coh_sdr[0, channel % n_src, channel], coh_sar[0, channel % n_src, channel]
     out = {"sdr": coh_sdr, "sir": coh_sdr / coh_sar, "sar": coh_sar}
@@ -277,17 +300,15 @@ def sdr(ref, est) -> torch.Tensor:
     ref, est = _prepare(ref, est)
     n_src, length = ref.shape[-2:]
     out = torch.full(est.shape[:-1], float("nan"), dtype=torch.float64, device=est.device)
-    with _fast_bss_eval():
-        if ref.dim() < est.dim():  # a shared reference (_prepare)
-            flat, flat_out = est.reshape(1, -1, n_src, length), out.view(-1, n_src)
-            for k, reference in enumerate(ref):
-                if reference.pow(2).sum() > 0:  # [1, 1, T] against [1, N, T]: one system, N right-hand sides
-                    flat_out[:, k] = -fast_bss_eval_torch.sdr_loss(flat[:, :, k], reference[None, None],
-                                                                   pairwise=True)[0, 0]
-        else:
-            active = ref.pow(2).sum(-1) > 0
-            out[active] = -fast_bss_eval_torch.sdr_loss(est[active], ref[active])
-    return _clamp_db(out)
+    if ref.dim() < est.dim():  # a shared reference (_prepare)
+        flat, flat_out = est.reshape(1, -1, n_src, length), out.view(-1, n_src)
+        for k, reference in enumerate(ref):
+            if reference.pow(2).sum() > 0:  # [1, 1, T] against [1, N, T]: one system, N right-hand sides
+                flat_out[:, k] = _coherence_db(_sdr_coherence(reference[None, None], flat[:, :, k], pairwise=True)[0, 0])
+    else:
+        active = ref.pow(2).sum(-1) > 0
+        out[active] = _coherence_db(_sdr_coherence(ref[active], est[active]))
+    return out
 
 
 def _dot(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -327,9 +348,8 @@ def separation_metrics(ref, est, metrics=METRICS) -> dict[str, torch.Tensor]:
     Only what is asked is computed: without ``sir`` and ``sar``, the SDR comes
     from :func:`sdr` (the same values, without the SIR/SAR projections).
     """
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown:
-        raise ValueError(f"metrics: {', '.join(unknown)} not in {', '.join(METRICS)}")
+    for name in metrics:
+        choose("metric", name, METRICS)
     est = _as_float64(est)  # once for every metric (ref is kept unbroadcast: bss_eval's shared-reference path)
     ref = _as_float64(ref).to(est.device)
     scores = {}

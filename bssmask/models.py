@@ -38,6 +38,7 @@ from asteroid.utils.torch_utils import pad_x_to_y
 from torch import nn
 
 from . import compat, heads, losses, masks, resample
+from .names import choose
 from .stft import make_stft
 
 compat.int_dccrn_rnn_size()
@@ -61,8 +62,7 @@ def _build_masker(name: str, in_chan: int, n_src: int, out_chan: int, kwargs: di
     Maskers that take ``out_chan`` output ``out_chan`` channels per source,
     the others ``in_chan``.
     """
-    if name not in MASKERS:
-        raise ValueError(f"unknown masker {name!r}; choose from {', '.join(MASKERS)}")
+    choose("masker", name, MASKERS)
     if "mask_act" in kwargs:
         raise ValueError("masker_kwargs may not set mask_act: the bssmask head is the mask nonlinearity")
     cls, defaults = MASKERS[name]
@@ -118,10 +118,9 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
         encoder, decoder = make_stft(n_fft, hop, sample_rate, window)
         n_freq = n_fft // 2 + 1
         resample.check_factor(n_freq, factor)
-        for value, allowed, what in ((method, resample.UP_METHODS, "method"), (space, resample.SPACES, "space"),
-                                     (down_method, resample.DOWN_METHODS, "down_method")):
-            if value not in allowed:
-                raise ValueError(f"unknown {what} {value!r}; choose from {', '.join(allowed)}")
+        choose("method", method, resample.UP_METHODS)
+        choose("space", space, resample.SPACES)
+        choose("down_method", down_method, resample.DOWN_METHODS)
         low = n_freq // factor
         rows = masker_out or (2 * low if masks.get(mask).is_complex else low)
         masker_net, masker_kwargs, in_chan = _build_masker(

@@ -19,3 +19,38 @@ SPACES = ("cartesian", "polar", "phasor")
 WINDOWS = ("hann", "sqrt-hann")
 #: Separation metrics of :func:`bssmask.metrics.separation_metrics`.
 METRICS = ("sdr", "si_sdr", "sir", "sar", "l1")
+
+
+def choose(what: str, value, allowed):
+    """``value`` if it is one of ``allowed``; else raise the one ``ValueError`` of an unknown option.
+
+    Every option check of bssmask goes through here (or :func:`choose_each`),
+    so every such error reads ``unknown <what> <value>; choose from <allowed>``.
+
+    Example:
+        >>> choose("window", "hann", WINDOWS)
+        'hann'
+        >>> choose("window", "hamming", WINDOWS)
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown window 'hamming'; choose from hann, sqrt-hann
+    """
+    if value not in allowed:
+        raise ValueError(f"unknown {what} {value!r}; choose from {', '.join(allowed)}")
+    return value
+
+
+def choose_each(what: str, values, allowed) -> tuple:
+    """``values`` as a tuple if it is not empty and each is one of ``allowed``; else raise as :func:`choose`.
+
+    Example:
+        >>> choose_each("metric", ["sdr", "l1"], METRICS)
+        ('sdr', 'l1')
+        >>> choose_each("metric", [], METRICS)
+        Traceback (most recent call last):
+        ...
+        ValueError: no metric given; choose from sdr, si_sdr, sir, sar, l1
+    """
+    if not values:
+        raise ValueError(f"no {what} given; choose from {', '.join(allowed)}")
+    return tuple(choose(what, value, allowed) for value in values)

@@ -31,6 +31,7 @@ from asteroid.models.base_models import BaseEncoderMaskerDecoder
 from torch import nn
 
 from .models import MASKERS
+from .names import choose
 from .separator import AsteroidSeparator
 from .stft import make_stft
 
@@ -43,8 +44,7 @@ def _convtasnet(n_src: int, sample_rate: float, **options) -> nn.Module:
 
 def _asteroid_mask(n_src: int, sample_rate: float, masker: str = "blstm", masker_kwargs: dict | None = None,
                    n_fft: int = 254, hop: int = 64) -> nn.Module:
-    if masker not in MASKERS:
-        raise ValueError(f"unknown masker {masker!r}; choose from {', '.join(MASKERS)}")
+    choose("masker", masker, MASKERS)
     cls, defaults = MASKERS[masker]
     encoder, decoder = make_stft(n_fft, hop, sample_rate)
     # Asteroid's STFT models mask the 2F real and imaginary rows, each with its own real mask.
@@ -62,8 +62,7 @@ def build_peer(name: str, n_src: int, sample_rate: float, **options) -> Asteroid
     Raises:
         ValueError: an unknown peer, or options its constructor does not take.
     """
-    if name not in PEERS:
-        raise ValueError(f"unknown peer {name!r}; choose from {', '.join(PEERS)}")
+    choose("peer", name, PEERS)
     try:
         model = PEERS[name](n_src, sample_rate, **options)
     except TypeError as err:

@@ -39,7 +39,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .names import DOWN_METHODS, SPACES, UP_METHODS
+from .names import DOWN_METHODS, SPACES, UP_METHODS, choose
 
 
 def _nearest_bins(n_in: int, n_out: int, device: torch.device) -> torch.Tensor:
@@ -63,10 +63,8 @@ def _interpolate_real(x: torch.Tensor, n_freq: int, method: str) -> torch.Tensor
 
 
 def _check_method_space(method: str, space: str) -> None:
-    if method not in UP_METHODS:
-        raise ValueError(f"unknown interpolation method {method!r}; choose from {', '.join(UP_METHODS)}")
-    if space not in SPACES:
-        raise ValueError(f"unknown space {space!r}; choose from {', '.join(SPACES)}")
+    choose("interpolation method", method, UP_METHODS)
+    choose("space", space, SPACES)
 
 
 def _parts(x: torch.Tensor, space: str) -> torch.Tensor:
@@ -122,8 +120,7 @@ def downsample(x: torch.Tensor, factor: int, method: str = "keep", space: str = 
     """
     n_freq = x.shape[-2]
     check_factor(n_freq, factor)
-    if method not in DOWN_METHODS:
-        raise ValueError(f"unknown downsampling method {method!r}; choose from {', '.join(DOWN_METHODS)}")
+    choose("downsampling method", method, DOWN_METHODS)
     if method != "keep":
         _check_method_space(method, space)
     if factor == 1:

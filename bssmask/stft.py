@@ -31,7 +31,7 @@ from __future__ import annotations
 import torch
 from asteroid_filterbanks import Decoder, Encoder, make_enc_dec, transforms
 
-from .names import WINDOWS
+from .names import WINDOWS, choose
 
 
 def make_window(name: str, n_fft: int) -> torch.Tensor:
@@ -41,8 +41,7 @@ def make_window(name: str, n_fft: int) -> torch.Tensor:
         >>> make_window("sqrt-hann", 4) ** 2
         tensor([0.0000, 0.5000, 1.0000, 0.5000])
     """
-    if name not in WINDOWS:
-        raise ValueError(f"unknown window {name!r}; choose from {', '.join(WINDOWS)}")
+    choose("window", name, WINDOWS)
     hann = torch.hann_window(n_fft, periodic=True, dtype=torch.float64)
     return (hann if name == "hann" else hann.sqrt()).float()
 

@@ -237,7 +237,7 @@ def _bad_files(tmp_path, clips):
         (["--sources", a], "need at least two source files, got 1"),
         (["--sources", a, a, "--factor", "3"], "factor: factor 3 does not divide the 512 frequency bins"),
         (["--sources", a, a, "--masks", "ibm,foo"], "unknown mask kind 'foo'"),
-        (["--sources", a, a, "--mix", "median"], "mix: median not in sum, mean"),
+        (["--sources", a, a, "--mix", "median"], "unknown mix 'median'; choose from sum, mean"),
         (["--sources", a, a, "--n-fft", "1023"], "n_fft must be an even integer"),
         (["--dataset", str(tmp_path / "nowhere")], "nowhere: no such file or folder"),
     ]

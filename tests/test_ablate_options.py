@@ -79,8 +79,8 @@ def test_metrics_subset_keeps_the_values_of_the_full_run_and_leaves_the_others_o
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--metrics", "sdr,pesq"], "argument --metrics: pesq not in sdr, si_sdr, sir, sar, l1"),
-    (["--metrics", ","], "argument --metrics: nothing given not in"),
+    (["--metrics", "sdr,pesq"], "argument --metrics: unknown metric 'pesq'; choose from sdr, si_sdr, sir, sar, l1"),
+    (["--metrics", ","], "argument --metrics: no metric given; choose from sdr, si_sdr, sir, sar, l1"),
     (["--jobs", "0"], "argument --jobs: expected a positive integer, got 0"),
 ])
 def test_bad_metrics_and_jobs_are_one_line(args, message, tmp_path):

@@ -16,6 +16,7 @@ MODULES = [
     "bssmask.audio", "bssmask.listening", "bssmask.data.pseudo_voices", "bssmask.data.speech",
     "bssmask.model_options", "bssmask.config", "bssmask.separator", "bssmask.ablation_page",
     "bssmask.data.asterisk_voices", "bssmask.data.tts_voices", "bssmask.recipe.report",
+    "bssmask.recipe.checkpoints",
 ]
 
 

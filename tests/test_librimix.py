@@ -54,7 +54,7 @@ def test_split_csv_names_what_is_missing(tmp_path):
     (tmp_path / "mixture_dev_mix_clean.csv").write_text(HEADER)
     with pytest.raises(DataError, match=r"no file with 'single' in its name, the CSV of task enh_single"):
         split_csv(tmp_path, "enh_single")
-    with pytest.raises(ValueError, match="task: sep_dirty not in sep_clean, sep_noisy, enh_single, enh_both"):
+    with pytest.raises(ValueError, match="unknown task 'sep_dirty'; choose from sep_clean, sep_noisy, enh_single, enh_both"):
         split_csv(tmp_path, "sep_dirty")
 
 

@@ -54,5 +54,5 @@ def test_skip_option_skips_non_finite_batches_and_trains_on(speech_pair):
     assert moved == [True, False, False, True]
     assert system.skipped_batches == 2
     assert all(torch.isfinite(p).all() for p in model.parameters())
-    with pytest.raises(ValueError, match="on_nonfinite: 'ignore' not in stop, skip"):
+    with pytest.raises(ValueError, match="unknown on_nonfinite 'ignore'; choose from stop, skip"):
         SeparationSystem(model, None, None, loader, None, on_nonfinite="ignore")

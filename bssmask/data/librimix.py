@@ -51,6 +51,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import UserError
+from ..names import choose
 
 __all__ = ["DataError", "MIXTURE_COLUMNS", "TASK_FILES", "split_csv", "read_csv", "check_split", "list_mixtures",
            "mixture_files", "FiniteItems"]
@@ -86,9 +87,7 @@ def split_csv(split_dir: str | Path, task: str = "sep_clean") -> Path:
         ValueError: an unknown task.
         DataError: no such file in ``split_dir``.
     """
-    if task not in TASK_FILES:
-        raise ValueError(f"task: {task} not in {', '.join(TASK_FILES)}")
-    key = TASK_FILES[task]
+    key = TASK_FILES[choose("task", task, TASK_FILES)]
     found = [name for name in os.listdir(split_dir) if key in name]
     if not found:
         raise DataError(f"{split_dir}: no file with '{key}' in its name, the CSV of task {task} "

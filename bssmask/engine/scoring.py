@@ -23,10 +23,27 @@ import torch
 
 from ..metrics import separation_metrics
 
-__all__ = ["EVAL_METRICS", "score_separation"]
+__all__ = ["EVAL_METRICS", "reorder_to_sources", "score_separation"]
 
 #: Per-mixture metrics of :func:`score_separation` (each also with an ``input_`` baseline).
 EVAL_METRICS = ("sdr", "si_sdr", "sir", "sar", "pesq", "stoi")
+
+
+def reorder_to_sources(estimates: torch.Tensor, sources: torch.Tensor) -> torch.Tensor:
+    """``estimates`` ``[B, n_src, T]`` reordered to ``sources`` ``[B, n_src, T]``: the permutation of best SI-SDR.
+
+    Asteroid's PIT (:class:`asteroid.losses.PITLossWrapper` on
+    :func:`asteroid.losses.pairwise_neg_sisdr`), item by item.
+
+    Example:
+        >>> sources = torch.randn(1, 2, 8000, generator=torch.Generator().manual_seed(0))
+        >>> torch.equal(reorder_to_sources(sources.flip(1), sources), sources)
+        True
+    """
+    from asteroid.losses import PITLossWrapper, pairwise_neg_sisdr
+
+    _, reordered = PITLossWrapper(pairwise_neg_sisdr, pit_from="pw_mtx")(estimates, sources, return_est=True)
+    return reordered
 
 
 def _pesq_stoi(ref: np.ndarray, est: np.ndarray, sample_rate: int) -> tuple[float, float]:

@@ -44,13 +44,13 @@ from __future__ import annotations
 
 import torch
 from asteroid.engine import System
-from asteroid.losses import PITLossWrapper, pairwise_neg_sisdr
 from asteroid.utils import flatten_dict
 from pytorch_lightning.utilities import rank_zero_warn
 
 from ..data.epochs import EpochSampler
 from ..errors import RunError
-from .scoring import score_separation
+from ..names import choose
+from .scoring import reorder_to_sources, score_separation
 
 __all__ = ["NonFiniteLossError", "ON_NONFINITE", "SeparationSystem"]
 
@@ -78,9 +78,7 @@ class SeparationSystem(System):
 
     def __init__(self, *args, on_nonfinite: str = "stop", **kwargs):
         super().__init__(*args, **kwargs)
-        if on_nonfinite not in ON_NONFINITE:
-            raise ValueError(f"on_nonfinite: {on_nonfinite!r} not in {', '.join(ON_NONFINITE)}")
-        self.on_nonfinite = on_nonfinite
+        self.on_nonfinite = choose("on_nonfinite", on_nonfinite, ON_NONFINITE)
         self.skipped_batches = 0
 
     def common_step(self, batch, batch_nb, train=True):
@@ -154,8 +152,7 @@ class SeparationSystem(System):
         if mixture.shape[0] != 1:
             raise ValueError(f"predict_step scores one mixture per batch, got {mixture.shape[0]}")
         estimates = self.model(mixture)
-        pit = PITLossWrapper(pairwise_neg_sisdr, pit_from="pw_mtx")
-        _, estimates = pit(estimates, sources, return_est=True)
+        estimates = reorder_to_sources(estimates, sources)
         row = {"mixture_ID": "_".join(part[0] for part in ids), "length": int(mixture.shape[-1])}
         row.update(score_separation(mixture[0], sources[0], estimates[0], int(self.model.sample_rate)))
         return [row]

@@ -3,6 +3,8 @@
 - :mod:`bssmask.recipe.build`: model, loss, loaders, optimizer, system and
   the one Trainer factory of a config;
 - :mod:`bssmask.recipe.training`: training a separator or a peer of the report;
+- :mod:`bssmask.recipe.checkpoints`: the resume check and the best-model
+  export of training and fine-tuning;
 - :mod:`bssmask.recipe.evaluate`: scoring a model on a config's test sets,
   the summaries;
 - :mod:`bssmask.recipe.finetune`: swapping the head of a pretrained

@@ -41,6 +41,7 @@ from ..data.librimix import FiniteItems, check_split
 from ..engine.callbacks import SeedEachEpoch
 from ..engine.system import SeparationSystem
 from ..models import MaskSeparator
+from ..names import choose
 
 __all__ = ["build_model", "build_loss", "build_loaders", "build_test_loader", "halving_scheduler",
            "peer_options", "build_optimization", "build_system", "strategy_for", "build_trainer"]
@@ -153,13 +154,26 @@ def build_optimization(parameters, conf: dict):
     return optimizer, halving_scheduler(optimizer, conf["training"])
 
 
-def build_system(conf: dict, with_data: bool = True) -> SeparationSystem:
-    """Model, criterion, Adam (or ``optim.optimizer``), halving scheduler and loaders of ``conf``."""
-    model = build_model(conf)
+def build_system(conf: dict, with_data: bool = True, model: torch.nn.Module | None = None,
+                 loss=None) -> SeparationSystem:
+    """The :class:`~bssmask.engine.system.SeparationSystem` that trains a model on ``conf``.
+
+    Adam (or ``optim.optimizer``) and the halving scheduler of ``conf`` on the
+    model's parameters, ``conf``'s loaders (None without ``with_data``).
+
+    Args:
+        conf: a recipe config.
+        with_data: build the training and validation loaders.
+        model: the separator to train (default :func:`build_model`'s),
+            ``[B, T] -> [B, n_src, T]``: a fine-tuned model or a report's peer.
+        loss: its criterion (default :func:`build_loss`'s for ``model``).
+    """
+    model = build_model(conf) if model is None else model
     optimizer, scheduler = build_optimization(model.parameters(), conf)
     training = conf["training"]
     train, valid = build_loaders(conf) if with_data else (None, None)
-    return SeparationSystem(model, optimizer, build_loss(conf, model), train, valid, scheduler, config=conf,
+    loss = build_loss(conf, model) if loss is None else loss
+    return SeparationSystem(model, optimizer, loss, train, valid, scheduler, config=conf,
                             on_nonfinite=training["on_nonfinite"])
 
 
@@ -201,9 +215,7 @@ def _fit_options(conf: dict, exp_dir: Path, extra_callbacks, resume: bool) -> di
         "csv": lambda: CSVLogger(exp_dir, name="logs", version=_csv_version(exp_dir / "logs", resume)),
         "none": lambda: False,
     }
-    if training["logger"] not in loggers:
-        raise ValueError(f"logger: {training['logger']!r} not in {', '.join(loggers)}")
-    logger = loggers[training["logger"]]()
+    logger = loggers[choose("logger", training["logger"], loggers)]()
     if logger:
         callbacks.append(LearningRateMonitor(logging_interval="epoch"))
     return dict(

@@ -29,7 +29,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from .. import config, masks, tables
 from ..atomic import atomic_path
 from ..engine.callbacks import GatherRows
-from ..engine.scoring import EVAL_METRICS
+from ..engine.scoring import EVAL_METRICS, reorder_to_sources
 from ..engine.system import SeparationSystem
 from ..io import check_compatible
 from ..models import MaskSeparator
@@ -113,9 +113,6 @@ def save_examples(model, conf: dict, exp_dir: Path, n_save_ex: int):
     Returns:
         The first test mixture's ``(mixture [1, T], sources [1, n_src, T])``, or None without any.
     """
-    from asteroid.losses import PITLossWrapper, pairwise_neg_sisdr
-
-    pit = PITLossWrapper(pairwise_neg_sisdr, pit_from="pw_mtx")
     rate, first = int(conf["data"]["sample_rate"]), None
     sets = test_sets(conf)
     for out in (out for out in EXAMPLE_SETS if out in sets):
@@ -123,7 +120,7 @@ def save_examples(model, conf: dict, exp_dir: Path, n_save_ex: int):
             if 0 <= n_save_ex <= index:
                 break
             with torch.no_grad():
-                _, estimates = pit(model(mixture), sources, return_est=True)
+                estimates = reorder_to_sources(model(mixture), sources)
             wavs = {"mixture": mixture[0], **{f"s{k + 1}": s for k, s in enumerate(sources[0])},
                     **{f"s{k + 1}_estimate": e for k, e in enumerate(estimates[0])}}
             folder = exp_dir / out / "examples" / "_".join(part[0] for part in ids)

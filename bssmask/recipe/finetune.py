@@ -35,12 +35,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import tables
-from ..checkpoint import load_safe
 from ..engine.callbacks import FreezeParts
-from ..engine.system import SeparationSystem
-from ..io import check_compatible, load_model, save_model
+from ..io import check_compatible, load_model
+from ..names import choose
 from ..separator import Separator
-from .build import build_loaders, build_optimization, build_trainer
+from .build import build_system, build_trainer
+from .checkpoints import check_resumable, export_best, last_checkpoint
 from .evaluate import predict_rows, summarize
 
 #: What ``freeze`` may hold still: the encoder, the encoder and the masker, nothing.
@@ -74,8 +74,7 @@ class FinetuneOptions:
     resume: bool = False
 
     def __post_init__(self):
-        if self.freeze not in FREEZE_PARTS:
-            raise ValueError(f"freeze: {self.freeze!r} not in {', '.join(FREEZE_PARTS)}")
+        choose("freeze", self.freeze, FREEZE_PARTS)
         self.mask_options = dict(self.mask_options or {})
 
     @property
@@ -103,15 +102,14 @@ def finetune(pretrained, conf: dict, exp_dir, options: FinetuneOptions, callback
     """
     exp_dir = Path(exp_dir)
     source, model = _load_pretrained(pretrained, conf)
-    last = exp_dir / "checkpoints" / "last.ckpt"
-    if options.resume and not last.is_file():
-        raise FileNotFoundError(f"resume: {last} does not exist")
+    last = last_checkpoint(exp_dir, "resume") if options.resume else None
 
     swapped = model.with_head(options.mask, **options.mask_options)
     _check_something_trains(swapped, options)
     criterion = swapped.criterion(options.loss)
     results = {"pretrained": predict_rows(model, conf, exp_dir), "swapped": predict_rows(swapped, conf, exp_dir)}
-    best, is_global_zero = _train(swapped, criterion, conf, exp_dir, options, callbacks, last)
+    infos = {"finetune": {"pretrained": source, "mask": options.mask, "loss": criterion.name, "freeze": options.freeze}}
+    best, is_global_zero = _train(swapped, criterion, conf, exp_dir, options, callbacks, last, infos)
     results["finetuned"] = predict_rows(swapped, conf, exp_dir)
 
     summary = {
@@ -123,7 +121,7 @@ def finetune(pretrained, conf: dict, exp_dir, options: FinetuneOptions, callback
         "config": conf,
     }
     if is_global_zero:
-        _write(swapped, results, summary, exp_dir)
+        _write(results, summary, exp_dir)
     return summary
 
 
@@ -147,30 +145,25 @@ def _check_something_trains(model: Separator, options: FinetuneOptions) -> None:
 
 
 def _train(model: Separator, criterion, conf: dict, exp_dir: Path, options: FinetuneOptions, callbacks,
-           last: Path) -> tuple[str, bool]:
-    """Fine-tune ``model`` in place with the recipe's Trainer (from ``last`` when resuming), then load its best
-    checkpoint's weights.
+           last: Path | None, infos: dict) -> tuple[str, bool]:
+    """Fine-tune ``model`` in place with the recipe's Trainer (from ``last`` when resuming), load its best
+    checkpoint's weights and export it to ``finetuned_model.pth`` with ``infos``.
 
     Returns:
         The best checkpoint's path (``""``: none) and whether this is process 0.
     """
-    optimizer, scheduler = build_optimization(model.parameters(), conf)
-    train_loader, valid_loader = build_loaders(conf)
-    system = SeparationSystem(model, optimizer, criterion, train_loader, valid_loader, scheduler, config=conf,
-                              on_nonfinite=conf["training"]["on_nonfinite"])
+    system = build_system(conf, model=model, loss=criterion)
+    if last:
+        check_resumable(last, system, "resume")
     freeze = FreezeParts(options.frozen_parts, options.freeze_epochs)
     trainer = build_trainer(conf, exp_dir, extra_callbacks=[freeze, *callbacks], resume=options.resume)
-    trainer.fit(system, ckpt_path=last if options.resume else None, weights_only=True)
-    best = trainer.checkpoint_callback.best_model_path
-    if best:
-        system.load_state_dict(load_safe(best)["state_dict"])
+    trainer.fit(system, ckpt_path=last, weights_only=True)
+    best = export_best(system, trainer, exp_dir / "finetuned_model.pth", infos)
     return best, trainer.is_global_zero
 
 
-def _write(model: Separator, results: dict[str, list[dict]], summary: dict, exp_dir: Path) -> None:
-    """Process 0's files: ``finetuned_model.pth``, ``finetune/metrics_*.csv`` and ``finetune/summary.json``."""
-    save_model(model, exp_dir / "finetuned_model.pth", {"finetune": {k: summary[k] for k in
-                                                                 ("pretrained", "mask", "loss", "freeze")}})
+def _write(results: dict[str, list[dict]], summary: dict, exp_dir: Path) -> None:
+    """Process 0's tables: ``finetune/metrics_*.csv`` and ``finetune/summary.json``."""
     out = exp_dir / "finetune"
     for name, rows in results.items():
         tables.write_text(out / f"metrics_{name}.csv", tables.to_csv(rows, list(rows[0]) if rows else []))

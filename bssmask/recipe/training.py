@@ -23,41 +23,13 @@ from pathlib import Path
 import pytorch_lightning as pl
 
 from .. import config, losses
-from ..checkpoint import CheckpointError, load_safe
-from ..engine.system import SeparationSystem
-from ..io import save_model, save_package
+from ..io import save_package
 from ..peers import build_peer
-from .build import build_loaders, build_optimization, build_system, build_trainer, peer_options
+from .build import build_system, build_trainer, peer_options
+from .checkpoints import check_resumable, export_best, last_checkpoint
 from .evaluate import score_and_save_examples
 
-__all__ = ["train", "train_and_score_peer", "check_resumable", "export_best"]
-
-
-def check_resumable(last: Path, system) -> None:
-    """Refuse a last checkpoint whose weights do not fit the model of the config (another model or n_src)."""
-    package = load_safe(last)
-    state = package.get("state_dict") if isinstance(package, dict) else None
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{last}: not a Lightning checkpoint (no state_dict)")
-    expected = system.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    resized = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
-    if missing or unexpected or resized:
-        what = (f"missing {missing[0]}" if missing else f"unexpected {unexpected[0]}" if unexpected
-                else f"{resized[0]} has shape {tuple(state[resized[0]].shape)}, the config's model "
-                     f"{tuple(expected[resized[0]].shape)}")
-        raise CheckpointError(f"--resume true: {last} holds another model than the config's ({what}); "
-                              "resume with the config it was trained with, or train under another --tag")
-
-
-def export_best(system, trainer: pl.Trainer, conf: dict, exp_dir: Path) -> Path:
-    """Save the model of the best checkpoint as ``exp_dir/best_model.pth``."""
-    best = trainer.checkpoint_callback.best_model_path
-    system.load_state_dict(load_safe(best)["state_dict"])
-    training = dict(config=conf, checkpoint=str(best), epochs=trainer.current_epoch, global_step=trainer.global_step,
-                    best_val_loss=float(trainer.checkpoint_callback.best_model_score))
-    return save_model(system.model, exp_dir / "best_model.pth", {"training": training})
+__all__ = ["train", "train_and_score_peer"]
 
 
 def train(conf: dict, exp_dir: str | Path, resume: bool = False) -> None:
@@ -76,21 +48,23 @@ def train(conf: dict, exp_dir: str | Path, resume: bool = False) -> None:
         RunError: the training loss became non-finite (``training.on_nonfinite``).
     """
     exp_dir = Path(exp_dir)
-    last = exp_dir / "checkpoints" / "last.ckpt"
     config.require(conf, "data", "model", "loss", "optim", "training", "trainer")
-    if resume and not last.is_file():
-        raise FileNotFoundError(f"--resume true: {last} does not exist")
+    last = last_checkpoint(exp_dir, "--resume true") if resume else None
     pl.seed_everything(conf["training"]["seed"], workers=True, verbose=False)
     system = build_system(conf)
-    if resume:
-        check_resumable(last, system)
+    if last:
+        check_resumable(last, system, "--resume true")
     trainer = build_trainer(conf, exp_dir, resume=resume)
     if trainer.is_global_zero:
         config.dump(conf, exp_dir / "conf.yml")
-    trainer.fit(system, ckpt_path=last if resume else None, weights_only=True)
+    trainer.fit(system, ckpt_path=last, weights_only=True)
     if trainer.is_global_zero:
-        path = export_best(system, trainer, conf, exp_dir)
-        print(f"best model (val_loss {trainer.checkpoint_callback.best_model_score:.4f}): {path}")
+        best = trainer.checkpoint_callback
+        training = dict(config=conf, checkpoint=str(best.best_model_path), epochs=trainer.current_epoch,
+                        global_step=trainer.global_step, best_val_loss=float(best.best_model_score))
+        path = exp_dir / "best_model.pth"
+        export_best(system, trainer, path, {"training": training})
+        print(f"best model (val_loss {best.best_model_score:.4f}): {path}")
 
 
 def train_and_score_peer(conf: dict, exp_dir: str | Path, name: str) -> None:
@@ -113,10 +87,7 @@ def train_and_score_peer(conf: dict, exp_dir: str | Path, name: str) -> None:
     kind, options = peer_options(conf, name)
     pl.seed_everything(conf["training"]["seed"], workers=True, verbose=False)
     peer = build_peer(kind, conf["data"]["n_src"], conf["data"]["sample_rate"], **options)
-    optimizer, scheduler = build_optimization(peer.parameters(), conf)
-    train, valid = build_loaders(conf)
-    system = SeparationSystem(peer, optimizer, losses.get("sisdr"), train, valid, scheduler, config=conf,
-                              on_nonfinite=conf["training"]["on_nonfinite"])
+    system = build_system(conf, model=peer, loss=losses.get("sisdr"))
     trainer = build_trainer(conf, exp_dir, max_epochs=-1, max_time=timedelta(minutes=conf["report"]["peer_minutes"]))
     if trainer.is_global_zero:
         config.dump(conf, exp_dir / "conf.yml")
