@@ -73,7 +73,7 @@ def measure_training(conf: dict, devices: int, precision: str, steps: int, accel
     from bssmask import losses
     from bssmask.engine.system import SeparationSystem
     from bssmask.peers import build_peer
-    from bssmask.recipe.build import build_loss, build_model, build_trainer, peer_options
+    from bssmask.experiment.build import build_loss, build_model, build_trainer, peer_options
 
     class Timer(pl.Callback):
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
@@ -117,7 +117,7 @@ def measure_training(conf: dict, devices: int, precision: str, steps: int, accel
 def measure_inference(conf: dict, accelerator: str = "cpu", repeats: int = 5) -> dict:
     from bssmask.audio import load_sources
     from bssmask.data import DEFAULT_SOURCES
-    from bssmask.recipe.build import build_model
+    from bssmask.experiment.build import build_model
 
     device = torch.device("cuda" if accelerator == "gpu" else "cpu")
     model = build_model(conf).eval().to(device)
@@ -163,9 +163,9 @@ def main() -> int:
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    from bssmask import config
+    from bssmask import recipe_config
 
-    conf = config.load(args.conf)
+    conf = recipe_config.load(args.conf)
     training = TRAINING[args.accelerator]
     if args.measure:
         if args.measure == "infer":

@@ -35,11 +35,11 @@ from pathlib import Path
 
 import torch
 
-from . import masks, resample
-from .ablation_config import MIX_MODES, UPSAMPLED, AblationConfig, sort_metric
+from . import freq_resample, masks
+from .ablation_options import MIX_MODES, UPSAMPLED, AblationConfig, sort_metric
 from .audio import AudioError
 from .metrics import METRICS, separation_metrics
-from .stats import mean_ci, nanmean
+from .means import mean_ci, nanmean
 from .stft import make_stft, synthesize
 
 __all__ = ["AblationConfig", "MIX_MODES", "UPSAMPLED", "grid", "estimate_key", "spectra", "estimate_grid", "mixture_of", "check_mixture_rule", "check_independent",
@@ -69,7 +69,7 @@ def estimate_key(row: dict, config: AblationConfig) -> tuple:
 
     Nearest-neighbour upsampling copies bins, and so do the ``keep`` and
     ``nearest`` downsamplings, so their rows are the same in every space
-    (:mod:`bssmask.resample` copies complex values as they are).
+    (:mod:`bssmask.freq_resample` copies complex values as they are).
 
     Example:
         >>> config = AblationConfig()
@@ -86,7 +86,7 @@ def _estimates(rows: list[dict], config: AblationConfig, S: torch.Tensor, Y: tor
     What rows share is computed once: the downsampled spectrograms of each
     space, each mask kind's low-resolution oracle (and masked mixture) in
     each space, and its upsampling by every method
-    (:func:`bssmask.resample.upsample_each`), kept while the rows of one mask
+    (:func:`bssmask.freq_resample.upsample_each`), kept while the rows of one mask
     and one ``upsampled`` value last (:func:`grid` gives them together).
     """
     n_freq = Y.shape[-2]
@@ -100,7 +100,7 @@ def _estimates(rows: list[dict], config: AblationConfig, S: torch.Tensor, Y: tor
             continue
         space = row["space"] or "cartesian"
         if space not in low:
-            low[space] = tuple(resample.downsample(x, config.factor, config.down_method, space) for x in (S, Y))
+            low[space] = tuple(freq_resample.downsample(x, config.factor, config.down_method, space) for x in (S, Y))
         S_low, Y_low = low[space]
         key = (row["mask"], space)
         if key not in oracles:
@@ -108,7 +108,7 @@ def _estimates(rows: list[dict], config: AblationConfig, S: torch.Tensor, Y: tor
         is_mask = row["upsampled"] == "mask"
         if space not in upsampled:
             low_res = oracles[key] if is_mask else kind.apply(oracles[key], Y_low)
-            upsampled[space] = resample.upsample_each(low_res, n_freq, config.methods, space)
+            upsampled[space] = freq_resample.upsample_each(low_res, n_freq, config.methods, space)
         full = upsampled[space][row["mode"]]
         yield kind.apply(full, Y) if is_mask else full
 
@@ -248,7 +248,7 @@ def mean_rows(per_mixture: list[list[dict]], keys=ROW_KEYS, metrics=METRICS) -> 
 
     With two or more mixtures each metric ``m`` gets ``m_ci``, the half-width
     of the 95% Student-t confidence interval of its mean
-    (:func:`bssmask.stats.mean_ci`).
+    (:func:`bssmask.means.mean_ci`).
     """
     means = []
     for group in zip(*per_mixture):

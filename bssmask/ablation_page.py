@@ -26,8 +26,8 @@ from pathlib import Path
 
 import torch
 
-from . import ablation, masks, resample
-from .ablation_config import AblationConfig
+from . import ablation, freq_resample, masks
+from .ablation_options import AblationConfig
 from .listening import Assets, gain, player, table, tf_figure, write_page
 from .stft import make_stft
 
@@ -85,9 +85,9 @@ def ablation_page(out_dir: str | Path, config: AblationConfig, meta: dict, examp
             for j, spec in enumerate(config.masks):
                 kind = masks.get(spec)
                 in_space = space if kind.is_complex else "cartesian"
-                low = kind.oracle(*(resample.downsample(x, config.factor, config.down_method, in_space)
+                low = kind.oracle(*(freq_resample.downsample(x, config.factor, config.down_method, in_space)
                                     for x in (S, Y)))
-                trip = resample.upsample(low, Y.shape[-2], method, in_space)
+                trip = freq_resample.upsample(low, Y.shape[-2], method, in_space)
                 shown = space if kind.is_complex else "-"
                 panels = [(f"source {i + 1}: {title}", m[i].numpy()) for i in range(len(sources))
                           for title, m in (("full resolution", kind.oracle(S, Y)),

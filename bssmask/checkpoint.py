@@ -22,16 +22,19 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections.abc import Callable
 import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
+from torch import nn
 from torch.torch_version import TorchVersion
 
 from .errors import UserError
 
-__all__ = ["CheckpointError", "PretrainedError", "PRETRAINED_DIR", "bundled_models", "locate", "load_safe"]
+__all__ = ["CheckpointError", "PretrainedError", "PRETRAINED_DIR", "bundled_models", "locate", "load_safe", "read_package",
+           "build_from_package"]
 
 #: Models shipped inside the package: ``<name>.pth`` (a ``serialize()`` file) and its model card ``<name>.md``.
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
@@ -149,3 +152,76 @@ def load_safe(path: str | os.PathLike, map_location: str | torch.device = "cpu")
     except Exception as err:  # torch.load raises many types on files that are not checkpoints
         detail = str(err).strip().splitlines()[0] if str(err).strip() else "no data"
         raise CheckpointError(f"{path}: not a PyTorch checkpoint ({type(err).__name__}: {detail})") from None
+
+
+def read_package(spec) -> tuple[str, dict]:
+    """A model package (Asteroid's ``serialize()``: ``model_name``, ``model_args``, ``state_dict``) and how to name it.
+
+    Args:
+        spec: the package itself, or what :func:`locate` finds: a file, a
+            bundled model's name, a hub id or URL (online only).
+
+    Returns:
+        ``(source, package)``: the located file (``"serialized model"`` for a dict) and its package.
+
+    Raises:
+        CheckpointError: missing, unsafe or malformed file (:func:`load_safe`), or not such a package.
+    """
+    source, package = "serialized model", spec
+    if isinstance(spec, (str, os.PathLike)):
+        source = locate(spec)
+        package = load_safe(source)
+    if not isinstance(package, dict) or not {"model_name", "model_args", "state_dict"} <= set(package):
+        raise CheckpointError(
+            f"{source}: not a bssmask model file (a serialize() dict with model_name, model_args, state_dict)"
+        )
+    return source, package
+
+
+def _weights_mismatch(model: nn.Module, state_dict: dict) -> str | None:
+    """Load ``state_dict`` into ``model``; on a mismatch, one line saying what did not fit (else None)."""
+    try:
+        missing, unexpected = model.load_state_dict(state_dict, strict=False)
+    except RuntimeError as err:  # shapes that differ
+        lines = [line.strip() for line in str(err).splitlines() if "size mismatch" in line]
+        return lines[0] if lines else str(err).strip().splitlines()[0]
+    parts = [f"{len(keys)} {what} (first: {keys[0]})" for keys, what in ((missing, "missing"), (unexpected, "unexpected"))
+             if keys]
+    return ", ".join(parts) or None
+
+
+def build_from_package(package: dict, source: str, build: Callable[[dict], tuple[nn.Module, nn.Module]],
+                       **model_args) -> nn.Module:
+    """The model of a package (:func:`read_package`), built by ``build`` and given the package's weights.
+
+    Args:
+        package: the package; its ``model_args``, with ``model_args`` over them, go to ``build``.
+        source: how to name the package in a message.
+        build: ``model_args -> (module, model)``: the module the ``state_dict`` fits (the Asteroid
+            model) and the model returned (the same, or a wrapper around it).
+
+    Raises:
+        CheckpointError: the model cannot be built from its arguments, or its weights do not fit.
+
+    Example:
+        >>> layer = nn.Linear(2, 1)
+        >>> package = {"model_name": "Linear", "model_args": {"in_features": 2, "out_features": 1},
+        ...            "state_dict": layer.state_dict()}
+        >>> built = build_from_package(package, "linear.pth", lambda args: (nn.Linear(**args),) * 2)
+        >>> torch.equal(built.weight, layer.weight)
+        True
+        >>> build_from_package(package, "linear.pth", lambda args: (nn.Linear(**args),) * 2, out_features=3)
+        Traceback (most recent call last):
+        ...
+        bssmask.checkpoint.CheckpointError: linear.pth: its weights do not fit a Linear built from its model_args and head (size mismatch for weight: ...)
+    """
+    name = package["model_name"]
+    try:
+        module, model = build({**package["model_args"], **model_args})
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{source}: cannot build its {name} ({str(err).splitlines()[0]})") from None
+    mismatch = _weights_mismatch(module, package["state_dict"])
+    if mismatch:
+        raise CheckpointError(f"{source}: its weights do not fit a {name} built from its model_args "
+                              f"and head ({mismatch})")
+    return model

@@ -18,9 +18,9 @@ from dataclasses import fields
 from pathlib import Path
 
 from . import __version__, options
-from .ablation_config import AblationConfig
+from .ablation_options import AblationConfig
 from .errors import fail, run_cli
-from .names import METRICS, choose_each
+from .choices import METRICS, choose_each
 from .separate_options import MIN_CHUNK_SECONDS, SeparateOptions
 
 
@@ -140,7 +140,7 @@ def ablate_mixture(paths, mixture_path, config: AblationConfig, sample_rate: int
         AudioError: an unreadable or too short file, a mixture file that does
             not follow ``config.mix``, linearly dependent sources.
     """
-    from . import ablation, mask_stats
+    from . import ablation, adjacent_bins
     from .audio import AudioError
 
     start = time.perf_counter()
@@ -149,7 +149,7 @@ def ablate_mixture(paths, mixture_path, config: AblationConfig, sample_rate: int
         rows = ablation.score_mixture(sources, config, mixture)
     except ValueError as err:
         raise AudioError(f"{', '.join(map(str, paths))}: {err}") from None
-    stats = (mask_stats.mask_statistics(sources, config.masks, config.n_fft, config.hop, config.window,
+    stats = (adjacent_bins.mask_statistics(sources, config.masks, config.n_fft, config.hop, config.window,
                                         config.mix, mixture) if with_stats else None)
     return rows, stats, rate, notes, time.perf_counter() - start
 
@@ -194,7 +194,7 @@ def ablate_mixtures(jobs: list[tuple], n_processes: int) -> list[tuple]:
 
 
 def run_ablate(args: argparse.Namespace) -> int:
-    from . import ablation, device, mask_stats
+    from . import ablation, adjacent_bins, device
     from .ablation_page import ablation_page
     from .atomic import output_folder
     from .audio import AudioError
@@ -249,7 +249,7 @@ def run_ablate(args: argparse.Namespace) -> int:
         ablation_page(args.out, config, meta, examples, rows, per_mixture)
     print(table, end="")
     if args.stats:
-        print("\n" + mask_stats.write_statistics(args.out, [stats for _, stats, *_ in results], meta), end="")
+        print("\n" + adjacent_bins.write_statistics(args.out, [stats for _, stats, *_ in results], meta), end="")
     if len(results) > 1:
         each = sum(seconds for *_, seconds in results) / len(results)
         print(f"scored {len(results)} mixtures in {wall:.1f} s ({each:.2f} s per mixture in each of "

@@ -3,10 +3,10 @@
 A user error is something the user gave that cannot be used: a missing or
 unreadable file, a bad option or config value. It is a :class:`UserError`
 (a ``ValueError``) whose message is one line naming the file or option:
-:class:`bssmask.config.ConfigError`, :class:`bssmask.checkpoint.CheckpointError`,
+:class:`bssmask.recipe_config.ConfigError`, :class:`bssmask.checkpoint.CheckpointError`,
 :class:`bssmask.checkpoint.PretrainedError`, :class:`bssmask.audio.AudioError`,
 :class:`bssmask.data.librimix.DataError` and
-:class:`bssmask.data.corpus_config.CorpusError` are its kinds. A
+:class:`bssmask.data.corpus_options.CorpusError` are its kinds. A
 :class:`RunError` is a run that started and failed (a non-finite training
 loss, a failed job of the report).
 

@@ -61,7 +61,7 @@ import torch
 from torch import nn
 
 from . import masks
-from .names import choose
+from .choices import choose
 
 __all__ = [
     "HEADS", "HEAD_TYPES", "BOUND_TYPES", "MaskHead", "RealMaskHead", "BinaryMaskHead", "ComplexMaskHead", "head_class",

@@ -15,7 +15,7 @@ The page reads without JavaScript: the tables are plain HTML; the script only
 turns each header of a ``sortable`` table into a button that sorts by it.
 
 :func:`bssmask.ablation_page.ablation_page` (``bssmask ablate --html``) and the
-recipes' report (:mod:`bssmask.recipe.report`) assemble their pages
+recipes' report (:mod:`bssmask.experiment.report`) assemble their pages
 from these parts (:class:`Assets`, :func:`table`, :func:`write_page`).
 
 Size budget (checked by ``tests/test_listening.py``): at most

@@ -54,7 +54,7 @@ from asteroid.losses import PITLossWrapper, pairwise_neg_sisdr
 from torch import nn
 
 from . import heads, masks
-from .names import choose
+from .choices import choose
 
 __all__ = [
     "LOSSES",

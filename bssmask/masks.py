@@ -20,7 +20,7 @@ read both from it.
 
 Masks in Asteroid's format (real ``[B, n_src, F, T]``, complex
 ``[B, n_src, 2F, T]``) come from :meth:`MaskKind.oracle_tf`; the conversions,
-the guarded division and the cIRM compression are in :mod:`bssmask.tf` (and
+the guarded division and the cIRM compression are in :mod:`bssmask.complex_tf` (and
 importable from here).
 
 Divisions are guarded. Where the denominator of a bin is zero (or below
@@ -47,8 +47,8 @@ from __future__ import annotations
 
 import torch
 
-from .names import choose
-from .tf import (apply_tf, check_compression, clip_magnitude, compress_cirm, decompress_cirm, from_asteroid,
+from .choices import choose
+from .complex_tf import (apply_tf, check_compression, clip_magnitude, compress_cirm, decompress_cirm, from_asteroid,
                  magnitude_tf, safe_ratio, to_asteroid, zero_floor)
 
 __all__ = [

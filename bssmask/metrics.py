@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from fast_bss_eval.torch.linalg import block_toeplitz, toeplitz
 
-from .names import METRICS, choose
+from .choices import METRICS, choose
 
 MAX_DB = 300.0
 #: Taps of BSS-Eval's distortion filter (mir_eval's and fast_bss_eval's default).

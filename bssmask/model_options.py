@@ -1,7 +1,7 @@
 """The options of :class:`bssmask.models.MaskSeparator` that a recipe config sets, importable without torch.
 
 :class:`ModelOptions` declares the ``model`` section of a recipe config
-(:data:`bssmask.config.SCHEMA`): one field per argument of
+(:data:`bssmask.recipe_config.SCHEMA`): one field per argument of
 :class:`~bssmask.models.MaskSeparator` but ``n_src`` and ``sample_rate``
 (the ``data`` section's) and ``masker_out`` (set by ``with_head``), with the
 argument's name, type and meaning, in the signature's order. The defaults are
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .names import DOWN_METHODS, SPACES, UP_METHODS
+from .choices import DOWN_METHODS, SPACES, UP_METHODS
 from .options import option
 
 #: The mask kinds registered by :mod:`bssmask.masks` (its ``KINDS`` before any :func:`~bssmask.masks.register`).

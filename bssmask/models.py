@@ -3,12 +3,12 @@
 - :class:`MaskSeparator`: an Asteroid ``BaseEncoderMaskerDecoder`` built from
   an STFT (:func:`bssmask.stft.make_stft`), any Asteroid masker by name
   (:data:`MASKERS`), a bssmask head (:mod:`bssmask.heads`) and optional
-  frequency downsampling with mask upsampling (:mod:`bssmask.resample`).
+  frequency downsampling with mask upsampling (:mod:`bssmask.freq_resample`).
   It implements the separator interface, :class:`bssmask.separator.Separator`;
   :func:`bssmask.separator.attach_head` puts a bssmask head on an existing
   Asteroid model instead.
 
-Saving and reloading, whatever the model, is :mod:`bssmask.io` (``save_model``, ``load_model``).
+Saving and reloading, whatever the model, is :mod:`bssmask.model_files` (``save_model``, ``load_model``).
 
 Data flow of :class:`MaskSeparator` (``F = n_fft // 2 + 1``, ``F' = F / factor``)::
 
@@ -30,6 +30,7 @@ Example:
 from __future__ import annotations
 
 import inspect
+import os
 
 import torch
 from asteroid import masknn
@@ -37,8 +38,8 @@ from asteroid.models.base_models import BaseEncoderMaskerDecoder, _unsqueeze_to_
 from asteroid.utils.torch_utils import pad_x_to_y
 from torch import nn
 
-from . import compat, heads, losses, masks, resample
-from .names import choose
+from . import checkpoint, compat, freq_resample, heads, losses, masks
+from .choices import choose
 from .stft import make_stft
 
 compat.int_dccrn_rnn_size()
@@ -117,10 +118,10 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
     ):
         encoder, decoder = make_stft(n_fft, hop, sample_rate, window)
         n_freq = n_fft // 2 + 1
-        resample.check_factor(n_freq, factor)
-        choose("method", method, resample.UP_METHODS)
-        choose("space", space, resample.SPACES)
-        choose("down_method", down_method, resample.DOWN_METHODS)
+        freq_resample.check_factor(n_freq, factor)
+        choose("method", method, freq_resample.UP_METHODS)
+        choose("space", space, freq_resample.SPACES)
+        choose("down_method", down_method, freq_resample.DOWN_METHODS)
         low = n_freq // factor
         rows = masker_out or (2 * low if masks.get(mask).is_complex else low)
         masker_net, masker_kwargs, in_chan = _build_masker(
@@ -146,15 +147,15 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
         """
         features = mix_tf
         if self.factor > 1:
-            low = resample.downsample(masks.from_asteroid(mix_tf), self.factor, self.down_method, self.space)
+            low = freq_resample.downsample(masks.from_asteroid(mix_tf), self.factor, self.down_method, self.space)
             features = masks.to_asteroid(low)
         z = self.head.predict(self.masker(features)).float()
         if self.factor == 1:
             return z
         if self.head.kind.is_complex:
-            full = resample.upsample(masks.from_asteroid(z), self.n_freq, self.method, self.space)
+            full = freq_resample.upsample(masks.from_asteroid(z), self.n_freq, self.method, self.space)
             return masks.to_asteroid(full)
-        return resample.upsample(z, self.n_freq, self.method, self.space)
+        return freq_resample.upsample(z, self.n_freq, self.method, self.space)
 
     def forward_masker(self, tf_rep: torch.Tensor) -> torch.Tensor:
         """Mask to apply, Asteroid format (Asteroid's hook, used by ``forward``)."""
@@ -236,7 +237,7 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_conf_or_path, **kwargs) -> "MaskSeparator":
-        """A ``MaskSeparator`` from ``serialize()`` output, through :func:`bssmask.io.load_model`.
+        """A ``MaskSeparator`` from ``serialize()`` output (:func:`bssmask.checkpoint.read_package`).
 
         Args:
             pretrained_model_conf_or_path: a ``serialize()`` dict, a file, the
@@ -245,13 +246,17 @@ class MaskSeparator(BaseEncoderMaskerDecoder):
 
         Raises:
             CheckpointError: not a file of a ``MaskSeparator`` (another model's
-                file names :func:`bssmask.io.load_model`, which loads any).
+                file names :func:`bssmask.model_files.load_model`, which loads any).
 
         Example:
             >>> model = MaskSeparator.from_pretrained(MaskSeparator(mask="irm", masker="blstm").serialize())
             >>> model.mask, model.masker_name
             ('irm', 'blstm')
         """
-        from .io import load_model  # the loader of every model file builds MaskSeparators: imported when used
-
-        return load_model(pretrained_model_conf_or_path, model_class=cls, **kwargs)
+        source, package = checkpoint.read_package(pretrained_model_conf_or_path)
+        if package["model_name"] != cls.__name__:
+            named = pretrained_model_conf_or_path
+            raise checkpoint.CheckpointError(
+                f"{os.fspath(named) if isinstance(named, (str, os.PathLike)) else source}: not a bssmask model file "
+                f"(it holds a {package['model_name']}, not a {cls.__name__}; bssmask.model_files.load_model loads it)")
+        return checkpoint.build_from_package(package, source, lambda args: (cls(**args),) * 2, **kwargs)

@@ -1,13 +1,13 @@
 """Options declared once, as dataclass fields that carry their meaning, importable without torch.
 
-An options class (:class:`~bssmask.ablation_config.AblationConfig`,
+An options class (:class:`~bssmask.ablation_options.AblationConfig`,
 :class:`~bssmask.separate_options.SeparateOptions`,
-:class:`~bssmask.data.corpus_config.CorpusConfig`,
+:class:`~bssmask.data.corpus_options.CorpusConfig`,
 :class:`~bssmask.model_options.ModelOptions`) declares each option as a field
 made by :func:`option`: its name, type and default are the field's, its
 meaning is plain text in the field's metadata, one line without a final
 period. :func:`meanings` reads them back for the command lines' help and the
-recipe config's schema (:mod:`bssmask.config`); nothing is parsed out of
+recipe config's schema (:mod:`bssmask.recipe_config`); nothing is parsed out of
 docstrings.
 
 Example:

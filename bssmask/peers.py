@@ -31,7 +31,7 @@ from asteroid.models.base_models import BaseEncoderMaskerDecoder
 from torch import nn
 
 from .models import MASKERS
-from .names import choose
+from .choices import choose
 from .separator import AsteroidSeparator
 from .stft import make_stft
 

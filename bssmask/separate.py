@@ -101,7 +101,7 @@ def separate_files(model_path, inputs, out_dir, **options) -> list[Path]:
 
     Args:
         model_path: a model file (a recipe's ``best_model.pth``, any model saved with ``serialize()``)
-            or a bundled model's name (``"default"``): :func:`bssmask.io.load_model`.
+            or a bundled model's name (``"default"``): :func:`bssmask.model_files.load_model`.
         inputs: audio files, or folders of them (:func:`audio_files`).
         out_dir: output folder (created).
         **options: :class:`~bssmask.separate_options.SeparateOptions` (``channel``,
@@ -118,7 +118,7 @@ def separate_files(model_path, inputs, out_dir, **options) -> list[Path]:
     device = devices.resolve(options.device)
     out_dir = output_folder(out_dir)
     infos = check_inputs(inputs, options.channel)
-    from .io import load_model  # Asteroid's import is slow: only when separating
+    from .model_files import load_model  # Asteroid's import is slow: only when separating
 
     model = load_model(model_path).eval().to(device)
     mixed = [info.path.name for info in infos if info.channels > 1]

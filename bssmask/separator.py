@@ -13,7 +13,7 @@
   back wrapped in an :class:`AsteroidSeparator` whose ``serialize()`` also
   records the head under :data:`HEAD_KEY`.
 
-Saving and reloading, whatever the model, is :mod:`bssmask.io` (``save_model``, ``load_model``).
+Saving and reloading, whatever the model, is :mod:`bssmask.model_files` (``save_model``, ``load_model``).
 
 Example:
     >>> from asteroid.models import DCUNet
@@ -44,7 +44,7 @@ from .models import MaskSeparator
 __all__ = ["HEAD_KEY", "Separator", "AsteroidSeparator", "HeadMasker", "attach_head"]
 
 #: Key of a ``serialize()`` package that holds an attached head's kind and options
-#: (``{"mask": ..., "options": {...}}``), for :func:`bssmask.io.load_model`.
+#: (``{"mask": ..., "options": {...}}``), for :func:`bssmask.model_files.load_model`.
 HEAD_KEY = "bssmask_head"
 
 
@@ -87,7 +87,7 @@ class Separator(Protocol):
         """A copy with a new head of kind ``mask``, the encoder and masker weights kept."""
 
     def serialize(self) -> dict:
-        """Asteroid's package (``model_name``, ``model_args``, ``state_dict``...), for :func:`bssmask.io.load_model`."""
+        """Asteroid's package (``model_name``, ``model_args``, ``state_dict``...), for :func:`bssmask.model_files.load_model`."""
 
 
 class HeadMasker(nn.Module):
@@ -297,7 +297,7 @@ def attach_head(model: BaseEncoderMaskerDecoder | AsteroidSeparator, mask: str, 
         TypeError: for models that do not mask an STFT.
 
     Its ``serialize()`` also saves the head's kind and options, and
-    :func:`bssmask.io.load_model` (or ``bssmask separate``, ``finetune.sh --pretrained``)
+    :func:`bssmask.model_files.load_model` (or ``bssmask separate``, ``finetune.sh --pretrained``)
     rebuilds the model with the same head and weights.
 
     Example:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import torch
 from asteroid_filterbanks import Decoder, Encoder, make_enc_dec, transforms
 
-from .names import WINDOWS, choose
+from .choices import WINDOWS, choose
 
 
 def make_window(name: str, n_fft: int) -> torch.Tensor:

@@ -22,7 +22,7 @@ import torch
 from bssmask.audio import load_sources
 from bssmask.data import DEFAULT_SOURCES
 from bssmask.stft import make_stft
-from bssmask import config
+from bssmask import recipe_config
 from bssmask.data import asterisk_voices
 from bssmask.data.asterisk_voices import corpus_voices
 from recipe_helpers import RECIPE, copy_recipe, run
@@ -39,7 +39,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 SKIP_VOICES = "BSSMASK_SKIP_VOICE_TESTS"
 #: Packages of the voices that stage 0 reads for the recipe's conf.yml, not installed here.
 MISSING_PACKAGES = asterisk_voices.missing_packages(
-    corpus_voices(config.corpus_config(config.load(RECIPE / "conf.yml"))))
+    corpus_voices(recipe_config.corpus_config(recipe_config.load(RECIPE / "conf.yml"))))
 #: Why the tests marked ``voices`` are skipped when the voices are missing.
 VOICES_SKIPPED = f"needs the Asterisk voices ({', '.join(MISSING_PACKAGES)} not installed)"
 #: Voice tests skipped, by file: counted from the test reports, so also in the main process of an xdist run.

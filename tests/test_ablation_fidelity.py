@@ -15,8 +15,8 @@ from bssmask import ablation, heads, masks
 from bssmask.audio import load_sources
 from bssmask.cli import main
 from bssmask.data import DEFAULT_SOURCES
-from bssmask.mask_stats import mask_statistics
-from bssmask.stats import mean_ci
+from bssmask.adjacent_bins import mask_statistics
+from bssmask.means import mean_ci
 from bssmask.stft import WINDOWS, make_stft, make_window, synthesize
 
 F2_ROW = dict(upsampled=("mask",), methods=("nearest",), spaces=("cartesian",))

@@ -85,26 +85,26 @@ def test_speed_perturbed_refuses_bad_factors(speech_pair):
 def test_a_config_written_before_speed_perturb_loads_without_it(tmp_path):
     import yaml
 
-    from bssmask import config
+    from bssmask import recipe_config
 
     recipe = Path(__file__).resolve().parents[1] / "recipes" / "asterisk2mix"
-    old = config.load(recipe / "conf.yml")
+    old = recipe_config.load(recipe / "conf.yml")
     del old["training"]["speed_perturb"]
     (tmp_path / "old.yml").write_text(yaml.safe_dump(old))
-    assert config.load(tmp_path / "old.yml")["training"]["speed_perturb"] == []
+    assert recipe_config.load(tmp_path / "old.yml")["training"]["speed_perturb"] == []
     del old["training"]["seed"]  # a key that was always there is still required
     (tmp_path / "bad.yml").write_text(yaml.safe_dump(old))
-    with pytest.raises(config.ConfigError, match="section training misses seed"):
-        config.load(tmp_path / "bad.yml")
+    with pytest.raises(recipe_config.ConfigError, match="section training misses seed"):
+        recipe_config.load(tmp_path / "bad.yml")
 
 
 def test_speed_perturbation_refuses_mixtures_with_noise():
-    from bssmask import config
-    from bssmask.recipe.build import build_loaders
+    from bssmask import recipe_config
+    from bssmask.experiment.build import build_loaders
 
     recipe = Path(__file__).resolve().parents[1] / "recipes" / "asterisk2mix"
-    conf = config.load(recipe / "conf.yml")
+    conf = recipe_config.load(recipe / "conf.yml")
     conf["training"]["speed_perturb"] = [0.9, 1.1]
     conf["data"]["task"] = "sep_noisy"
-    with pytest.raises(config.ConfigError, match="speed_perturb: only for task sep_clean .*not sep_noisy"):
+    with pytest.raises(recipe_config.ConfigError, match="speed_perturb: only for task sep_clean .*not sep_noisy"):
         build_loaders(conf)

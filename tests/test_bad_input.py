@@ -19,11 +19,11 @@ import soundfile as sf
 import torch
 from asteroid.models import DCUNet
 
-from bssmask import config
+from bssmask import recipe_config
 from bssmask.data import DEFAULT_SOURCES
 from bssmask.data.librimix import DataError, check_split, split_csv
 from bssmask.models import MaskSeparator
-from bssmask.recipe.build import build_loaders, build_test_loader
+from bssmask.experiment.build import build_loaders, build_test_loader
 from recipe_helpers import build_tiny, copy_recipe, read_rows, run, tiny_flags
 
 TINY = tiny_flags(24, 4, 3)
@@ -175,7 +175,7 @@ def test_recipe_stage_refuses_bad_data(recipe, stage, case):
     assert not (exp / "eval").exists() and not (exp / "best_model.pth").exists()
     assert not (exp / "checkpoints").exists()
     # The Python API raises the documented exception with the same message.
-    conf = config.load(recipe / "conf.yml", [recipe / "local" / "quick.yml"])
+    conf = recipe_config.load(recipe / "conf.yml", [recipe / "local" / "quick.yml"])
     conf["data"].update(valid_dir=str(recipe / "data" / "tiny" / "dev"), segment=0.5, **{key: str(split)})
     conf["training"].update(num_workers=0, batch_size=1)
     with pytest.raises(DataError, match=pattern):  # when the loader is built, or when the item is read
@@ -204,7 +204,7 @@ def test_training_refuses_a_split_without_a_batch_of_segments(recipe, case):
                f"--{key}", str(value), "--exp_dir", str(exp), expect=2)
     one_line_error(proc, "train.py", pattern)
     assert not exp.exists()
-    conf = config.load(recipe / "conf.yml", [recipe / "local" / "quick.yml"])
+    conf = recipe_config.load(recipe / "conf.yml", [recipe / "local" / "quick.yml"])
     conf["data"].update(train_dir=str(recipe / "data" / "tiny" / "dev"), segment=0.5)
     conf["training"].update(num_workers=0, batch_size=2)
     conf[section][key] = value
@@ -216,7 +216,7 @@ def test_training_refuses_a_split_without_a_batch_of_segments(recipe, case):
 def test_one_mixture_validates(recipe):
     """A validation set smaller than a batch keeps its partial batch: one mixture, one batch of one."""
     split = corrupt_split(recipe, "one_mixture", lambda rows, _: rows[:1])
-    conf = config.load(recipe / "conf.yml", [recipe / "local" / "quick.yml"])
+    conf = recipe_config.load(recipe / "conf.yml", [recipe / "local" / "quick.yml"])
     conf["data"].update(train_dir=str(recipe / "data" / "tiny" / "train"), valid_dir=str(split), segment=0.5)
     conf["training"].update(num_workers=0, batch_size=4)
     train, valid = build_loaders(conf)

@@ -13,7 +13,7 @@ from asteroid.data import LibriMix
 
 from bssmask.audio import AudioError, read_mono
 from bssmask.data import DEFAULT_SOURCES, asterisk_voices, corpus, speech
-from bssmask.data.corpus_config import ALL_SPLITS, SPLITS, CorpusConfig, CorpusError
+from bssmask.data.corpus_options import ALL_SPLITS, SPLITS, CorpusConfig, CorpusError
 from recipe_helpers import RECIPE
 
 SMALL = CorpusConfig(n_train=12, n_dev=4, n_test=4, mix_length=1.5, max_duration=5.0,

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from bssmask.data import DEFAULT_SOURCES, corpus, pseudo_voices, speech, tts_voices, voice_distance
-from bssmask.data.corpus_config import CorpusConfig, CorpusError
+from bssmask.data.corpus_options import CorpusConfig, CorpusError
 from test_corpus import HELD, SMALL, five_voices, read_csv, source_dir, speakers_of  # noqa: F401  (fixtures)
 
 #: SMALL with two pseudo-speakers of each recorded training voice.

@@ -30,15 +30,15 @@ KILL_EPOCH, KILL_BATCH = 2, 5
 KILLED_TRAIN = """
 import os, runpy, signal, sys
 import pytorch_lightning as pl
-import bssmask.recipe.build
+import bssmask.experiment.build
 
 class Kill(pl.Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if (trainer.current_epoch, batch_idx) == ({epoch}, {batch}):
             os.kill(os.getpid(), signal.SIGKILL)
 
-build = bssmask.recipe.build.build_trainer
-bssmask.recipe.build.build_trainer = lambda *a, extra_callbacks=(), **k: build(*a, extra_callbacks=[*extra_callbacks, Kill()], **k)
+build = bssmask.experiment.build.build_trainer
+bssmask.experiment.build.build_trainer = lambda *a, extra_callbacks=(), **k: build(*a, extra_callbacks=[*extra_callbacks, Kill()], **k)
 sys.argv = ["train.py", *sys.argv[1:]]
 runpy.run_path("../common/train.py", run_name="__main__")
 """

@@ -14,14 +14,14 @@ import pytorch_lightning as pl
 import torch
 from asteroid.models import DCUNet
 
-from bssmask import checkpoint, config, losses
+from bssmask import checkpoint, losses, recipe_config
 from bssmask.checkpoint import CheckpointError
 from bssmask.engine.system import SeparationSystem
-from bssmask.io import check_compatible, load_model
+from bssmask.model_files import check_compatible, load_model
 from bssmask.models import MaskSeparator
-from bssmask.recipe import finetune
-from bssmask.recipe.build import build_loaders, build_trainer
-from bssmask.recipe.finetune import FinetuneOptions
+from bssmask.experiment import finetune
+from bssmask.experiment.build import build_loaders, build_trainer
+from bssmask.experiment.head_swap import FinetuneOptions
 from bssmask.separator import attach_head
 from recipe_helpers import first_mixtures
 
@@ -29,7 +29,7 @@ from recipe_helpers import first_mixtures
 def pretrained(quick_recipe):
     """The quick corpus and the ``irm`` separator that ``./run.sh --quick true`` trained on it (report head)."""
     recipe, _ = quick_recipe
-    conf = config.load(recipe / "conf.yml", [recipe / "local" / "quick.yml"])
+    conf = recipe_config.load(recipe / "conf.yml", [recipe / "local" / "quick.yml"])
     for key in ("train_dir", "valid_dir", "test_dir"):
         conf["data"][key] = str(recipe / conf["data"][key])
     conf["training"].update(progress_bar=False, logger="none", epochs=2, half_lr=False)

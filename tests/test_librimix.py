@@ -14,7 +14,7 @@ from asteroid.data import LibriMix
 
 from bssmask.data.librimix import (DataError, FiniteItems, check_split, list_mixtures, mixture_files, read_csv,
                                    split_csv)
-from bssmask.io import load_model
+from bssmask.model_files import load_model
 from bssmask.data import asterisk_voices
 from recipe_helpers import RECIPE, copy_recipe, read_rows, run
 

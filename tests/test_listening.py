@@ -13,7 +13,7 @@ import soundfile as sf
 
 from bssmask import listening
 from bssmask.cli import main
-from bssmask.recipe import report
+from bssmask.experiment import report
 
 FAST = ["--masks", "ibm,cirm", "--methods", "nearest,bilinear", "--spaces", "cartesian", "--upsampled", "mask",
         "--n-fft", "254", "--hop", "64"]

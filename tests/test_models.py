@@ -15,7 +15,7 @@ from asteroid.models import ConvTasNet, DCCRNet, DCUNet, DPRNNTasNet
 
 from bssmask import checkpoint, losses, masks
 from bssmask.data import DEFAULT_SOURCES
-from bssmask.io import load_model
+from bssmask.model_files import load_model
 from bssmask.models import MASKERS, MaskSeparator
 from bssmask.peers import build_peer
 from bssmask.separator import AsteroidSeparator, HeadMasker, Separator, attach_head
@@ -230,7 +230,7 @@ def test_saved_after_attach_head_reloads_with_its_head(name, mixture, tmp_path):
     attach_head(copied, "cirm", bound="tanh")
     assert model.serialize()["bssmask_head"]["mask"] == "irm" and copied.serialize()["bssmask_head"]["mask"] == "cirm"
     with pytest.raises(checkpoint.CheckpointError, match=f"it holds a {name}, not a MaskSeparator; "
-                                                         "bssmask.io.load_model loads it"):
+                                                         "bssmask.model_files.load_model loads it"):
         MaskSeparator.from_pretrained(path)
 
 

@@ -9,15 +9,15 @@ from dataclasses import dataclass, fields
 import pytest
 
 from bssmask import masks, models
-from bssmask.ablation_config import AblationConfig
-from bssmask.data.corpus_config import CorpusConfig
+from bssmask.ablation_options import AblationConfig
+from bssmask.data.corpus_options import CorpusConfig
 from bssmask.model_options import MASK_KINDS, MASKER_NAMES, ModelOptions
 from bssmask.options import meanings, option
 from bssmask.separate_options import SeparateOptions
 
 
 def test_the_config_schema_and_the_parser_import_no_torch():
-    code = ("import sys\nimport bssmask.config, bssmask.cli\nbssmask.cli.build_parser()\n"
+    code = ("import sys\nimport bssmask.recipe_config, bssmask.cli\nbssmask.cli.build_parser()\n"
             "print([m for m in ('torch', 'asteroid', 'numpy') if m in sys.modules])")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr

@@ -16,7 +16,7 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from bssmask.checkpoint import load_safe
-from bssmask.data.corpus_config import ALL_SPLITS
+from bssmask.data.corpus_options import ALL_SPLITS
 from bssmask.data.librimix import split_csv
 from recipe_helpers import QUICK, RECIPE, first_mixtures, read_rows, run
 from test_listening import check_links

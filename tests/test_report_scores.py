@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from bssmask import config, heads
+from bssmask import heads, recipe_config
 from bssmask.data import DEFAULT_SOURCES
 from bssmask.errors import RunError
-from bssmask.recipe import report, runner
+from bssmask.experiment import report, runner
 from recipe_helpers import COMMON, RECIPE, run
 
 
@@ -48,7 +48,7 @@ def test_scores_of_one_seed_without_held_out_sets():
     ("iam", {}, "IdealAmplitudeMask(max=1.0)"),
 ])
 def test_oracle_config_holds_the_kind_the_head_trains(mask, options, kind):
-    conf = config.load(RECIPE / "conf.yml")
+    conf = recipe_config.load(RECIPE / "conf.yml")
     conf["model"].update(mask=mask, mask_options=options)
     abl = report.oracle_config(conf)
     assert repr(abl.masks[0]) == kind == repr(heads.get(mask, 8, 4, 2, **options).kind)
@@ -74,7 +74,7 @@ def test_seed_heads_train_every_seed_and_the_other_heads_their_first(tmp_path, m
     monkeypatch.setattr(report.runner, "run_all", run_all)
     monkeypatch.setattr(report, "oracle_scores", lambda abl, mixtures, rate: {"si_sdr": 12.0, "sdr": 13.0})
     dirs = [f"--{key}" for key in ("test_dir", "test_unseen_dir", "dev_unseen_dir", "test_same_dir")]
-    conf, _ = config.parse_args(["--conf", str(RECIPE / "conf.yml"),
+    conf, _ = recipe_config.parse_args(["--conf", str(RECIPE / "conf.yml"),
                                  *[arg for flag in dirs for arg in (flag, str(test_dir))],
                                  "--seeds", "[0, 1, 2]", "--seed_heads", "[cirm, psm]"])
     report.report(conf, tmp_path / "exp")
@@ -95,7 +95,7 @@ def test_seed_heads_train_every_seed_and_the_other_heads_their_first(tmp_path, m
 def test_a_failed_run_names_the_run_its_job_exit_code_and_log(tmp_path):
     """The report's runs call training in processes of their own: a user error there is one line in the job's log,
     and the report's error names the run, the job, its exit code and that log."""
-    conf = config.load(RECIPE / "conf.yml")
+    conf = recipe_config.load(RECIPE / "conf.yml")
     conf["data"]["train_dir"] = str(tmp_path / "nowhere")
     runs = {name: runner.Run(f"head {name}", conf, tmp_path / name) for name in ("a", "b")}
     with pytest.raises(RunError) as error:

@@ -13,7 +13,7 @@ from bssmask import metrics
 from bssmask.engine.callbacks import GatherRows
 from bssmask.engine.scoring import EVAL_METRICS, score_separation
 from bssmask.engine.system import SeparationSystem
-from bssmask.recipe.evaluate import summarize
+from bssmask.experiment.evaluate import summarize
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import torch
 from bssmask import separate, stream
 from bssmask.audio import AudioError, resample
 from bssmask.data import DEFAULT_SOURCES
-from bssmask.io import load_model
+from bssmask.model_files import load_model
 from bssmask.metrics import si_sdr
 from test_separate import model_file  # noqa: F401  (the fixture: a small random BLSTM model file)
 

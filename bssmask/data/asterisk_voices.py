@@ -14,7 +14,7 @@ of each voice, by voice, as :func:`bssmask.data.corpus.build` takes them;
 Example:
     >>> missing_packages(["june", "armelle"], root="/nowhere")
     ['asterisk-core-sounds-fr-wav', 'asterisk-prompt-fr-armelle']
-    >>> from bssmask.data.corpus_config import CorpusConfig
+    >>> from bssmask.data.corpus_options import CorpusConfig
     >>> corpus_voices(CorpusConfig(voices=("june", "carlo"), test_unseen_voices=("menardi",)))
     ('june', 'carlo', 'menardi')
 """
@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bssmask.data.corpus_config import CorpusError
+from bssmask.data.corpus_options import CorpusError
 
 ASTERISK_ROOT = Path("/usr/share/asterisk/sounds")
 KTUBERLING_ROOT = Path("/usr/share/ktuberling/sounds")

@@ -4,7 +4,7 @@ Speech comes as audio files by speaker: one folder per speaker
 (:func:`bssmask.data.speech.folder_speakers`) or any other table of files
 by speaker name (the Asterisk2Mix recipe reads Debian's Asterisk prompts,
 :mod:`bssmask.data.asterisk_voices`). The options are a
-:class:`~bssmask.data.corpus_config.CorpusConfig`.
+:class:`~bssmask.data.corpus_options.CorpusConfig`.
 
 Recipe, deterministic given ``seed`` (and ``transform_seed``):
 
@@ -68,7 +68,7 @@ import soundfile as sf
 from ..atomic import atomic_folder, atomic_path, write_text
 from ..tables import to_csv
 from . import pseudo_voices
-from .corpus_config import ALL_SPLITS, SPLITS, CorpusConfig, CorpusError
+from .corpus_options import ALL_SPLITS, SPLITS, CorpusConfig, CorpusError
 from .speech import at_level, load_speaker
 
 #: Peak the written mixtures stay under.

@@ -51,7 +51,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import UserError
-from ..names import choose
+from ..choices import choose
 
 __all__ = ["DataError", "MIXTURE_COLUMNS", "TASK_FILES", "split_csv", "read_csv", "check_split", "list_mixtures",
            "mixture_files", "FiniteItems"]

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .corpus_config import CorpusError
+from .corpus_options import CorpusError
 
 #: f0 factors. The Asterisk2Mix recipe's recorded training voices have median f0s of 178 to 218 Hz (:func:`median_f0`
 #: of their training excerpts, ``recipes/asterisk2mix/local/voice_distance.py``: allison 203, june 199, carlo 178,

@@ -30,7 +30,7 @@ import soundfile as sf
 import torch
 
 from ..audio import RAW_FORMATS, AudioError, read_mono, resample
-from .corpus_config import CorpusConfig, CorpusError
+from .corpus_options import CorpusConfig, CorpusError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", *RAW_FORMATS)
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from bssmask.atomic import atomic_folder
-from bssmask.data.corpus_config import CorpusError
+from bssmask.data.corpus_options import CorpusError
 
 #: Sentences each voice speaks.
 UTTERANCES = 200

@@ -5,6 +5,6 @@
   across processes, freezing parts of a separator;
 - :mod:`bssmask.engine.scoring`: the metrics of one separated mixture.
 
-Nothing here reads a recipe config; :mod:`bssmask.recipe` builds these
+Nothing here reads a recipe config; :mod:`bssmask.experiment` builds these
 objects from one.
 """

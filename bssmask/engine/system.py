@@ -49,7 +49,7 @@ from pytorch_lightning.utilities import rank_zero_warn
 
 from ..data.epochs import EpochSampler
 from ..errors import RunError
-from ..names import choose
+from ..choices import choose
 from .scoring import reorder_to_sources, score_separation
 
 __all__ = ["NonFiniteLossError", "ON_NONFINITE", "SeparationSystem"]

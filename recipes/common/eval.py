@@ -6,7 +6,7 @@ The test sets are the config's ``test_dir`` (written to ``<exp_dir>/eval/``),
 ``<exp_dir>/eval_dev_unseen/``), ``test_same_dir`` (two utterances of one voice,
 ``<exp_dir>/eval_same/``);
 an empty folder name skips that set. Every set's files are checked before
-any is scored (:func:`bssmask.recipe.evaluate.score_sets`). Writes to ``<exp_dir>/eval/`` (the other folders hold
+any is scored (:func:`bssmask.experiment.evaluate.score_sets`). Writes to ``<exp_dir>/eval/`` (the other folders hold
 ``metrics.csv`` and ``summary.json`` of the same shape):
 
 - ``metrics.csv``: one row per test mixture: SDR, SI-SDR, SIR, SAR (dB),
@@ -17,13 +17,13 @@ any is scored (:func:`bssmask.recipe.evaluate.score_sets`). Writes to ``<exp_dir
   improvements (``*_imp``), the number of mixtures, the config and the model file;
 - ``examples/<mixture_ID>/``: mixture, sources and estimates of the first
   ``n_save_ex`` test mixtures as wav files (also in ``eval_unseen/`` and ``eval_same/``,
-  :func:`bssmask.recipe.evaluate.save_examples`), which the report's listening page plays;
+  :func:`bssmask.experiment.evaluate.save_examples`), which the report's listening page plays;
 - ``masks.png``: the first example's mixture spectrogram with its estimated
   and oracle masks.
 
 With several devices (``--devices 2``) the test set is split across the
 processes and the rows gathered, each mixture once; process 0 writes.
-The scoring is :func:`bssmask.recipe.evaluate.evaluate`.
+The scoring is :func:`bssmask.experiment.evaluate.evaluate`.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bssmask import config
+from bssmask import recipe_config
 from bssmask.errors import entry_point
-from bssmask.recipe.evaluate import evaluate
+from bssmask.experiment.evaluate import evaluate
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -43,7 +43,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 @entry_point("eval.py")
 def main(argv=None) -> int:
-    conf, args = config.parse_args(argv, __doc__.splitlines()[0], add_options)
+    conf, args = recipe_config.parse_args(argv, __doc__.splitlines()[0], add_options)
     evaluate(conf, args.exp_dir, args.model)
     return 0
 

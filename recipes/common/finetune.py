@@ -17,9 +17,9 @@ import sys
 import bssmask  # noqa: F401  (before Lightning: bssmask.compat quiets the warning its import prints)
 import pytorch_lightning as pl
 
-from bssmask import config
+from bssmask import recipe_config
 from bssmask.errors import entry_point
-from bssmask.recipe import finetune
+from bssmask.experiment import finetune
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -36,8 +36,8 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 @entry_point("finetune.py")
 def main(argv=None) -> int:
-    conf, args = config.parse_args(argv, __doc__.splitlines()[0], add_options)
-    config.require(conf, "data", "model", "loss", "optim", "training", "trainer")
+    conf, args = recipe_config.parse_args(argv, __doc__.splitlines()[0], add_options)
+    recipe_config.require(conf, "data", "model", "loss", "optim", "training", "trainer")
     if args.freeze_epochs != "all" and not args.freeze_epochs.isdigit():
         raise ValueError(f"--freeze_epochs: expected a number of epochs or 'all', got {args.freeze_epochs!r}")
     pl.seed_everything(conf["training"]["seed"], workers=True, verbose=False)

@@ -5,7 +5,7 @@ config's optimizer, learning-rate schedule, batch size and seed, the
 ``sisdr`` loss with PIT, for a wall-clock budget (Lightning's ``max_time``;
 early stopping as configured); the weights at the end of the budget are
 scored on the test sets as ``eval.py`` scores a head
-(:func:`bssmask.recipe.training.train_and_score_peer`). Writes to
+(:func:`bssmask.experiment.training.train_and_score_peer`). Writes to
 ``<exp_dir>``: ``peer_model.pth`` (``{"peer", "options", "state_dict",
 "training"}``), ``conf.yml``, ``checkpoints/``, ``logs/``, and
 ``eval/``, ``eval_unseen/``, ``eval_dev_unseen/``, ``eval_same/`` (``metrics.csv``,
@@ -17,9 +17,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bssmask import config
+from bssmask import recipe_config
 from bssmask.errors import entry_point
-from bssmask.recipe.training import train_and_score_peer
+from bssmask.experiment.training import train_and_score_peer
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +29,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 @entry_point("peer.py")
 def main(argv=None) -> int:
-    conf, args = config.parse_args(argv, __doc__.splitlines()[0], add_options)
+    conf, args = recipe_config.parse_args(argv, __doc__.splitlines()[0], add_options)
     train_and_score_peer(conf, args.exp_dir, args.peer)
     return 0
 

@@ -3,7 +3,7 @@ next to Asteroid's own separators (``report.peers``).
 
 Writes ``<exp_dir>/report/report.{md,csv,json,png}`` and the listening page
 ``<exp_dir>/report/index.html``, and prints the table: what it holds, where
-each run trains and how runs share the CPU is :mod:`bssmask.recipe.report`.
+each run trains and how runs share the CPU is :mod:`bssmask.experiment.report`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bssmask import config
+from bssmask import recipe_config
 from bssmask.errors import entry_point
-from bssmask.recipe.report import report
+from bssmask.experiment.report import report
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +22,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 @entry_point("report.py")
 def main(argv=None) -> int:
-    conf, args = config.parse_args(argv, __doc__.splitlines()[0], add_options)
+    conf, args = recipe_config.parse_args(argv, __doc__.splitlines()[0], add_options)
     print(report(conf, args.exp_dir)["md"].read_text(), end="")
     return 0
 

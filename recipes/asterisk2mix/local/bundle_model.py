@@ -4,7 +4,7 @@ Run after ``./run.sh --stage 0 --stop_stage 2`` (training and evaluation)::
 
     python local/bundle_model.py --exp_dir exp/default --name default
 
-The model file keeps what :func:`bssmask.io.load_model` needs (class,
+The model file keeps what :func:`bssmask.model_files.load_model` needs (class,
 arguments, float32 weights) and the training record (epochs, best
 validation loss, config); checkpoint paths and anything else are dropped.
 The card states the command, the training voices and their licenses, and
@@ -26,7 +26,7 @@ from bssmask import __version__
 from bssmask.atomic import write_text
 from bssmask.checkpoint import PRETRAINED_DIR, CheckpointError, load_safe
 from bssmask.errors import entry_point
-from bssmask.io import save_package
+from bssmask.model_files import save_package
 
 #: Voices of the Asterisk2Mix corpus: who recorded them, which prompts, under which license
 #: (``/usr/share/doc/asterisk-core-sounds-*/copyright`` and the prompt packages' copyright files).

@@ -22,7 +22,7 @@ import argparse
 import json
 import sys
 
-from bssmask import config
+from bssmask import recipe_config
 from bssmask.data import corpus, speech, tts_voices
 from bssmask.data.asterisk_voices import asterisk_speakers, corpus_voices, missing_packages
 from bssmask.errors import entry_point
@@ -42,9 +42,9 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 @entry_point("prepare_data.py")
 def main(argv=None) -> int:
-    conf, args = config.parse_args(argv, __doc__.splitlines()[0], add_options)
-    config.require(conf, "corpus", "data")
-    corpus_conf = config.corpus_config(conf)
+    conf, args = recipe_config.parse_args(argv, __doc__.splitlines()[0], add_options)
+    recipe_config.require(conf, "corpus", "data")
+    corpus_conf = recipe_config.corpus_config(conf)
     corpus_conf.validate()
     voices = corpus_voices(corpus_conf)
     if args.missing_packages == "true":
@@ -53,7 +53,7 @@ def main(argv=None) -> int:
         return 0
     unset = [SPLIT_DIRS[split] for split in corpus_conf.splits() if not conf["data"][SPLIT_DIRS[split]]]
     if unset:
-        raise config.ConfigError(f"data: {', '.join(unset)} empty, but the corpus options ask for that split")
+        raise recipe_config.ConfigError(f"data: {', '.join(unset)} empty, but the corpus options ask for that split")
     speakers = speech.folder_speakers(args.source_dir) if args.source_dir else asterisk_speakers(voices)
     speakers.update(tts_voices.synthesize(corpus_conf.synthetic_voices, f"{args.storage_dir}/tts"))
     metadata = corpus.build(speakers, f"{args.storage_dir}/Asterisk2Mix", corpus_conf,

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bssmask import config
+from bssmask import recipe_config
 from bssmask.data import corpus
 from bssmask.errors import UserError, entry_point
 
@@ -30,7 +30,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 @entry_point("prepare_data.py")
 def main(argv=None) -> int:
-    conf, args = config.parse_args(argv, __doc__.splitlines()[0], add_options)
+    conf, args = recipe_config.parse_args(argv, __doc__.splitlines()[0], add_options)
     data = conf["data"]
     metadata = (Path(args.storage_dir) / f"Libri{data['n_src']}Mix" / f"wav{data['sample_rate'] // 1000}k"
                 / args.mode / "metadata")

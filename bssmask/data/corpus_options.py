@@ -7,7 +7,7 @@ Example:
     >>> CorpusConfig(split=(0.5, 0.5, 0.5)).validate()
     Traceback (most recent call last):
     ...
-    bssmask.data.corpus_config.CorpusError: split must be three positive fractions summing to 1, got [0.5, 0.5, 0.5]
+    bssmask.data.corpus_options.CorpusError: split must be three positive fractions summing to 1, got [0.5, 0.5, 0.5]
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ class CorpusConfig:
 
     The defaults are the library's, for a corpus built without options. A
     recipe's ``corpus`` section sets its own values of every option but
-    ``sample_rate``, the ``data`` section's (:func:`bssmask.config.corpus_config`);
+    ``sample_rate``, the ``data`` section's (:func:`bssmask.recipe_config.corpus_config`);
     the Asterisk2Mix recipe's ``conf.yml``, for one, asks for more training
     mixtures than ``n_train``'s default.
 
-    Each field's meaning is the help of its config key (:data:`bssmask.config.SCHEMA`).
+    Each field's meaning is the help of its config key (:data:`bssmask.recipe_config.SCHEMA`).
     """
 
     sample_rate: int = option(8000, "rate of the written files (Hz)")

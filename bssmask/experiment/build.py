@@ -1,7 +1,7 @@
-"""Objects of a recipe config (:mod:`bssmask.config`): model, loss, data loaders, optimizer, system, Trainer.
+"""Objects of a recipe config (:mod:`bssmask.recipe_config`): model, loss, data loaders, optimizer, system, Trainer.
 
 The one place that turns the config's sections into library objects (but
-the corpus builder's options, :func:`bssmask.config.corpus_config`, which
+the corpus builder's options, :func:`bssmask.recipe_config.corpus_config`, which
 the data stage builds without importing Lightning):
 
 - :func:`build_model`, :func:`build_loss`: the separator of ``model`` at
@@ -34,14 +34,14 @@ from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from torch.optim.lr_scheduler import MultiStepLR, ReduceLROnPlateau
 from torch.utils.data import DataLoader
 
-from ..config import ConfigError
+from ..recipe_config import ConfigError
 from ..data.augment import SpeedPerturbed
 from ..data.epochs import EpochSampler, SeededExcerpts
 from ..data.librimix import FiniteItems, check_split
 from ..engine.callbacks import SeedEachEpoch
 from ..engine.system import SeparationSystem
 from ..models import MaskSeparator
-from ..names import choose
+from ..choices import choose
 
 __all__ = ["build_model", "build_loss", "build_loaders", "build_test_loader", "halving_scheduler",
            "peer_options", "build_optimization", "build_system", "strategy_for", "build_trainer"]

@@ -1,7 +1,7 @@
 """The option names of the core modules, importable without torch.
 
 The command line lists them in its help and checks them before any heavy
-import; :mod:`bssmask.resample`, :mod:`bssmask.stft` and
+import; :mod:`bssmask.freq_resample`, :mod:`bssmask.stft` and
 :mod:`bssmask.metrics` use and re-export them.
 
 Example:
@@ -9,9 +9,9 @@ Example:
     ('keep', 'nearest', 'bilinear', 'bicubic')
 """
 
-#: Frequency upsampling methods (:func:`bssmask.resample.upsample`).
+#: Frequency upsampling methods (:func:`bssmask.freq_resample.upsample`).
 UP_METHODS = ("nearest", "bilinear", "bicubic")
-#: Frequency downsampling methods: every k-th bin, or an interpolation (:func:`bssmask.resample.downsample`).
+#: Frequency downsampling methods: every k-th bin, or an interpolation (:func:`bssmask.freq_resample.downsample`).
 DOWN_METHODS = ("keep",) + UP_METHODS
 #: Spaces in which complex values are interpolated.
 SPACES = ("cartesian", "polar", "phasor")

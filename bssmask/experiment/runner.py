@@ -1,11 +1,11 @@
 """The report's runs: each config trained and scored by the library's functions, several at a time, once.
 
 A :class:`Run` is a config and the folder it trains and scores in: a head
-runs the job ``train.py`` (:func:`bssmask.recipe.training.train`) then
-``eval.py`` (:func:`bssmask.recipe.evaluate.evaluate`), a peer (a name of
-``report.peers``) ``peer.py`` (:func:`bssmask.recipe.training.train_and_score_peer`):
+runs the job ``train.py`` (:func:`bssmask.experiment.training.train`) then
+``eval.py`` (:func:`bssmask.experiment.evaluate.evaluate`), a peer (a name of
+``report.peers``) ``peer.py`` (:func:`bssmask.experiment.training.train_and_score_peer`):
 the recipes' scripts of those names run the same functions. Each job is a process of its
-own, ``python -m bssmask.recipe.runner JOB CONF RUN_DIR [PEER]``
+own, ``python -m bssmask.experiment.runner JOB CONF RUN_DIR [PEER]``
 (:func:`run_job`), which Lightning's DDP starts again once per device. What
 a folder already holds for the same config (:func:`same_run`: every section
 that decides the trained model and its scores) is kept. :func:`run_all`
@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import config
+from .. import recipe_config
 from ..errors import RunError, run_cli
 from .evaluate import evaluate, test_sets
 from .training import train, train_and_score_peer
@@ -63,8 +63,8 @@ def same_run(conf_a: dict, conf_b: dict) -> bool:
 def _stored_conf(run_dir: Path):
     path = run_dir / "conf.yml"
     try:
-        return config.load(path) if path.is_file() else None
-    except config.ConfigError:
+        return recipe_config.load(path) if path.is_file() else None
+    except recipe_config.ConfigError:
         return None
 
 
@@ -86,7 +86,7 @@ def run_job(argv: list[str]) -> int:
     job, conf_file, run_dir, *peer = argv
 
     def main() -> int:
-        JOBS[job](config.load(conf_file), Path(run_dir), peer[0] if peer else None)
+        JOBS[job](recipe_config.load(conf_file), Path(run_dir), peer[0] if peer else None)
         return 0
 
     return run_cli(job, main)
@@ -121,7 +121,7 @@ def train_and_evaluate(conf: dict, run_dir: Path, env: dict | None = None, log: 
     else:
         names = ([] if trained else ["train.py"]) + ([] if evaluated else ["eval.py"])
     if names:
-        config.dump(conf, conf_file)
+        recipe_config.dump(conf, conf_file)
     for job in names:
         command = [sys.executable, "-m", __name__, job, str(conf_file), str(run_dir), *([peer] if peer else [])]
         if log:

@@ -4,18 +4,18 @@ A user holding a trained separator (a recipe's ``best_model.pth``, or an
 Asteroid ``DCUNet``, ``DCCRNet``, ``DPRNNTasNet``... saved with
 ``serialize()``) swaps what it predicts and trains on:
 
-1. :func:`bssmask.io.load_model` loads it without executing code from
+1. :func:`bssmask.model_files.load_model` loads it without executing code from
    the file, with its bssmask head if :func:`~bssmask.separator.attach_head`
    gave it one; a hub id works only when the machine is online (one-line
    error otherwise);
-2. :func:`bssmask.io.check_compatible` refuses a model whose sample rate or number of
+2. :func:`bssmask.model_files.check_compatible` refuses a model whose sample rate or number of
    sources does not match the data;
 3. the separator's ``with_head`` (:class:`bssmask.separator.Separator`) puts
    a head of another kind on a copy, keeping the encoder and masker weights;
    its ``criterion`` is the loss (Asteroid models other than ``MaskSeparator``
    train with the time-domain loss, in float32);
 4. :func:`finetune` scores the test set before, trains with the recipe's
-   Trainer (:func:`bssmask.recipe.build.build_trainer`: devices, DDP, resume)
+   Trainer (:func:`bssmask.experiment.build.build_trainer`: devices, DDP, resume)
    while :class:`~bssmask.engine.callbacks.FreezeParts` holds the encoder
    and/or masker still, then scores the test set after.
 
@@ -36,11 +36,11 @@ from pathlib import Path
 
 from .. import tables
 from ..engine.callbacks import FreezeParts
-from ..io import check_compatible, load_model
-from ..names import choose
+from ..model_files import check_compatible, load_model
+from ..choices import choose
 from ..separator import Separator
 from .build import build_system, build_trainer
-from .checkpoints import check_resumable, export_best, last_checkpoint
+from .training import check_resumable, export_best, last_checkpoint
 from .evaluate import predict_rows, summarize
 
 #: What ``freeze`` may hold still: the encoder, the encoder and the masker, nothing.
@@ -87,9 +87,9 @@ def finetune(pretrained, conf: dict, exp_dir, options: FinetuneOptions, callback
     """Swap the head of a pretrained separator, fine-tune it and score the test set before and after.
 
     Args:
-        pretrained: a file, bundled model or hub id (online) for :func:`bssmask.io.load_model`,
+        pretrained: a file, bundled model or hub id (online) for :func:`bssmask.model_files.load_model`,
             or a separator (:class:`bssmask.separator.Separator`).
-        conf: a recipe config (:mod:`bssmask.config`): data, optim, training, trainer.
+        conf: a recipe config (:mod:`bssmask.recipe_config`): data, optim, training, trainer.
         exp_dir: output folder: ``checkpoints/``, ``logs/``, ``finetuned_model.pth``,
             ``finetune/metrics_{pretrained,swapped,finetuned}.csv`` and ``finetune/summary.json``.
         options: the new head, its loss, what is frozen, whether to resume.

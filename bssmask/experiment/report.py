@@ -12,7 +12,7 @@ seed) or ``<exp_dir>/heads/<name>-seed<k>/`` (training, then evaluation,
 each skipped when its result exists for the same config).
 Each peer (:mod:`bssmask.peers`) trains for ``report.peer_minutes`` of
 wall-clock time and is scored the same way in ``<exp_dir>/peers/<name>/``.
-Runs go ``report.jobs`` at a time (:mod:`bssmask.recipe.runner`):
+Runs go ``report.jobs`` at a time (:mod:`bssmask.experiment.runner`):
 with several jobs each gets its share of the CPU threads (``OMP_NUM_THREADS``,
 unless set) and writes its output to ``<run>/{train,eval,peer}.log``. Next to each head,
 the oracle of the same mask kind (with its options, e.g. the PSM range) at
@@ -35,7 +35,7 @@ peer's estimates as players. It opens from disk with no network.
 
 Example (the recipes' ``report.py``, from ``recipes/asterisk2mix``)::
 
-    conf = config.load("conf.yml", ["local/quick.yml"])
+    conf = recipe_config.load("conf.yml", ["local/quick.yml"])
     paths = report(conf, "exp/quick")   # trains and scores what is not done yet
     print(paths["md"].read_text())
 
@@ -57,7 +57,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from .. import ablation, config, heads, listening, masks, tables
+from .. import ablation, heads, listening, masks, recipe_config, tables
 from ..audio import load_sources
 from ..data.librimix import list_mixtures, split_csv
 from . import runner
@@ -88,15 +88,15 @@ LISTENED = {"eval": "test: seen voices", "eval_unseen": "test_unseen: held-out v
 def head_config(conf: dict, name: str, overrides) -> dict:
     """``conf`` with a head's overrides applied to its ``model`` and ``loss`` sections."""
     if not isinstance(overrides, dict):
-        raise config.ConfigError(f"report.heads.{name}: expected a mapping of model/loss keys")
+        raise recipe_config.ConfigError(f"report.heads.{name}: expected a mapping of model/loss keys")
     sections = {}
     for key, value in overrides.items():
-        section = config.KEY_SECTION.get(key)
+        section = recipe_config.KEY_SECTION.get(key)
         if section not in OVERRIDABLE:
-            valid = ", ".join(k for s in OVERRIDABLE for k in config.SCHEMA[s])
-            raise config.ConfigError(f"report.heads.{name}: cannot override {key!r}; valid keys: {valid}")
+            valid = ", ".join(k for s in OVERRIDABLE for k in recipe_config.SCHEMA[s])
+            raise recipe_config.ConfigError(f"report.heads.{name}: cannot override {key!r}; valid keys: {valid}")
         sections.setdefault(section, {})[key] = value
-    return config.merge(conf, config.validate(sections, f"report.heads.{name}", partial=True))
+    return recipe_config.merge(conf, recipe_config.validate(sections, f"report.heads.{name}", partial=True))
 
 
 def scores(summaries: list[dict[str, dict]]) -> dict:
@@ -199,7 +199,7 @@ def write_listening(out_dir: Path, rows: list[dict], preamble: str, facts: dict[
 
 def seed_config(conf: dict, seed: int) -> dict:
     """``conf`` trained with ``seed``."""
-    return config.merge(conf, {"training": {"seed": seed}})
+    return recipe_config.merge(conf, {"training": {"seed": seed}})
 
 
 def report(conf: dict, exp_dir: str | Path) -> dict[str, Path]:
@@ -213,29 +213,29 @@ def report(conf: dict, exp_dir: str | Path) -> dict[str, Path]:
         ConfigError: a bad ``report`` section (no head, bad seeds, unknown
             seed heads or peers), a head override of another key, a bad oracle grid.
         ValueError, OSError: a missing or bad test set (nothing trained).
-        RunError: a run failed (:func:`bssmask.recipe.runner.run_all`).
+        RunError: a run failed (:func:`bssmask.experiment.runner.run_all`).
     """
     exp_dir = Path(exp_dir)
-    config.require(conf, "data", "model", "loss", "report", "eval")
+    recipe_config.require(conf, "data", "model", "loss", "report", "eval")
     report_conf = conf["report"]
     variants = {name: head_config(conf, name, overrides) for name, overrides in report_conf["heads"].items()}
     if not variants:
-        raise config.ConfigError("report.heads: no head to train")
+        raise recipe_config.ConfigError("report.heads: no head to train")
     seeds = report_conf["seeds"]
     if not seeds or not all(isinstance(seed, int) and not isinstance(seed, bool) for seed in seeds) \
             or len(set(seeds)) < len(seeds):
-        raise config.ConfigError(f"report.seeds: expected distinct integers, got {seeds!r}")
+        raise recipe_config.ConfigError(f"report.seeds: expected distinct integers, got {seeds!r}")
     unknown = [name for name in report_conf["seed_heads"] if name not in variants]
     if unknown:
-        raise config.ConfigError(f"report.seed_heads: {', '.join(map(str, unknown))} not among report.heads "
+        raise recipe_config.ConfigError(f"report.seed_heads: {', '.join(map(str, unknown))} not among report.heads "
                                  f"({', '.join(variants)})")
     head_seeds = {name: seeds if not report_conf["seed_heads"] or name in report_conf["seed_heads"] else seeds[:1]
                   for name in variants}
     for name, spec in report_conf["peers"].items():
         if not isinstance(spec, dict) or "peer" not in spec:
-            raise config.ConfigError(f"report.peers.{name}: expected a mapping with a 'peer' key")
+            raise recipe_config.ConfigError(f"report.peers.{name}: expected a mapping with a 'peer' key")
     if report_conf["peers"] and report_conf["peer_minutes"] <= 0:
-        raise config.ConfigError(f"report.peer_minutes: expected > 0, got {report_conf['peer_minutes']}")
+        raise recipe_config.ConfigError(f"report.peer_minutes: expected > 0, got {report_conf['peer_minutes']}")
     test_csv = split_csv(conf["data"]["test_dir"], conf["data"]["task"])
     mixtures = list_mixtures(test_csv)
     for set_conf in test_sets(conf).values():

@@ -114,7 +114,7 @@ def write_statistics(out_dir, per_mixture: list[list[dict]], meta: dict) -> str:
     preamble = (
         f"Mask statistics across adjacent frequency bins: n_fft {meta['n_fft']}, hop {meta['hop']}, "
         f"{meta['window']} window, mix = {meta['mix']}, {len(per_mixture)} mixture(s) "
-        "(bssmask.mask_stats: correlation of adjacent mixture bins and of adjacent mask values; "
+        "(bssmask.adjacent_bins: correlation of adjacent mixture bins and of adjacent mask values; "
         "share of bins with |M| > 1, of the source energy there, and of the neighbour-copy error there).\n\n"
     )
     paths = tables.write_table(out_dir, "mask_stats", rows, columns, meta, preamble, spread_suffix="_ci")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bssmask.names import METRICS, WINDOWS, choose, choose_each
+from bssmask.choices import METRICS, WINDOWS, choose, choose_each
 
 
 def test_choose_returns_an_allowed_value_and_names_a_bad_one():

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .names import DOWN_METHODS, METRICS, SPACES, UP_METHODS, WINDOWS, choose, choose_each
+from .choices import DOWN_METHODS, METRICS, SPACES, UP_METHODS, WINDOWS, choose, choose_each
 from .options import option
 
 #: How the mixture is made: the sources' sum or mean, or a given file.
@@ -57,7 +57,7 @@ class AblationConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad option."""
-        from . import masks, resample
+        from . import freq_resample, masks
         from .stft import make_stft
 
         for name in self.masks:
@@ -73,7 +73,7 @@ class AblationConfig:
             raise ValueError("masks: give at least one mask kind")
         make_stft(self.n_fft, self.hop)
         try:
-            resample.check_factor(self.n_fft // 2 + 1, self.factor)
+            freq_resample.check_factor(self.n_fft // 2 + 1, self.factor)
         except ValueError as err:
             raise ValueError(f"factor: {err} (n_fft={self.n_fft})") from None
 

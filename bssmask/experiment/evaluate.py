@@ -2,7 +2,7 @@
 
 - :func:`predict_rows`: every test mixture of a config scored
   (:func:`~bssmask.engine.scoring.score_separation`), split across the
-  config's devices by the Trainer of :func:`~bssmask.recipe.build.build_trainer`;
+  config's devices by the Trainer of :func:`~bssmask.experiment.build.build_trainer`;
 - :func:`summarize`: means over mixtures, of the input baseline and of the
   improvement;
 - :func:`test_sets`, :func:`score_sets`: the config's test sets (seen voices,
@@ -26,14 +26,14 @@ import soundfile as sf
 import torch
 from pytorch_lightning.utilities import rank_zero_only
 
-from .. import config, masks, tables
+from .. import masks, recipe_config, tables
 from ..atomic import atomic_path
 from ..engine.callbacks import GatherRows
 from ..engine.scoring import EVAL_METRICS, reorder_to_sources
 from ..engine.system import SeparationSystem
-from ..io import check_compatible
+from ..model_files import check_compatible
 from ..models import MaskSeparator
-from ..stats import nanmean
+from ..means import nanmean
 from .build import build_test_loader, build_trainer
 
 __all__ = ["COLUMNS", "TEST_SETS", "EXAMPLE_SETS", "predict_rows", "summarize", "test_sets", "score_sets",
@@ -194,7 +194,7 @@ def evaluate(conf: dict, exp_dir: str | Path, model_path: str | Path | None = No
     """
     exp_dir = Path(exp_dir)
     model_path = Path(model_path) if model_path else exp_dir / "best_model.pth"
-    config.require(conf, "data", "trainer", "training", "eval")
+    recipe_config.require(conf, "data", "trainer", "training", "eval")
     model = MaskSeparator.from_pretrained(str(model_path))
     check_compatible(model, conf["data"]["sample_rate"], conf["data"]["n_src"], str(model_path))
     first = score_and_save_examples(model, conf, exp_dir, model_path)

@@ -3,7 +3,7 @@
 A config is a dict of sections (``data``, ``model``, ...), each a dict of
 keys; :data:`SCHEMA` lists every section, key, accepted type and meaning.
 The ``corpus`` and ``model`` sections are the fields of
-:class:`~bssmask.data.corpus_config.CorpusConfig` and
+:class:`~bssmask.data.corpus_options.CorpusConfig` and
 :class:`~bssmask.model_options.ModelOptions` (the arguments of
 :class:`~bssmask.models.MaskSeparator`), with their annotated types and
 their meanings (:func:`bssmask.options.meanings`; :data:`CORPUS_KEYS`,
@@ -42,14 +42,14 @@ from types import UnionType
 import yaml
 
 from .atomic import write_text
-from .data.corpus_config import CorpusConfig
+from .data.corpus_options import CorpusConfig
 from .errors import UserError
 from .model_options import ModelOptions
 from .options import meanings
 
 NoneType = type(None)
 
-#: Config key of each :class:`~bssmask.data.corpus_config.CorpusConfig` field that the ``corpus`` section
+#: Config key of each :class:`~bssmask.data.corpus_options.CorpusConfig` field that the ``corpus`` section
 #: sets: all but ``sample_rate`` (the ``data`` section's); the corpus's ``seed`` is ``corpus_seed``, as keys
 #: are unique across sections and ``training`` has its own.
 CORPUS_KEYS = {("corpus_seed" if field.name == "seed" else field.name): field.name
@@ -241,7 +241,7 @@ def corpus_config(conf: dict) -> CorpusConfig:
     """The corpus builder's options of a recipe config: its ``corpus`` section, at the ``data`` section's rate.
 
     Lists become tuples; keys that the section lacks keep
-    :class:`~bssmask.data.corpus_config.CorpusConfig`'s defaults.
+    :class:`~bssmask.data.corpus_options.CorpusConfig`'s defaults.
 
     Example:
         >>> options = corpus_config({"corpus": {"corpus_seed": 3, "voices": ["alpha", "beta"]},
