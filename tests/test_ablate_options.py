@@ -113,7 +113,7 @@ def test_help_imports_no_torch(args):
 
 
 def test_ablate_imports_no_lightning_and_plots_only_when_writing():
-    code = ("import sys\nfrom bssmask import cli, ablation, device, mask_stats\nfrom bssmask.data import librimix\n"
+    code = ("import sys\nfrom bssmask import cli, ablation, device, adjacent_bins\nfrom bssmask.data import librimix\n"
             "print(sorted(m for m in ('pytorch_lightning', 'lightning', 'matplotlib', 'asteroid') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr
