@@ -19,7 +19,7 @@ from bssmask.checkpoint import CheckpointError
 from bssmask.engine.system import SeparationSystem
 from bssmask.model_files import check_compatible, load_model
 from bssmask.models import MaskSeparator
-from bssmask.experiment import finetune
+from bssmask.experiment import head_swap
 from bssmask.experiment.build import build_loaders, build_trainer
 from bssmask.experiment.head_swap import FinetuneOptions
 from bssmask.separator import attach_head
@@ -67,7 +67,7 @@ def test_irm_to_bounded_cirm_with_masker_frozen_first_epoch(pretrained, tmp_path
 
     record = RecordParts()
     options = FinetuneOptions(mask="cirm", mask_options={"bound": "tanh"}, freeze="masker", freeze_epochs=1)
-    summary = finetune.finetune(model_path, conf, tmp_path / "exp", options, callbacks=[record])
+    summary = head_swap.finetune(model_path, conf, tmp_path / "exp", options, callbacks=[record])
     start, after_first, after_second = record.snapshots
     # The head swap kept the pretrained masker; it did not move while frozen, then it trained.
     assert _same(start["masker"], [p for p in original.masker.parameters()])
@@ -102,7 +102,7 @@ def test_asteroid_dcunet_with_head_from_serialize_to_irm(pretrained, tmp_path):
     reloaded = load_model(path)
     assert isinstance(reloaded.model, DCUNet) and reloaded.head.kind.name == "cirm"
     record = RecordParts()
-    summary = finetune.finetune(path, conf, tmp_path / "exp", FinetuneOptions(mask="irm", freeze="masker",
+    summary = head_swap.finetune(path, conf, tmp_path / "exp", FinetuneOptions(mask="irm", freeze="masker",
                                                                               freeze_epochs=1), callbacks=[record])
     start, after_first, after_second = record.snapshots
     assert _same(start["masker"], [p for p in reloaded.trainable_parts()["masker"].parameters()])
@@ -124,7 +124,7 @@ def test_pretrained_errors_are_one_line(pretrained, tmp_path):
     with pytest.raises(checkpoint.PretrainedError, match="separates 2 sources but the data has 3"):
         check_compatible(model, 8000, 3)
     with pytest.raises(ValueError, match="leaves nothing to train"):
-        finetune.finetune(model_path, conf, tmp_path / "x", FinetuneOptions(mask="irm", freeze="masker"))
+        head_swap.finetune(model_path, conf, tmp_path / "x", FinetuneOptions(mask="irm", freeze="masker"))
 
 
 def _offline(*args, **kwargs):

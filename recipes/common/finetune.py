@@ -19,14 +19,14 @@ import pytorch_lightning as pl
 
 from bssmask import recipe_config
 from bssmask.errors import entry_point
-from bssmask.experiment import finetune
+from bssmask.experiment import head_swap
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exp_dir", required=True, help="experiment folder (exp/<tag>)")
     parser.add_argument("--pretrained", required=True,
                         help="serialize() file (a recipe's best_model.pth, an Asteroid model) or a hub id (online)")
-    parser.add_argument("--freeze", default="masker", choices=finetune.FREEZE_PARTS,
+    parser.add_argument("--freeze", default="masker", choices=head_swap.FREEZE_PARTS,
                         help="parts held still: encoder, masker (encoder and masker) or none")
     parser.add_argument("--freeze_epochs", default="1",
                         help="epochs before the frozen parts are released ('all': never)")
@@ -41,12 +41,12 @@ def main(argv=None) -> int:
     if args.freeze_epochs != "all" and not args.freeze_epochs.isdigit():
         raise ValueError(f"--freeze_epochs: expected a number of epochs or 'all', got {args.freeze_epochs!r}")
     pl.seed_everything(conf["training"]["seed"], workers=True, verbose=False)
-    options = finetune.FinetuneOptions(
+    options = head_swap.FinetuneOptions(
         mask=conf["model"]["mask"], mask_options=conf["model"]["mask_options"], loss=conf["loss"]["loss"],
         freeze=args.freeze, freeze_epochs=None if args.freeze_epochs == "all" else int(args.freeze_epochs),
         resume=args.resume == "true",
     )
-    summary = finetune.finetune(args.pretrained, conf, args.exp_dir, options)
+    summary = head_swap.finetune(args.pretrained, conf, args.exp_dir, options)
     for name in ("pretrained", "swapped", "finetuned"):
         print(f"{name:>10}: SI-SDR {summary[name]['si_sdr']:6.2f} dB (improvement {summary[name]['si_sdr_imp']:+.2f})")
     return 0
